@@ -1,0 +1,37 @@
+# wxp: make help lists the targets. Everything installs itself on first use.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+LOCAL := deploy/local
+
+.PHONY: help install infra run stop test lint bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+install: ## Install the virtualenv, RabbitMQ and FerretDB where missing
+	@$(LOCAL)/install.sh
+
+infra: install ## Start RabbitMQ and FerretDB under var/ (unless AMQP_URL / MONGODB_URL are set)
+	@$(LOCAL)/start-infra.sh
+
+run: infra ## Start the whole stack locally: infra plus the four services
+	@$(LOCAL)/run-services.sh
+
+stop: ## Stop the services, FerretDB and RabbitMQ started by make run / make test
+	@$(LOCAL)/stop.sh
+
+lint: install ## ruff and mypy (strict)
+	@$(VENV)/bin/ruff check shared services tests
+	@$(VENV)/bin/ruff format --check shared services tests
+	@$(VENV)/bin/mypy
+
+test: infra lint ## Lint, then run every test against the real RabbitMQ and FerretDB
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: infra ## Fixed-load benchmark of the gateway against a bare aiohttp handler
+	@$(PY) -m tests.bench.gateway
+
+clean: stop ## Stop everything and delete var/ and .venv/
+	rm -rf var $(VENV)

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what the project needs and is missing; a second run changes nothing.
+#   - the virtualenv .venv with the project and its dev tools
+#   - Debian's rabbitmq-server (unless AMQP_URL points elsewhere)
+#   - FerretDB v1.24.2 (SQLite backend) built from deploy/local/ferretdb (unless MONGODB_URL does)
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+mkdir -p "$VAR/bin"
+
+stamp="$VENV/.installed-$(sha1sum "$WXP_ROOT/pyproject.toml" | cut -c1-12)"
+if [ ! -f "$stamp" ]; then
+  log "installing Python packages into .venv"
+  [ -x "$PY" ] || python3 -m venv "$VENV"
+  "$PY" -m pip install -q --upgrade pip
+  "$PY" -m pip install -q -e "$WXP_ROOT[dev]"
+  rm -f "$VENV"/.installed-*
+  touch "$stamp"
+fi
+
+if [ -z "${AMQP_URL:-}" ] && [ ! -x "$RABBIT_BIN/rabbitmq-server" ]; then
+  log "installing Debian's rabbitmq-server"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends rabbitmq-server >/dev/null
+  # The package starts a system-wide node where it can; ours runs under var/.
+  service rabbitmq-server stop >/dev/null 2>&1 || true
+fi
+
+src="$WXP_ROOT/deploy/local/ferretdb"
+src_stamp="$VAR/bin/.ferretdb-$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha1sum | cut -c1-12)"
+if [ -z "${MONGODB_URL:-}" ] && [ ! -f "$src_stamp" ]; then
+  command -v go >/dev/null || { log "Go is needed to build FerretDB and was not found"; exit 1; }
+  log "building FerretDB v1.24.2 (takes about two minutes the first time)"
+  (cd "$src" && go build -mod=readonly -o "$FERRETDB_BIN" .)
+  rm -f "$VAR/bin"/.ferretdb-*
+  touch "$src_stamp"
+fi

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Starts RabbitMQ and FerretDB under var/ unless they already answer, or unless
+# AMQP_URL / MONGODB_URL point at servers of their own. Idempotent.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+mkdir -p "$VAR/log" "$VAR/run"
+
+start_rabbitmq() {
+  if port_open "$RABBITMQ_PORT"; then log "RabbitMQ already answers on $RABBITMQ_PORT"; return; fi
+  mkdir -p "$RABBITMQ_HOME_DIR" "$RABBITMQ_MNESIA_BASE" "$RABBITMQ_LOG_BASE"
+  [ -f "$RABBITMQ_CONFIG_FILE" ] || cat >"$RABBITMQ_CONFIG_FILE" <<CONF
+loopback_users = none
+listeners.tcp.default = 127.0.0.1:$RABBITMQ_PORT
+vm_memory_high_watermark.relative = 0.2
+disk_free_limit.absolute = 200MB
+log.console = false
+log.file.level = warning
+CONF
+  [ -f "$RABBITMQ_ENABLED_PLUGINS_FILE" ] || echo "[]." >"$RABBITMQ_ENABLED_PLUGINS_FILE"
+  : >"$RABBITMQ_CONF_ENV_FILE"
+  log "starting RabbitMQ (node $RABBITMQ_NODENAME, data in var/rabbitmq)"
+  HOME="$RABBITMQ_HOME_DIR" nohup "$RABBIT_BIN/rabbitmq-server" >"$VAR/log/rabbitmq.out" 2>&1 &
+  WAIT_SECONDS=90 wait_for rabbitctl await_startup --timeout 5 \
+    || { log "RabbitMQ did not start; see var/log/rabbitmq.out and var/rabbitmq/log"; exit 1; }
+}
+
+start_ferretdb() {
+  if port_open "$FERRETDB_PORT"; then log "FerretDB already answers on $FERRETDB_PORT"; return; fi
+  mkdir -p "$VAR/ferretdb"
+  log "starting FerretDB (SQLite files in var/ferretdb)"
+  nohup "$FERRETDB_BIN" -listen "127.0.0.1:$FERRETDB_PORT" -dir "$VAR/ferretdb" \
+    >"$VAR/log/ferretdb.log" 2>&1 &
+  echo $! >"$VAR/run/ferretdb.pid"
+  wait_for port_open "$FERRETDB_PORT" || { log "FerretDB did not start; see var/log/ferretdb.log"; exit 1; }
+}
+
+[ -n "${AMQP_URL:-}" ] && log "AMQP_URL is set: using that broker" || start_rabbitmq
+[ -n "${MONGODB_URL:-}" ] && log "MONGODB_URL is set: using that database" || start_ferretdb

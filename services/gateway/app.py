@@ -1,0 +1,96 @@
+"""The gateway's composition root: the only place that builds its clients."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+
+from aiohttp import web
+
+from services.gateway.api import TenantApi
+from services.gateway.intake import Intake
+from services.gateway.metrics import GatewayMetrics
+from services.gateway.publisher import EventPublisher
+from services.gateway.relay import Relay
+from services.gateway.repository import EventStore, RelayClaims, TenantRepository
+from services.gateway.settings import GatewaySettings
+from services.gateway.tenant_cache import TenantCache
+from services.gateway.webhook import Webhook
+from shared.bus import Broker
+from shared.metrics import new_registry
+from shared.runtime import background, base_app, closing
+from shared.secretbox import SecretBox
+from shared.storage import UNAVAILABLE, mongo_client
+from shared.topology import service_queues
+
+
+def create_app(settings: GatewaySettings) -> web.Application:
+    common = settings.common
+    box = SecretBox.from_setting(common.master_key)
+    registry = new_registry()
+    metrics = GatewayMetrics.create(registry)
+    mongo = mongo_client(common.mongodb_url, app_name="wxp-gateway")
+    publisher = EventPublisher(
+        queues=list(service_queues(settings.queue_prefix).values()),
+        confirm_timeout=settings.confirm_timeout_seconds,
+    )
+    broker = Broker(common.amqp_url, name="wxp-gateway", on_connect=[publisher.setup])
+    tenants = TenantRepository(mongo, box)
+    store = EventStore(mongo)
+    intake = Intake(
+        store=store,
+        publisher=publisher,
+        metrics=metrics,
+        reply_deadline=settings.reply_deadline_seconds,
+        retry_grace=settings.retry_grace_seconds,
+    )
+    relay = Relay(
+        intake=intake,
+        store=store,
+        publisher=publisher,
+        broker=broker,
+        metrics=metrics,
+        claims=RelayClaims(mongo, stale_after=timedelta(seconds=30)),
+        interval=settings.relay_interval_seconds,
+        dedup_window=timedelta(seconds=settings.dedup_window_seconds),
+    )
+
+    app = base_app(registry=registry, broker=broker, mongo=mongo)
+    app.add_routes(
+        Webhook(
+            settings=settings,
+            intake=intake,
+            metrics=metrics,
+            tenants=TenantCache(tenants, ttl=settings.tenant_cache_seconds),
+        ).routes()
+    )
+    app.add_routes(
+        TenantApi(
+            repository=tenants, admin_key=common.admin_key, public_url=common.public_url
+        ).routes()
+    )
+
+    async def prepare(_: web.Application) -> AsyncIterator[None]:
+        await _retry_until_reachable(tenants.prepare)
+        yield
+
+    # Order matters at shutdown (reverse): stop the relay, close the broker, then MongoDB.
+    app.cleanup_ctx.append(closing(mongo.close))
+    app.cleanup_ctx.append(prepare)
+    app.cleanup_ctx.append(background(broker.run))
+    app.cleanup_ctx.append(closing(intake.drain))
+    app.cleanup_ctx.append(background(relay.run))
+    return app
+
+
+async def _retry_until_reachable(step: Callable[[], Awaitable[None]], attempts: int = 30) -> None:
+    """Start-up waits for the database (for a while) rather than crash-looping at once."""
+    for attempt in range(attempts):
+        try:
+            await step()
+            return
+        except UNAVAILABLE:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(1.0)

@@ -1,0 +1,78 @@
+"""The gateway's own metrics, on the app's explicit registry. No tenant labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from shared.metrics import LATENCY_BUCKETS
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayMetrics:
+    rejected: Counter
+    accepted: Counter
+    dedup_hits: Counter
+    published: Counter
+    kept: Counter
+    backlog: Gauge
+    replies: Counter
+    deadline_missed: Counter
+    reply_wait: Histogram
+    publish_latency: Histogram
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> GatewayMetrics:
+        def counter(name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
+            return Counter(name, doc, list(labels), registry=registry)
+
+        return cls(
+            rejected=counter(
+                "wxp_gateway_rejected_total", "Webhook requests refused, by reason", ("reason",)
+            ),
+            accepted=counter(
+                "wxp_gateway_events_accepted_total",
+                "Messages and events accepted from WeChat, by kind",
+                ("kind",),
+            ),
+            dedup_hits=counter(
+                "wxp_gateway_dedup_hits_total",
+                "WeChat retries (or replays) recognised and not published again",
+            ),
+            published=counter(
+                "wxp_gateway_events_published_total",
+                "Events confirmed by the broker, by path",
+                ("path",),
+            ),
+            kept=counter(
+                "wxp_gateway_events_kept_total",
+                "Events kept in MongoDB because the broker did not confirm them",
+            ),
+            backlog=Gauge(
+                "wxp_gateway_outbox_backlog",
+                "Kept events waiting for the relay (at its last pass)",
+                registry=registry,
+            ),
+            replies=counter(
+                "wxp_gateway_replies_total",
+                "Outcome of each message that could get a passive reply",
+                ("outcome",),
+            ),
+            deadline_missed=counter(
+                "wxp_gateway_reply_deadline_missed_total",
+                "Passive replies that did not arrive before the deadline",
+            ),
+            reply_wait=Histogram(
+                "wxp_gateway_reply_wait_seconds",
+                "Time from publishing to the passive reply arriving",
+                buckets=LATENCY_BUCKETS,
+                registry=registry,
+            ),
+            publish_latency=Histogram(
+                "wxp_gateway_publish_seconds",
+                "Time for the broker to confirm one event",
+                buckets=LATENCY_BUCKETS,
+                registry=registry,
+            ),
+        )

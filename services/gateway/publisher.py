@@ -1,0 +1,112 @@
+"""The gateway's broker side: confirmed publishing and direct reply-to, on one channel.
+
+RabbitMQ's direct reply-to needs the publisher to consume ``amq.rabbitmq.reply-to``
+on the same channel it publishes from; replies arrive there keyed by correlation id
+and resolve the future the webhook handler awaits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractConnection,
+    AbstractExchange,
+    AbstractIncomingMessage,
+)
+
+from shared.bus import BrokerUnavailable
+from shared.envelope import Envelope
+from shared.topology import QueueSpec, declare_exchanges, declare_queue
+
+logger = logging.getLogger(__name__)
+
+REPLY_TO = "amq.rabbitmq.reply-to"
+PUBLISH_ERRORS = (aio_pika.exceptions.AMQPError, OSError, TimeoutError, RuntimeError)
+
+
+class EventPublisher:
+    def __init__(self, *, queues: list[QueueSpec], confirm_timeout: float) -> None:
+        self._queues = queues
+        self._confirm_timeout = confirm_timeout
+        self._channel: AbstractChannel | None = None
+        self._exchange: AbstractExchange | None = None
+        self._waiters: dict[str, asyncio.Future[bytes]] = {}
+
+    async def setup(self, connection: AbstractConnection) -> None:
+        """Broker on-connect step: declare the topology, open the publishing channel."""
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        for spec in self._queues:
+            await declare_queue(channel, spec)  # so no event is unroutable while a consumer is away
+        exchange = await declare_exchanges(channel)
+        reply_queue = await channel.get_queue(REPLY_TO, ensure=False)
+        await reply_queue.consume(self._on_reply, no_ack=True)
+        self._channel, self._exchange = channel, exchange
+
+    async def publish(
+        self,
+        envelope: Envelope,
+        *,
+        headers: dict[str, Any] | None = None,
+        correlation_id: str | None = None,
+    ) -> None:
+        """Publishes persistently and waits for the broker's confirm; raises BrokerUnavailable."""
+        await self.publish_raw(
+            envelope.to_bytes(),
+            routing_key=envelope.routing_key,
+            message_id=envelope.id,
+            headers=headers,
+            correlation_id=correlation_id,
+        )
+
+    async def publish_raw(
+        self,
+        body: bytes,
+        *,
+        routing_key: str,
+        message_id: str,
+        headers: dict[str, Any] | None = None,
+        correlation_id: str | None = None,
+    ) -> None:
+        exchange, channel = self._exchange, self._channel
+        if exchange is None or channel is None or channel.is_closed:
+            raise BrokerUnavailable("no broker channel")
+        message = aio_pika.Message(
+            body,
+            message_id=message_id,
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            headers=headers or {},
+            correlation_id=correlation_id,
+            reply_to=REPLY_TO if correlation_id else None,
+        )
+        try:
+            await exchange.publish(
+                message, routing_key, mandatory=True, timeout=self._confirm_timeout
+            )
+        except PUBLISH_ERRORS as exc:
+            raise BrokerUnavailable(f"publish of {message_id} not confirmed: {exc!r}") from exc
+
+    def expect_reply(self, correlation_id: str) -> asyncio.Future[bytes]:
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._waiters[correlation_id] = future
+        return future
+
+    def forget(self, correlation_id: str) -> None:
+        self._waiters.pop(correlation_id, None)
+
+    async def _on_reply(self, message: AbstractIncomingMessage) -> None:
+        future = self._waiters.pop(message.correlation_id or "", None)
+        if future is None or future.done():
+            logger.info("late or unknown reply %s dropped", message.correlation_id)
+            return
+        future.set_result(message.body)
+
+    async def close(self) -> None:
+        channel, self._channel, self._exchange = self._channel, None, None
+        if channel is not None and not channel.is_closed:
+            await channel.close()

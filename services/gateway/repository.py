@@ -1,0 +1,199 @@
+"""The gateway's storage in ``wxp_control``: tenants, seen events, kept events.
+
+* ``tenants``: one document per account, secrets sealed with the master key.
+* ``gateway_seen``: one document per envelope id, inserted before publishing. The
+  unique ``_id`` makes WeChat's retries (to any replica) publish nothing twice.
+* ``gateway_outbox``: events accepted while the broker was unreachable, kept until
+  the relay has published them (in ``seq`` order).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.gateway.tenants import NewTenant
+from services.gateway.verify import Credentials
+from shared.envelope import Envelope
+from shared.secretbox import SecretBox
+from shared.storage import CONTROL_DB, Client, DuplicateKeyError
+
+SECRET_FIELDS = ("token", "encoding_aes_key", "app_secret")
+PUBLIC_FIELDS = (
+    "id",
+    "name",
+    "appid",
+    "account_type",
+    "encrypt_mode",
+    "timezone",
+    "cluster",
+    "created_at",
+)
+
+
+class Conflict(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def public_view(doc: dict[str, Any]) -> dict[str, Any]:
+    view = {name: doc.get(name) for name in PUBLIC_FIELDS if name != "id"}
+    view["id"] = doc["_id"]
+    created = view.get("created_at")
+    if isinstance(created, datetime):
+        view["created_at"] = created.isoformat()
+    return view
+
+
+class TenantRepository:
+    def __init__(self, client: Client, box: SecretBox) -> None:
+        self._db = client[CONTROL_DB]
+        self._box = box
+
+    async def prepare(self) -> None:
+        """Indexes and the master-key check; raises SecretError on a wrong key."""
+        await self._db.tenants.create_index("appid", unique=True, name="appid_unique")
+        meta = self._db.meta
+        found = await meta.find_one({"_id": "master_key_check"})
+        if found is None:
+            try:
+                await meta.insert_one({"_id": "master_key_check", "value": self._box.check_value()})
+            except DuplicateKeyError:
+                found = await meta.find_one({"_id": "master_key_check"})
+        if found is not None:
+            self._box.verify_check_value(found["value"])
+
+    def _context(self, tenant_id: str, field: str) -> str:
+        return f"tenant:{tenant_id}:{field}"
+
+    async def create(self, tenant: NewTenant, *, now: datetime) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "_id": tenant.id,
+            "name": tenant.name,
+            "appid": tenant.appid,
+            "account_type": tenant.account_type,
+            "encrypt_mode": tenant.encrypt_mode,
+            "timezone": tenant.timezone,
+            "cluster": "default",
+            "created_at": now,
+            "secrets": {
+                f: self._box.seal(getattr(tenant, f), self._context(tenant.id, f))
+                for f in SECRET_FIELDS
+            },
+        }
+        try:
+            await self._db.tenants.insert_one(doc)
+        except DuplicateKeyError:
+            if await self._db.tenants.find_one({"_id": tenant.id}, {"_id": 1}) is not None:
+                raise Conflict("id", f"tenant {tenant.id} already exists") from None
+            raise Conflict("appid", f"appid {tenant.appid} is already onboarded") from None
+        return public_view(doc)
+
+    async def list(self, *, limit: int, after: str | None) -> list[dict[str, Any]]:
+        query = {"_id": {"$gt": after}} if after else {}
+        cursor = self._db.tenants.find(query, {"secrets": 0}).sort("_id", 1).limit(limit)
+        return [public_view(doc) async for doc in cursor]
+
+    async def credentials(self, tenant_id: str) -> Credentials | None:
+        doc = await self._db.tenants.find_one({"_id": tenant_id})
+        if doc is None:
+            return None
+        secrets = doc["secrets"]
+        token = self._box.open(secrets["token"], self._context(tenant_id, "token"))
+        aes_key = self._box.open(
+            secrets["encoding_aes_key"], self._context(tenant_id, "encoding_aes_key")
+        )
+        return Credentials(
+            token=token, appid=doc["appid"], encrypt_mode=doc["encrypt_mode"], aes_keys=(aes_key,)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    published: bool
+    age_seconds: float
+    reply: dict[str, Any] | None
+
+
+class EventStore:
+    def __init__(self, client: Client) -> None:
+        self._db = client[CONTROL_DB]
+
+    async def first_sight(self, envelope: Envelope) -> bool:
+        """Records the id; False when it was seen before (a retry or a redelivery)."""
+        try:
+            await self._db.gateway_seen.insert_one(
+                {
+                    "_id": envelope.id,
+                    "tenant_id": envelope.tenant_id,
+                    "published": False,
+                    "at": datetime.now(UTC),
+                }
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def seen(self, event_id: str) -> Seen | None:
+        doc = await self._db.gateway_seen.find_one({"_id": event_id})
+        if doc is None:
+            return None
+        age = (datetime.now(UTC) - doc["at"]).total_seconds()
+        return Seen(published=bool(doc.get("published")), age_seconds=age, reply=doc.get("reply"))
+
+    async def mark_published(self, event_id: str, reply: dict[str, Any] | None = None) -> None:
+        update: dict[str, Any] = {"published": True}
+        if reply is not None:
+            update["reply"] = reply
+        await self._db.gateway_seen.update_one({"_id": event_id}, {"$set": update})
+
+    async def keep(self, envelope: Envelope, headers: dict[str, Any]) -> None:
+        """Keeps an event to publish later; idempotent per envelope id."""
+        doc = {
+            "_id": envelope.id,
+            "seq": time.time_ns(),
+            "tenant_id": envelope.tenant_id,
+            "routing_key": envelope.routing_key,
+            "body": envelope.to_bytes(),
+            "headers": headers,
+        }
+        with contextlib.suppress(DuplicateKeyError):
+            await self._db.gateway_outbox.insert_one(doc)
+
+    async def kept(self, limit: int) -> list[dict[str, Any]]:
+        cursor = self._db.gateway_outbox.find({}).sort("seq", 1).limit(limit)
+        return [doc async for doc in cursor]
+
+    async def release(self, event_id: str) -> None:
+        await self._db.gateway_outbox.delete_one({"_id": event_id})
+        await self.mark_published(event_id)
+
+    async def purge_seen(self, older_than: timedelta) -> int:
+        result = await self._db.gateway_seen.delete_many(
+            {"at": {"$lt": datetime.now(UTC) - older_than}}
+        )
+        return result.deleted_count
+
+
+class RelayClaims:
+    """One relay at a time publishes a kept event: a claim is a unique-key insert."""
+
+    def __init__(self, client: Client, *, stale_after: timedelta) -> None:
+        self._claims = client[CONTROL_DB].gateway_relay_claims
+        self._stale_after = stale_after
+
+    async def claim(self, event_id: str) -> bool:
+        now = datetime.now(UTC)
+        await self._claims.delete_one({"_id": event_id, "at": {"$lt": now - self._stale_after}})
+        try:
+            await self._claims.insert_one({"_id": event_id, "at": now})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def release(self, event_id: str) -> None:
+        await self._claims.delete_one({"_id": event_id})

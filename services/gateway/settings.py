@@ -1,0 +1,37 @@
+"""Gateway settings: the common ones plus the webhook path's limits."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from shared.settings import CommonSettings, env_float, env_int
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    common: CommonSettings = field(default_factory=CommonSettings)
+    reply_deadline_seconds: float = 3.0  # WeChat gives 5 s end to end; keep a margin
+    timestamp_tolerance_seconds: float = 300.0
+    max_body_bytes: int = 64 * 1024
+    retry_grace_seconds: float = 10.0  # a seen, unpublished event older than this is republished
+    dedup_window_seconds: float = 900.0  # WeChat retries within ~15 s; keep ids far longer
+    relay_interval_seconds: float = 2.0
+    confirm_timeout_seconds: float = 2.0
+    tenant_cache_seconds: float = 5.0
+    queue_prefix: str = "wxp"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
+        env = os.environ if env is None else env
+        return cls(
+            common=CommonSettings.from_env(env, port_var="GATEWAY_PORT", port=8080),
+            reply_deadline_seconds=env_float(env, "WXP_REPLY_DEADLINE_SECONDS", 3.0),
+            timestamp_tolerance_seconds=env_float(env, "WXP_TIMESTAMP_TOLERANCE_SECONDS", 300.0),
+            max_body_bytes=env_int(env, "WXP_MAX_BODY_BYTES", 64 * 1024),
+            dedup_window_seconds=env_float(env, "WXP_DEDUP_WINDOW_SECONDS", 900.0),
+            relay_interval_seconds=env_float(env, "WXP_RELAY_INTERVAL_SECONDS", 2.0),
+            tenant_cache_seconds=env_float(env, "WXP_TENANT_CACHE_SECONDS", 5.0),
+            queue_prefix=env.get("WXP_QUEUE_PREFIX") or "wxp",
+        )

@@ -1,0 +1,33 @@
+"""Webhook credentials per tenant, cached briefly so a webhook costs no extra read."""
+
+from __future__ import annotations
+
+import time
+
+from services.gateway.repository import TenantRepository
+from services.gateway.verify import Credentials
+from shared.storage import TENANT_ID_RE
+
+
+class TenantCache:
+    def __init__(self, repository: TenantRepository, *, ttl: float) -> None:
+        self._repository = repository
+        self._ttl = ttl
+        self._entries: dict[str, tuple[float, Credentials | None]] = {}
+
+    async def get(self, tenant_id: str) -> Credentials | None:
+        """The tenant's credentials, or None for an unknown (or malformed) id."""
+        if not TENANT_ID_RE.match(tenant_id):
+            return None
+        now = time.monotonic()
+        hit = self._entries.get(tenant_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        credentials = await self._repository.credentials(tenant_id)
+        if len(self._entries) > 50_000:
+            self._entries.clear()
+        self._entries[tenant_id] = (now + self._ttl, credentials)
+        return credentials
+
+    def forget(self, tenant_id: str) -> None:
+        self._entries.pop(tenant_id, None)

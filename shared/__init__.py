@@ -1,0 +1,1 @@
+"""Common package of the wxp services: contracts and plumbing, no business rules."""

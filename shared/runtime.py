@@ -1,0 +1,113 @@
+"""What every service's composition root shares: the base app, background tasks,
+readiness, and running under aiohttp with graceful SIGTERM handling."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from shared.bus import Broker
+from shared.consumer import Consumer, Handler
+from shared.logs import configure
+from shared.metrics import ConsumerMetrics, HttpMetrics, new_registry
+from shared.settings import CommonSettings, ConsumerSettings, SettingsError
+from shared.storage import Client, mongo_client, ping
+from shared.topology import service_queues
+from shared.web import HTTP_METRICS, add_health_routes, edge_middleware
+
+logger = logging.getLogger(__name__)
+
+
+def base_app(
+    *,
+    registry: CollectorRegistry,
+    broker: Broker,
+    mongo: Client,
+    client_max_size: int = 1024 * 1024,
+) -> web.Application:
+    app = web.Application(middlewares=[edge_middleware], client_max_size=client_max_size)
+    app[HTTP_METRICS] = HttpMetrics.create(registry)
+
+    async def readiness() -> Mapping[str, bool]:
+        return {"broker": broker.connected, "database": await ping(mongo)}
+
+    add_health_routes(app, registry, readiness)
+    return app
+
+
+def background(
+    *jobs: Callable[[], Coroutine[Any, Any, None]],
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup_ctx entry running ``jobs`` as tasks for the app's life, cancelled at the end."""
+
+    async def context(_: web.Application) -> AsyncIterator[None]:
+        tasks = [asyncio.create_task(job(), name=job.__qualname__) for job in jobs]
+        yield
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return context
+
+
+def closing(
+    close: Callable[[], Awaitable[Any]],
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup_ctx entry that only closes something at the end."""
+
+    async def context(_: web.Application) -> AsyncIterator[None]:
+        yield
+        await close()
+
+    return context
+
+
+def serve(app: web.Application, settings: CommonSettings) -> None:
+    """Runs until SIGTERM/SIGINT; in-flight requests get the grace period, then cleanup."""
+    logger.info("listening on %s:%d", settings.host, settings.port)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log=None,
+        print=None,
+        shutdown_timeout=settings.shutdown_grace_seconds,
+        handle_signals=True,
+    )
+
+
+def consumer_app(service: str, settings: ConsumerSettings, handler: Handler) -> web.Application:
+    """A service whose work arrives on its queue: consumer, broker, database, health."""
+    common = settings.common
+    registry = new_registry()
+    mongo = mongo_client(common.mongodb_url, app_name=f"wxp-{service}")
+    spec = service_queues(settings.queue_prefix)[service]
+    consumer = Consumer(
+        spec, handler, metrics=ConsumerMetrics.create(registry), prefetch=settings.prefetch
+    )
+    broker = Broker(common.amqp_url, name=f"wxp-{service}", on_connect=[consumer.setup])
+    app = base_app(registry=registry, broker=broker, mongo=mongo)
+    # Shutdown runs these in reverse: stop consuming and finish in-flight work first.
+    app.cleanup_ctx.append(closing(mongo.close))
+    app.cleanup_ctx.append(background(broker.run))
+    app.cleanup_ctx.append(closing(lambda: consumer.stop(common.shutdown_grace_seconds)))
+    return app
+
+
+def main(service: str, port_var: str, port: int, handler: Callable[[], Handler]) -> None:
+    """``python -m services.<name>`` for a consumer service."""
+    try:
+        settings = ConsumerSettings.from_env(port_var=port_var, port=port)
+    except SettingsError as exc:
+        sys.exit(f"{service}: {exc}")
+    configure(service, settings.common.log_level)
+    serve(consumer_app(service, settings, handler()), settings.common)

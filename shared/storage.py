@@ -1,0 +1,55 @@
+"""MongoDB plumbing: the client, database names, and the errors that mean 'down'."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
+
+CONTROL_DB = "wxp_control"
+TENANT_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,40}$")
+
+# Errors that mean the database is unreachable right now (retry later), as opposed
+# to a write it refused (a duplicate key, a validation error).
+UNAVAILABLE = (ConnectionFailure,)
+
+__all__ = [
+    "CONTROL_DB",
+    "UNAVAILABLE",
+    "DuplicateKeyError",
+    "PyMongoError",
+    "mongo_client",
+    "ping",
+    "tenant_db_name",
+]
+
+Client = AsyncMongoClient[dict[str, Any]]
+
+
+def tenant_db_name(tenant_id: str) -> str:
+    if not TENANT_ID_RE.match(tenant_id):
+        raise ValueError(f"not a tenant id: {tenant_id!r}")
+    return f"wxp_t_{tenant_id}"
+
+
+def mongo_client(url: str, *, app_name: str, timeout_ms: int = 3000) -> Client:
+    """The one client a process builds (in its composition root)."""
+    return AsyncMongoClient(
+        url,
+        appname=app_name,
+        tz_aware=True,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        socketTimeoutMS=max(timeout_ms * 2, 5000),
+        retryWrites=False,  # FerretDB has no retryable writes; we retry ourselves
+    )
+
+
+async def ping(client: Client) -> bool:
+    try:
+        await client.admin.command("ping")
+    except PyMongoError:
+        return False
+    return True

@@ -1,0 +1,73 @@
+"""Names and shapes of everything on the broker: one place, declared idempotently.
+
+Each consumer service owns one durable quorum queue bound to ``wx.events``; a message
+that keeps failing (``x-delivery-limit``) or is rejected goes through ``wx.dlx`` to the
+queue's ``.dlq`` twin, where an operator can inspect and replay it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+
+EVENTS_EXCHANGE = "wx.events"
+DEAD_LETTER_EXCHANGE = "wx.dlx"
+DEFAULT_DELIVERY_LIMIT = 5
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSpec:
+    name: str
+    bindings: tuple[str, ...]
+    delivery_limit: int = DEFAULT_DELIVERY_LIMIT
+
+    @property
+    def dead_letter_name(self) -> str:
+        return f"{self.name}.dlq"
+
+
+def service_queues(prefix: str = "wxp") -> dict[str, QueueSpec]:
+    """The canonical queue of each consumer service, by service name."""
+    return {
+        "replies": QueueSpec(f"{prefix}.replies", ("*.msg.*", "*.event.*", "*.reply.fallback")),
+        "scheduler": QueueSpec(
+            f"{prefix}.scheduler",
+            ("*.event.masssendjobfinish", "*.event.templatesendjobfinish"),
+        ),
+        "analytics": QueueSpec(f"{prefix}.analytics", ("#",)),
+    }
+
+
+async def declare_exchanges(channel: AbstractChannel) -> AbstractExchange:
+    await channel.declare_exchange(DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True)
+    return await channel.declare_exchange(
+        EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+    )
+
+
+async def declare_queue(channel: AbstractChannel, spec: QueueSpec) -> AbstractQueue:
+    """Declares the queue, its bindings and its dead-letter path; returns the queue."""
+    events = await declare_exchanges(channel)
+    dlx = await channel.get_exchange(DEAD_LETTER_EXCHANGE, ensure=False)
+    dlq = await channel.declare_queue(
+        spec.dead_letter_name, durable=True, arguments={"x-queue-type": "quorum"}
+    )
+    await dlq.bind(dlx, routing_key=spec.name)
+    queue = await channel.declare_queue(
+        spec.name,
+        durable=True,
+        arguments={
+            "x-queue-type": "quorum",
+            "x-delivery-limit": spec.delivery_limit,
+            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+            "x-dead-letter-routing-key": spec.name,
+            # Dead-letter at least once: a message is kept until the DLQ confirms it.
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        },
+    )
+    for key in spec.bindings:
+        await queue.bind(events, routing_key=key)
+    return queue
