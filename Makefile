@@ -28,10 +28,10 @@ lint: install ## ruff and mypy (strict)
 	@$(VENV)/bin/mypy
 
 test: infra lint ## Lint, then run every test against the real RabbitMQ and FerretDB
-	@$(PY) -m pytest $(PYTEST_ARGS)
+	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: infra ## Fixed-load benchmark of the gateway against a bare aiohttp handler
-	@$(PY) -m tests.bench.gateway
+	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m tests.bench.gateway
 
 clean: stop ## Stop everything and delete var/ and .venv/
 	rm -rf var $(VENV)

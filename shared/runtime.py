@@ -49,6 +49,8 @@ def background(
 
     async def context(_: web.Application) -> AsyncIterator[None]:
         tasks = [asyncio.create_task(job(), name=job.__qualname__) for job in jobs]
+        for task in tasks:
+            task.add_done_callback(_report_crash)
         yield
         for task in tasks:
             task.cancel()
@@ -57,6 +59,11 @@ def background(
                 await task
 
     return context
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.critical("background task %s died", task.get_name(), exc_info=task.exception())
 
 
 def closing(

@@ -22,6 +22,9 @@ CONF
   HOME="$RABBITMQ_HOME_DIR" nohup "$RABBIT_BIN/rabbitmq-server" >"$VAR/log/rabbitmq.out" 2>&1 &
   WAIT_SECONDS=90 wait_for rabbitctl await_startup --timeout 5 \
     || { log "RabbitMQ did not start; see var/log/rabbitmq.out and var/rabbitmq/log"; exit 1; }
+  # The tests get a virtual host of their own, apart from a `make run` stack's.
+  rabbitctl add_vhost wxp-test >/dev/null 2>&1 || true
+  rabbitctl set_permissions -p wxp-test guest ".*" ".*" ".*" >/dev/null
 }
 
 start_ferretdb() {

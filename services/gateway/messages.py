@@ -47,16 +47,21 @@ def parse_xml(body: bytes) -> dict[str, Any]:
     return _children(root)
 
 
+def _value(element: Element) -> Any:
+    if len(element) == 0:
+        return (element.text or "").strip()
+    if all(child.tag == "item" for child in element):
+        return [_value(child) for child in element]
+    return _children(element)
+
+
 def _children(element: Element) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for child in element:
-        value: Any = _children(child) if len(child) else (child.text or "").strip()
-        if child.tag == "item" or child.tag in fields:
-            previous = fields.get(child.tag)
-            items = (
-                previous if isinstance(previous, list) else [] if previous is None else [previous]
-            )
-            fields[child.tag] = [*items, value]
+        value = _value(child)
+        if child.tag in fields:  # a repeated element: keep them all, in order
+            previous = fields[child.tag]
+            fields[child.tag] = [*previous, value] if isinstance(previous, list) else [previous, value]
         else:
             fields[child.tag] = value
     return fields

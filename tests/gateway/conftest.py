@@ -1,0 +1,66 @@
+"""An in-process gateway (the real app) on a free port, over the real broker and database."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import ClientSession
+from aiohttp.test_utils import TestServer
+
+from services.gateway.app import create_app
+from services.gateway.settings import GatewaySettings
+from shared.wechat_sim import Account
+from tests.conftest import account_from, new_appid
+from tests.support.gateway import onboard, wait_ready
+from tests.support.infra import common_settings
+
+ADMIN_KEY = os.environ.get("WXP_ADMIN_KEY") or "test-admin-key"
+
+
+@pytest.fixture(scope="session")
+async def gateway(queue_prefix: str) -> AsyncIterator[str]:
+    settings = GatewaySettings(
+        common=common_settings(admin_key=ADMIN_KEY),
+        queue_prefix=queue_prefix,
+        reply_deadline_seconds=1.0,
+        max_body_bytes=16 * 1024,
+        relay_interval_seconds=0.5,
+    )
+    server = TestServer(create_app(settings), host="127.0.0.1")
+    await server.start_server()
+    base = str(server.make_url("")).rstrip("/")
+    async with ClientSession() as probe:
+        await wait_ready(probe, base)
+    yield base
+    await server.close()
+
+
+@pytest.fixture(scope="session")
+async def http() -> AsyncIterator[ClientSession]:
+    async with ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+async def new_account(
+    gateway: str, http: ClientSession, created_tenants: list[str]
+) -> Callable[..., Awaitable[Account]]:
+    async def make(encrypt_mode: str = "safe", **fields: Any) -> Account:
+        created = await onboard(
+            http,
+            gateway,
+            ADMIN_KEY,
+            name="Test account",
+            appid=new_appid(),
+            app_secret="secret",
+            account_type="service",
+            encrypt_mode=encrypt_mode,
+            **fields,
+        )
+        created_tenants.append(created["id"])
+        return account_from(created)
+
+    return make

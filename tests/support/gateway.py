@@ -1,0 +1,86 @@
+"""Driving a gateway as WeChat does: onboarding accounts and posting signed messages."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import ClientSession
+
+from shared.wechat_sim import Account, SignedRequest, build_xml, open_reply, sign_request
+
+
+@dataclass
+class Answer:
+    status: int
+    body: bytes
+    signed: SignedRequest
+
+    def plaintext(self, account: Account) -> bytes:
+        return open_reply(account, self.body, encrypted=self.signed.encrypted)
+
+
+async def wait_ready(http: ClientSession, base: str, timeout: float = 30.0) -> None:
+    """Polls /readyz until the service has its broker and database."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            async with http.get(f"{base}/readyz") as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{base} not ready within {timeout}s")
+        await asyncio.sleep(0.1)
+
+
+async def onboard(http: ClientSession, base: str, admin_key: str, **fields: Any) -> dict[str, Any]:
+    async with http.post(
+        f"{base}/api/tenants", json=fields, headers={"Authorization": f"Bearer {admin_key}"}
+    ) as response:
+        assert response.status == 201, await response.text()
+        created: dict[str, Any] = await response.json()
+        return created
+
+
+async def post_signed(
+    http: ClientSession,
+    base: str,
+    account: Account,
+    signed: SignedRequest,
+    *,
+    query: dict[str, str] | None = None,
+) -> Answer:
+    params = urllib.parse.urlencode(query if query is not None else signed.query)
+    async with http.post(
+        f"{base}/wx/{account.tenant_id}?{params}",
+        data=signed.body,
+        headers={"Content-Type": "text/xml"},
+    ) as response:
+        return Answer(response.status, await response.read(), signed)
+
+
+async def send(
+    http: ClientSession,
+    base: str,
+    account: Account,
+    sample: str = "text",
+    *,
+    openid: str = "o_reader",
+    msg_id: str | None = None,
+    create_time: int | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Answer:
+    xml = build_xml(
+        sample,
+        openid=openid,
+        account="gh_test",
+        msg_id=msg_id,
+        create_time=create_time or int(time.time()),
+        overrides=overrides,
+    )
+    return await post_signed(http, base, account, sign_request(account, xml, openid=openid))

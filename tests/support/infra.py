@@ -1,0 +1,66 @@
+"""Where the real RabbitMQ and FerretDB are, and the keys `make test` exported."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from pathlib import Path
+from urllib.parse import urlparse
+
+from shared.settings import DEFAULT_AMQP_URL, DEFAULT_MONGODB_URL, CommonSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCAL = ROOT / "deploy" / "local"
+
+
+TEST_VHOST = "wxp-test"  # created by deploy/local/start-infra.sh
+
+
+def amqp_url() -> str:
+    """AMQP_URL when set; else the local broker's test virtual host, apart from `make run`."""
+    return os.environ.get("AMQP_URL") or DEFAULT_AMQP_URL.rstrip("/") + "/" + TEST_VHOST
+
+
+def mongodb_url() -> str:
+    return os.environ.get("MONGODB_URL") or DEFAULT_MONGODB_URL
+
+
+def reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), 2
+        ):
+            return True
+    except OSError:
+        return False
+
+
+def master_key() -> str:
+    key = os.environ.get("WXP_MASTER_KEY")
+    if not key:
+        raise RuntimeError("WXP_MASTER_KEY is not set: run the tests with `make test`")
+    return key
+
+
+def common_settings(**overrides: object) -> CommonSettings:
+    values: dict[str, object] = {
+        "amqp_url": amqp_url(),
+        "mongodb_url": mongodb_url(),
+        "master_key": master_key(),
+        "admin_key": os.environ.get("WXP_ADMIN_KEY") or "test-admin-key",
+        "public_url": "http://wx.test",
+        "port": 0,
+    }
+    values.update(overrides)
+    return CommonSettings(**values)  # type: ignore[arg-type]
+
+
+def local_broker() -> bool:
+    """True when the broker is the one deploy/local runs (so a test may stop and start it)."""
+    return not os.environ.get("AMQP_URL")
+
+
+def broker_app(action: str) -> None:
+    subprocess.run([str(LOCAL / "rabbitmq.sh"), action], check=True, timeout=120)
