@@ -41,7 +41,7 @@ def signature_matches(given: str | None, *parts: str) -> bool:
 
 
 def timestamp_fresh(timestamp: str | None, *, now: float, tolerance: float) -> bool:
-    if not timestamp or not timestamp.isdigit() or len(timestamp) > 12:
+    if not timestamp or not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
         return False
     return abs(int(timestamp) - now) <= tolerance
 
@@ -53,6 +53,8 @@ def decode_aes_key(encoding_aes_key: str) -> bytes:
         key = base64.b64decode(encoding_aes_key + "=", validate=True)
     except (binascii.Error, ValueError):
         raise CryptoError("bad_key", "EncodingAESKey is not base64") from None
+    if len(key) != 32:
+        raise CryptoError("bad_key", "EncodingAESKey must decode to 32 bytes")
     return key
 
 
@@ -108,5 +110,5 @@ def encrypted_envelope(token: str, encrypted: str, timestamp: str, nonce: str) -
         f"<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt>"
         f"<MsgSignature><![CDATA[{sig}]]></MsgSignature>"
         f"<TimeStamp>{escape(timestamp)}</TimeStamp>"
-        f"<Nonce><![CDATA[{escape(nonce)}]]></Nonce></xml>"
+        f"<Nonce><![CDATA[{nonce}]]></Nonce></xml>"
     ).encode()

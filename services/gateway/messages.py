@@ -80,7 +80,7 @@ def to_envelope(tenant_id: str, fields: dict[str, Any], *, received_at: datetime
     if missing:
         raise MessageError("missing_field", f"missing {', '.join(missing)}")
     create_time = fields["CreateTime"]
-    if not create_time.isdigit() or len(create_time) > 12:
+    if not (create_time.isascii() and create_time.isdigit()) or len(create_time) > 12:
         raise MessageError("bad_field", "CreateTime must be a Unix timestamp")
     msgtype = fields["MsgType"]
     is_event = msgtype.lower() == "event"

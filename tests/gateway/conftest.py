@@ -21,7 +21,7 @@ ADMIN_KEY = os.environ.get("WXP_ADMIN_KEY") or "test-admin-key"
 
 
 @pytest.fixture(scope="session")
-async def gateway(queue_prefix: str) -> AsyncIterator[str]:
+async def gateway(infra: None, queue_prefix: str) -> AsyncIterator[str]:
     settings = GatewaySettings(
         common=common_settings(admin_key=ADMIN_KEY),
         queue_prefix=queue_prefix,
