@@ -1,12 +1,19 @@
-"""Webhook credentials per tenant, cached briefly so a webhook costs no extra read."""
+"""Webhook credentials per tenant, cached briefly so a webhook costs no extra read.
+
+While the database is unreachable, an expired entry is served rather than failing
+the webhook: WeChat's messages keep flowing through a database blip.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 
 from services.gateway.repository import TenantRepository
 from services.gateway.verify import Credentials
-from shared.storage import TENANT_ID_RE
+from shared.storage import TENANT_ID_RE, UNAVAILABLE
+
+logger = logging.getLogger(__name__)
 
 
 class TenantCache:
@@ -23,7 +30,13 @@ class TenantCache:
         hit = self._entries.get(tenant_id)
         if hit is not None and hit[0] > now:
             return hit[1]
-        credentials = await self._repository.credentials(tenant_id)
+        try:
+            credentials = await self._repository.credentials(tenant_id)
+        except UNAVAILABLE:
+            if hit is None:
+                raise
+            logger.warning("database unavailable; using cached credentials of %s", tenant_id)
+            return hit[1]
         if len(self._entries) > 50_000:
             self._entries.clear()
         self._entries[tenant_id] = (now + self._ttl, credentials)

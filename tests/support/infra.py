@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
-import subprocess
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -62,5 +62,19 @@ def local_broker() -> bool:
     return not os.environ.get("AMQP_URL")
 
 
-def broker_app(action: str) -> None:
-    subprocess.run([str(LOCAL / "rabbitmq.sh"), action], check=True, timeout=120)
+def local_database() -> bool:
+    """True when the database is the FerretDB deploy/local runs."""
+    return not os.environ.get("MONGODB_URL")
+
+
+async def run_command(*argv: str, timeout: float = 120) -> None:
+    """Runs a command without blocking the event loop; fails on a non-zero exit."""
+    process = await asyncio.create_subprocess_exec(*argv)
+    code = await asyncio.wait_for(process.wait(), timeout)
+    if code != 0:
+        raise AssertionError(f"{' '.join(argv)} exited {code}")
+
+
+async def broker_app(action: str) -> None:
+    """Stops or starts the local RabbitMQ application (deploy/local/rabbitmq.sh)."""
+    await run_command(str(LOCAL / "rabbitmq.sh"), action)

@@ -1,0 +1,141 @@
+"""Nothing a reader sends is lost when RabbitMQ or the database really goes away."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from aiohttp import ClientSession
+
+from shared.storage import CONTROL_DB
+from tests.conftest import account_from, new_appid
+from tests.e2e.conftest import ADMIN_KEY
+from tests.support.bus import wait_until
+from tests.support.gateway import onboard, send
+from tests.support.infra import LOCAL, ROOT, broker_app, local_broker, local_database, run_command
+
+pytestmark = pytest.mark.faults
+
+
+async def readyz(http: ClientSession, url: str) -> int:
+    async with http.get(f"{url}/readyz") as response:
+        return response.status
+
+
+async def eventually_status(
+    http: ClientSession, url: str, status: int, timeout: float = 30
+) -> None:
+    deadline = time.monotonic() + timeout
+    while (current := await readyz(http, url)) != status:
+        assert time.monotonic() < deadline, f"{url}/readyz stayed {current}, wanted {status}"
+        await asyncio.sleep(0.1)
+
+
+@pytest.mark.skipif(not local_broker(), reason="stops the local broker; AMQP_URL points elsewhere")
+async def test_broker_outage_keeps_events_and_publishes_each_once_in_order(
+    services, http, tap_factory, mongo, created_tenants
+):
+    gateway = await services("gateway", WXP_RELAY_INTERVAL_SECONDS="0.5")
+    replies = await services("replies")
+    created = await onboard(
+        http,
+        gateway.url,
+        ADMIN_KEY,
+        name="Outage",
+        appid=new_appid(),
+        app_secret="s",
+        account_type="service",
+        encrypt_mode="safe",
+    )
+    created_tenants.append(created["id"])
+    account = account_from(created)
+    tap = await tap_factory([f"{account.tenant_id}.#"])
+    plan = [
+        ("o_ann", "text"),
+        ("o_ben", "event:subscribe"),
+        ("o_ann", "event:VIEW"),
+        ("o_ann", "text"),
+        ("o_ben", "text"),
+        ("o_ann", "event:CLICK"),
+        ("o_ben", "event:LOCATION"),
+    ]
+
+    await broker_app("stop")
+    try:
+        await eventually_status(http, gateway.url, 503)
+        await eventually_status(http, replies.url, 503)
+        sent = []
+        for n, (openid, sample) in enumerate(plan):
+            started = time.monotonic()
+            answer = await send(
+                http, gateway.url, account, sample, openid=openid, create_time=int(time.time()) + n
+            )
+            assert answer.status == 200
+            assert answer.body == b"success"
+            assert time.monotonic() - started < 4.0  # WeChat waits 5 s at most
+            sent.append((openid, sample))
+        kept = await mongo[CONTROL_DB].gateway_outbox.count_documents(
+            {"tenant_id": account.tenant_id}
+        )
+        replyable = sum(1 for _, s in plan if s in ("text", "event:subscribe", "event:CLICK"))
+        assert kept == len(plan) + replyable  # every event, and a fallback for each replyable one
+        assert tap.events == []
+    finally:
+        await broker_app("start")
+
+    await wait_until(lambda: len(tap.events) >= len(plan) + replyable, timeout=60)
+    await eventually_status(http, gateway.url, 200)
+    await eventually_status(http, replies.url, 200)
+    originals = [e for e in tap.events if e.type != "reply.fallback"]
+    assert len(originals) == len(plan)
+    assert len({e.id for e in tap.events}) == len(tap.events)  # each exactly once
+    for reader in ("o_ann", "o_ben"):
+        got = [e.type for e in originals if e.openid == reader]
+        want = [
+            ("msg." + s) if ":" not in s else "event." + s.split(":")[1].lower()
+            for o, s in plan
+            if o == reader
+        ]
+        assert got == want
+    fallbacks = [e for e in tap.events if e.type == "reply.fallback"]
+    assert {f.payload["reason"] for f in fallbacks} == {"broker_unavailable"}
+    assert len(fallbacks) == replyable
+    outbox = mongo[CONTROL_DB].gateway_outbox
+    deadline = time.monotonic() + 10
+    while await outbox.count_documents({"tenant_id": account.tenant_id}):
+        assert time.monotonic() < deadline, "kept events were published but not released"
+        await asyncio.sleep(0.1)
+
+
+@pytest.mark.skipif(not local_database(), reason="restarts the local FerretDB; MONGODB_URL is set")
+async def test_database_outage_still_publishes_what_readers_send(
+    services, http, tap_factory, created_tenants
+):
+    gateway = await services("gateway")
+    created = await onboard(
+        http,
+        gateway.url,
+        ADMIN_KEY,
+        name="DB outage",
+        appid=new_appid(),
+        app_secret="s",
+        account_type="service",
+        encrypt_mode="plain",
+    )
+    created_tenants.append(created["id"])
+    account = account_from(created)
+    tap = await tap_factory([f"{account.tenant_id}.#"])
+    assert (await send(http, gateway.url, account, "event:VIEW", openid="o_warm")).status == 200
+
+    pidfile = ROOT / "var" / "run" / "ferretdb.pid"
+    await run_command("kill", "-TERM", pidfile.read_text().strip())
+    try:
+        await eventually_status(http, gateway.url, 503)
+        answer = await send(http, gateway.url, account, "text", openid="o_dan", msg_id="424242")
+        assert answer.status == 200
+    finally:
+        await run_command(str(LOCAL / "start-infra.sh"))
+    await wait_until(lambda: any(e.openid == "o_dan" for e in tap.events), timeout=30)
+    await eventually_status(http, gateway.url, 200)
+    assert [e.type for e in tap.events if e.openid == "o_dan"] == ["msg.text"]

@@ -1,0 +1,74 @@
+"""WeChat's retries publish nothing twice, whichever gateway replica they reach."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from shared.envelope import message_event_id
+from shared.wechat_sim import build_xml, sign_request
+from tests.conftest import account_from, new_appid
+from tests.e2e.conftest import ADMIN_KEY
+from tests.support.bus import wait_until
+from tests.support.gateway import onboard, post_signed
+
+
+async def test_same_message_to_two_replicas_yields_one_event(
+    services, http, tap_factory, created_tenants
+):
+    first = await services("gateway")
+    second = await services("gateway")
+    created = await onboard(
+        http,
+        first.url,
+        ADMIN_KEY,
+        name="Two replicas",
+        appid=new_appid(),
+        app_secret="s",
+        account_type="service",
+        encrypt_mode="safe",
+    )
+    created_tenants.append(created["id"])
+    account = account_from(created)
+    tap = await tap_factory([f"{account.tenant_id}.#"])
+
+    now = int(time.time())
+    messages = [
+        build_xml("text", openid=f"o_{n}", account="gh_x", msg_id=str(7000 + n), create_time=now)
+        for n in range(5)
+    ]
+    events = [
+        build_xml("event:subscribe", openid=f"o_{n}", account="gh_x", create_time=now)
+        for n in range(5)
+    ]
+    deliveries = []
+    for xml in messages + events:
+        # WeChat's first try and its retries: fresh nonce and signature each time, same body.
+        for replica in (first, second, first, second):
+            signed = sign_request(account, xml, openid="o")
+            deliveries.append(post_signed(http, replica.url, account, signed))
+    answers = await asyncio.gather(*deliveries)
+    assert [a.status for a in answers] == [200] * len(deliveries)
+
+    await wait_until(lambda: len(tap.events) >= 10)
+    sentinel = sign_request(
+        account,
+        build_xml("event:VIEW", openid="o_s", account="gh_x", create_time=now + 1),
+        openid="o_s",
+    )
+    assert (await post_signed(http, second.url, account, sentinel)).status == 200
+    await wait_until(lambda: any(e.type == "event.view" for e in tap.events))
+    ids = [e.id for e in tap.events if e.type != "event.view"]
+    assert len(ids) == 10
+    assert len(set(ids)) == 10
+    assert {message_event_id(account.tenant_id, str(7000 + n)) for n in range(5)} <= set(ids)
+    metrics = ""
+    for replica in (first, second):
+        async with http.get(f"{replica.url}/metrics") as response:
+            metrics += await response.text()
+    hits = sum(
+        float(line.split()[-1])
+        for line in metrics.splitlines()
+        if line.startswith("wxp_gateway_dedup_hits_total ")
+    )
+    assert hits == 30

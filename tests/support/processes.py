@@ -1,0 +1,83 @@
+"""Services as real processes (`python -m services.<name>`), for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.support.infra import ROOT, amqp_url, master_key, mongodb_url
+
+PORT_VARS = {
+    "gateway": "GATEWAY_PORT",
+    "replies": "REPLIES_PORT",
+    "scheduler": "SCHEDULER_PORT",
+    "analytics": "ANALYTICS_PORT",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    env: dict[str, str] = field(repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def terminate(self, timeout: float = 20.0) -> int:
+        """SIGTERM, then wait; returns the exit code (kills after ``timeout``)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        return self.process.returncode
+
+
+def start_service(
+    name: str, *, queue_prefix: str, admin_key: str, **extra_env: str
+) -> ServiceProcess:
+    port = free_port()
+    env = {
+        **os.environ,
+        "AMQP_URL": amqp_url(),
+        "MONGODB_URL": mongodb_url(),
+        "WXP_MASTER_KEY": master_key(),
+        "WXP_ADMIN_KEY": admin_key,
+        "WXP_QUEUE_PREFIX": queue_prefix,
+        PORT_VARS[name]: str(port),
+        "LOG_LEVEL": "INFO",
+        "WXP_PUBLIC_URL": "http://wx.test",
+        **extra_env,
+    }
+    log_file = tempfile.NamedTemporaryFile(prefix=f"wxp-{name}-", suffix=".log", delete=False)  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", f"services.{name}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    return ServiceProcess(
+        name=name, port=port, process=process, log_path=Path(log_file.name), env=env
+    )
