@@ -1,0 +1,108 @@
+"""All four services as processes: the consumers drain their queues, replies answers
+the gateway at once, and SIGTERM lets in-flight work finish."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from shared.topology import service_queues
+from tests.conftest import account_from, new_appid
+from tests.e2e.conftest import ADMIN_KEY
+from tests.support.bus import wait_until
+from tests.support.gateway import onboard, send
+
+
+async def depth(amqp, name: str) -> int:
+    channel = await amqp.channel()
+    queue = await channel.declare_queue(name, passive=True)
+    await channel.close()
+    return queue.declaration_result.message_count or 0
+
+
+async def test_every_service_is_healthy_consumes_and_acks(
+    services, http, amqp, queue_prefix, tap_factory, created_tenants
+):
+    gateway = await services("gateway")
+    others = [await services(name) for name in ("replies", "scheduler", "analytics")]
+    created = await onboard(
+        http,
+        gateway.url,
+        ADMIN_KEY,
+        name="All four",
+        appid=new_appid(),
+        app_secret="s",
+        account_type="service",
+        encrypt_mode="safe",
+    )
+    created_tenants.append(created["id"])
+    account = account_from(created)
+    tap = await tap_factory([f"{account.tenant_id}.reply.*"], answer=None)
+
+    for service in (gateway, *others):
+        for path, status in (("/healthz", 200), ("/readyz", 200), ("/metrics", 200)):
+            async with http.get(service.url + path) as response:
+                assert response.status == status, (service.name, path)
+        async with http.get(service.url + "/readyz") as response:
+            assert (await response.json())["checks"] == {"broker": True, "database": True}
+
+    started = time.monotonic()
+    for sample in ("text", "event:subscribe", "event:MASSSENDJOBFINISH", "event:VIEW"):
+        answer = await send(http, gateway.url, account, sample)
+        assert answer.status == 200
+        assert answer.body == b"success"
+    # replies answered "none" at once: nobody waited out the 3 s deadline
+    assert time.monotonic() - started < 2.5
+
+    queues = [spec.name for spec in service_queues(queue_prefix).values()]
+    for name in queues:
+        await wait_until_empty(amqp, name)
+    async with http.get(others[2].url + "/metrics") as response:
+        metrics = await response.text()
+    acked = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("wxp_consumer_messages_total") and 'outcome="ack"' in line
+    ]
+    assert acked
+    assert float(acked[0].rsplit(" ", 1)[1]) >= 4
+    assert tap.of_type("reply.fallback") == []
+
+
+async def wait_until_empty(amqp, name: str) -> None:
+    for _ in range(100):
+        if await depth(amqp, name) == 0:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{name} did not drain")
+
+
+async def test_sigterm_lets_the_gateway_finish_a_request_in_flight(
+    services, http, tap_factory, created_tenants
+):
+    gateway = await services("gateway", WXP_REPLY_DEADLINE_SECONDS="1.5")
+    created = await onboard(
+        http,
+        gateway.url,
+        ADMIN_KEY,
+        name="Shutdown",
+        appid=new_appid(),
+        app_secret="s",
+        account_type="service",
+        encrypt_mode="plain",
+    )
+    created_tenants.append(created["id"])
+    account = account_from(created)
+    tap = await tap_factory([f"{account.tenant_id}.#"], answer=None)  # nobody replies in time
+
+    in_flight = asyncio.ensure_future(send(http, gateway.url, account, "text", openid="o_last"))
+    await wait_until(lambda: len(tap.events) == 1)  # published; now waiting for its reply
+    code = await asyncio.to_thread(gateway.terminate)
+    answer = await in_flight
+    assert answer.status == 200
+    assert answer.body == b"success"
+    assert code == 0
+    await wait_until(lambda: len(tap.of_type("reply.fallback")) == 1)
+    log_lines = [json.loads(line) for line in gateway.log().splitlines() if line.startswith("{")]
+    assert all(line["level"] != "critical" for line in log_lines)
