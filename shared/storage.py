@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -47,9 +48,10 @@ def mongo_client(url: str, *, app_name: str, timeout_ms: int = 3000) -> Client:
     )
 
 
-async def ping(client: Client) -> bool:
+async def ping(client: Client, seconds: float = 1.0) -> bool:
+    """True when the database answers within ``seconds`` (a readiness probe must be quick)."""
     try:
-        await client.admin.command("ping")
-    except PyMongoError:
+        await asyncio.wait_for(client.admin.command("ping"), seconds)
+    except (PyMongoError, TimeoutError):
         return False
     return True

@@ -57,13 +57,16 @@ def _value(element: Element) -> Any:
 
 def _children(element: Element) -> dict[str, Any]:
     fields: dict[str, Any] = {}
+    repeated: set[str] = set()  # tags seen more than once: their values, in order, as a list
     for child in element:
         value = _value(child)
-        if child.tag in fields:  # a repeated element: keep them all, in order
-            previous = fields[child.tag]
-            fields[child.tag] = [*previous, value] if isinstance(previous, list) else [previous, value]
-        else:
+        if child.tag not in fields:
             fields[child.tag] = value
+        elif child.tag in repeated:
+            fields[child.tag].append(value)
+        else:
+            fields[child.tag] = [fields[child.tag], value]
+            repeated.add(child.tag)
     return fields
 
 

@@ -39,7 +39,9 @@ class TenantCache:
             return hit[1]
         if len(self._entries) > 50_000:
             self._entries.clear()
-        self._entries[tenant_id] = (now + self._ttl, credentials)
+        # An unknown id is re-read sooner: an account onboarded a moment ago must verify.
+        ttl = self._ttl if credentials is not None else min(self._ttl, 1.0)
+        self._entries[tenant_id] = (now + ttl, credentials)
         return credentials
 
     def forget(self, tenant_id: str) -> None:
