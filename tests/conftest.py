@@ -83,7 +83,7 @@ async def created_tenants(mongo: Client) -> AsyncIterator[list[str]]:
     ids: list[str] = []
     yield ids
     control = mongo[CONTROL_DB]
-    for collection in ("gateway_seen", "gateway_outbox"):
+    for collection in ("gateway_seen", "gateway_published", "gateway_outbox"):
         await control[collection].delete_many({"tenant_id": {"$in": ids}})
     await control.tenants.delete_many({"_id": {"$in": ids}})
 

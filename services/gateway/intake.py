@@ -1,9 +1,12 @@
 """What happens to an accepted message: dedup, publish (or keep), wait for a reply.
 
 ``Intake.accept`` is called by the webhook handler once the request is verified and
-parsed. It returns the reply spec to render, or None for ``success``. It raises
-``BrokerUnavailable`` only when neither the broker nor the database could take the
-event: the handler answers 503 and WeChat retries.
+parsed, with the moment the request arrived. Everything it does fits in the reply
+deadline, so WeChat never waits past 5 s: database calls are bounded, and when the
+database does not answer in time the event is published without dedup (consumers are
+idempotent on its id). It returns the reply spec to render, or None for ``success``;
+it raises ``BrokerUnavailable`` only when neither the broker nor the database could
+take the event, and the handler answers 503 so that WeChat retries.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Awaitable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.publisher import EventPublisher
@@ -25,6 +29,7 @@ from shared.envelope import Envelope, iso
 from shared.storage import UNAVAILABLE
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DEADLINE_HEADER = "x-wxp-reply-deadline"  # epoch milliseconds after which no passive reply helps
 
@@ -40,6 +45,10 @@ def fallback_of(event: Envelope, reason: str, *, now: datetime) -> Envelope:
     )
 
 
+class DatabaseSlow(Exception):
+    """The database did not answer within the time the webhook can spare."""
+
+
 class Intake:
     def __init__(
         self,
@@ -49,39 +58,58 @@ class Intake:
         metrics: GatewayMetrics,
         reply_deadline: float,
         retry_grace: float,
+        db_timeout: float = 1.0,
     ) -> None:
         self._store = store
         self._publisher = publisher
         self._metrics = metrics
         self._deadline = reply_deadline
         self._retry_grace = retry_grace
+        self._db_timeout = db_timeout
         self._tasks: set[asyncio.Task[None]] = set()
         self.backlog = False  # events are kept: publish new ones after them, through the relay
         self.wakeup = asyncio.Event()
 
-    async def accept(self, event: Envelope, *, wants_reply: bool) -> dict[str, Any] | None:
+    async def accept(
+        self, event: Envelope, *, wants_reply: bool, arrived: float
+    ) -> dict[str, Any] | None:
+        """``arrived`` is the request's ``time.monotonic()``: the deadline counts from it."""
         try:
-            first = await self._store.first_sight(event)
-        except UNAVAILABLE:
-            logger.warning("database unavailable; publishing %s without dedup", event.id)
-            await self._publish(event, path="untracked")
-            return None
+            first = await self._bounded(self._store.first_sight(event))
+        except DatabaseSlow as exc:
+            logger.warning("no dedup for %s (%s); publishing it anyway", event.id, exc)
+            first = True
         if not first:
-            seen = await self._store.seen(event.id)
-            if seen is not None and (seen.published or seen.age_seconds < self._retry_grace):
-                self._metrics.dedup_hits.inc()
-                return seen.reply
-            logger.warning("event %s was accepted but never published; publishing it now", event.id)
+            replay = await self._replay(event)
+            if replay is not None:
+                return replay[0]
         self._metrics.accepted.labels(event.kind).inc()
         if wants_reply and not self.backlog:
-            return await self._publish_and_wait(event)
+            return await self._publish_and_wait(event, deadline=arrived + self._deadline)
         await self._publish_or_keep(event)
         if wants_reply:
-            await self._publish_or_keep(
-                fallback_of(event, "broker_unavailable", now=datetime.now(UTC))
-            )
-            self._metrics.replies.labels("fallback").inc()
+            await self._fall_back(event, "broker_unavailable")
         return None
+
+    async def _replay(self, event: Envelope) -> tuple[dict[str, Any] | None] | None:
+        """For an id seen before: ``(reply,)`` to answer with, or None to publish after all."""
+        try:
+            seen = await self._bounded(self._store.seen(event.id))
+        except DatabaseSlow:
+            seen = None
+        if seen is not None and not seen.published and seen.age_seconds >= self._retry_grace:
+            logger.warning("event %s was accepted but never published; publishing it now", event.id)
+            return None
+        self._metrics.dedup_hits.inc()
+        return (seen.reply if seen is not None else None,)
+
+    async def _bounded(self, work: Awaitable[T]) -> T:
+        try:
+            return await asyncio.wait_for(work, self._db_timeout)
+        except TimeoutError:
+            raise DatabaseSlow(f"no answer in {self._db_timeout}s") from None
+        except UNAVAILABLE as exc:
+            raise DatabaseSlow(str(exc)) from None
 
     async def _publish(
         self,
@@ -103,18 +131,27 @@ class Intake:
             except BrokerUnavailable as exc:
                 logger.warning("keeping %s for the relay: %s", event.id, exc)
             else:
-                self._background(self._store.mark_published(event.id))
+                self._background(self._store.mark_published(event.id, event.tenant_id))
                 return
-        await self._store.keep(event, {})
+        await self._keep(event)
+
+    async def _keep(self, event: Envelope) -> None:
+        try:
+            await self._bounded(self._store.keep(event, {}))
+        except DatabaseSlow as exc:
+            raise BrokerUnavailable(f"neither broker nor database took {event.id}: {exc}") from exc
         self._metrics.kept.inc()
-        self.backlog = True
+        self.backlog = True  # from here on the relay publishes, in order
         self.wakeup.set()
 
-    async def _publish_and_wait(self, event: Envelope) -> dict[str, Any] | None:
-        started = time.perf_counter()
+    async def _fall_back(self, event: Envelope, reason: str) -> None:
+        self._metrics.replies.labels("fallback").inc()
+        await self._publish_or_keep(fallback_of(event, reason, now=datetime.now(UTC)))
+
+    async def _publish_and_wait(self, event: Envelope, *, deadline: float) -> dict[str, Any] | None:
         correlation_id = uuid.uuid4().hex
         reply = self._publisher.expect_reply(correlation_id)
-        deadline_ms = int((time.time() + self._deadline) * 1000)
+        deadline_ms = int((time.time() + deadline - time.monotonic()) * 1000)
         try:
             await self._publish(
                 event,
@@ -125,30 +162,24 @@ class Intake:
         except BrokerUnavailable as exc:
             self._publisher.forget(correlation_id)
             logger.warning("keeping %s for the relay: %s", event.id, exc)
-            self.backlog = True  # from here on the relay publishes, in order
-            await self._publish_or_keep(event)
-            await self._publish_or_keep(
-                fallback_of(event, "broker_unavailable", now=datetime.now(UTC))
-            )
-            self._metrics.replies.labels("fallback").inc()
+            await self._keep(event)
+            await self._fall_back(event, "broker_unavailable")
             return None
-        remaining = self._deadline - (time.perf_counter() - started)
         try:
-            body = await asyncio.wait_for(reply, max(remaining, 0.0))
+            body = await asyncio.wait_for(reply, max(deadline - time.monotonic(), 0.0))
         except TimeoutError:
             self._publisher.forget(correlation_id)
             self._metrics.deadline_missed.inc()
-            self._metrics.replies.labels("fallback").inc()
-            self._background(self._store.mark_published(event.id))
-            await self._publish_or_keep(fallback_of(event, "deadline", now=datetime.now(UTC)))
+            self._background(self._store.mark_published(event.id, event.tenant_id))
+            await self._fall_back(event, "deadline")
             return None
-        self._metrics.reply_wait.observe(time.perf_counter() - started)
+        self._metrics.reply_wait.observe(time.monotonic() - (deadline - self._deadline))
         spec = _decode_reply(body)
         self._metrics.replies.labels("none" if spec is None else "passive").inc()
-        self._background(self._store.mark_published(event.id, reply=spec))
+        self._background(self._store.mark_published(event.id, event.tenant_id, reply=spec))
         return spec
 
-    def _background(self, work: Any) -> None:
+    def _background(self, work: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._done)

@@ -65,7 +65,7 @@ class GatewayMetrics:
             ),
             reply_wait=Histogram(
                 "wxp_gateway_reply_wait_seconds",
-                "Time from publishing to the passive reply arriving",
+                "Time from WeChat's request to the passive reply arriving",
                 buckets=LATENCY_BUCKETS,
                 registry=registry,
             ),

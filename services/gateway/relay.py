@@ -84,6 +84,6 @@ class Relay:
                     await self._claims.release(doc["_id"])
                     logger.warning("relay paused: %s", exc)
                     return
-                await self._store.release(doc["_id"])
+                await self._store.release(doc["_id"], doc["tenant_id"])
                 await self._claims.release(doc["_id"])
                 self._metrics.published.labels("relay").inc()

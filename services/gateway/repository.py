@@ -120,20 +120,19 @@ class Seen:
 
 
 class EventStore:
+    """Dedup and kept events. On FerretDB's SQLite backend only inserts use the ``_id``
+    index (a find or update by ``_id`` reads the whole table), so the hot path only
+    inserts: ``gateway_seen`` when an event arrives, ``gateway_published`` once the broker
+    confirmed it. Lookups happen on the rare retry path only."""
+
     def __init__(self, client: Client) -> None:
         self._db = client[CONTROL_DB]
 
     async def first_sight(self, envelope: Envelope) -> bool:
         """Records the id; False when it was seen before (a retry or a redelivery)."""
+        doc = {"_id": envelope.id, "tenant_id": envelope.tenant_id, "at": datetime.now(UTC)}
         try:
-            await self._db.gateway_seen.insert_one(
-                {
-                    "_id": envelope.id,
-                    "tenant_id": envelope.tenant_id,
-                    "published": False,
-                    "at": datetime.now(UTC),
-                }
-            )
+            await self._db.gateway_seen.insert_one(doc)
         except DuplicateKeyError:
             return False
         return True
@@ -142,14 +141,20 @@ class EventStore:
         doc = await self._db.gateway_seen.find_one({"_id": event_id})
         if doc is None:
             return None
+        done = await self._db.gateway_published.find_one({"_id": event_id})
         age = (datetime.now(UTC) - doc["at"]).total_seconds()
-        return Seen(published=bool(doc.get("published")), age_seconds=age, reply=doc.get("reply"))
+        reply = done.get("reply") if done is not None else None
+        return Seen(published=done is not None, age_seconds=age, reply=reply)
 
-    async def mark_published(self, event_id: str, reply: dict[str, Any] | None = None) -> None:
-        update: dict[str, Any] = {"published": True}
+    async def mark_published(
+        self, event_id: str, tenant_id: str, reply: dict[str, Any] | None = None
+    ) -> None:
+        """Notes that the broker confirmed the event, with the passive reply it got, if any."""
+        doc: dict[str, Any] = {"_id": event_id, "tenant_id": tenant_id, "at": datetime.now(UTC)}
         if reply is not None:
-            update["reply"] = reply
-        await self._db.gateway_seen.update_one({"_id": event_id}, {"$set": update})
+            doc["reply"] = reply
+        with contextlib.suppress(DuplicateKeyError):
+            await self._db.gateway_published.insert_one(doc)
 
     async def keep(self, envelope: Envelope, headers: dict[str, Any]) -> None:
         """Keeps an event to publish later; idempotent per envelope id."""
@@ -168,14 +173,15 @@ class EventStore:
         cursor = self._db.gateway_outbox.find({}).sort("seq", 1).limit(limit)
         return [doc async for doc in cursor]
 
-    async def release(self, event_id: str) -> None:
+    async def release(self, event_id: str, tenant_id: str) -> None:
         await self._db.gateway_outbox.delete_one({"_id": event_id})
-        await self.mark_published(event_id)
+        await self.mark_published(event_id, tenant_id)
 
     async def purge_seen(self, older_than: timedelta) -> int:
-        result = await self._db.gateway_seen.delete_many(
-            {"at": {"$lt": datetime.now(UTC) - older_than}}
-        )
+        """Forgets ids older than the dedup window (FerretDB has no TTL indexes)."""
+        cutoff = {"at": {"$lt": datetime.now(UTC) - older_than}}
+        await self._db.gateway_published.delete_many(cutoff)
+        result = await self._db.gateway_seen.delete_many(cutoff)
         return result.deleted_count
 
 

@@ -18,7 +18,7 @@ class GatewaySettings:
     retry_grace_seconds: float = 10.0  # a seen, unpublished event older than this is republished
     dedup_window_seconds: float = 900.0  # WeChat retries within ~15 s; keep ids far longer
     relay_interval_seconds: float = 2.0
-    confirm_timeout_seconds: float = 2.0
+    confirm_timeout_seconds: float = 1.0  # bounded so that dedup + publish + keep fit in 5 s
     tenant_cache_seconds: float = 5.0
     queue_prefix: str = "wxp"
 

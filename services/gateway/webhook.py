@@ -75,6 +75,7 @@ class Webhook:
         return web.Response(text=echostr)
 
     async def receive(self, request: web.Request) -> web.StreamResponse:
+        arrived = time.monotonic()
         body = await _read_limited(request, self.settings.max_body_bytes)
         credentials = await self._credentials(request)
         verified = verify_post(
@@ -92,7 +93,7 @@ class Webhook:
             )
         except MessageError as exc:
             raise Rejected(400, exc.reason, str(exc)) from None
-        spec = await self.intake.accept(event, wants_reply=wants_reply(event))
+        spec = await self.intake.accept(event, wants_reply=wants_reply(event), arrived=arrived)
         if spec is None:
             return web.Response(text="success")
         try:
