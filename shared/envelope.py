@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,8 +67,20 @@ class Envelope:
     def kind(self) -> str:
         return self.type.split(".", 1)[0]
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "v": self.v,
+            "id": self.id,
+            "tenant_id": self.tenant_id,
+            "type": self.type,
+            "occurred_at": self.occurred_at,
+            "received_at": self.received_at,
+            "openid": self.openid,
+            "payload": self.payload,
+        }
+
     def to_bytes(self) -> bytes:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode()
+        return json.dumps(self.as_dict(), ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
     def from_bytes(cls, body: bytes) -> Envelope:

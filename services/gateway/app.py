@@ -10,6 +10,7 @@ from aiohttp import web
 
 from services.gateway.api import TenantApi
 from services.gateway.intake import Intake
+from services.gateway.marks import PublishedMarks
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.publisher import EventPublisher
 from services.gateway.relay import Relay
@@ -38,8 +39,10 @@ def create_app(settings: GatewaySettings) -> web.Application:
     broker = Broker(common.amqp_url, name="wxp-gateway", on_connect=[publisher.setup])
     tenants = TenantRepository(mongo, box)
     store = EventStore(mongo)
+    marks = PublishedMarks(mongo)
     intake = Intake(
         store=store,
+        marks=marks,
         publisher=publisher,
         metrics=metrics,
         reply_deadline=settings.reply_deadline_seconds,
@@ -75,11 +78,13 @@ def create_app(settings: GatewaySettings) -> web.Application:
         await _retry_until_reachable(tenants.prepare)
         yield
 
-    # Order matters at shutdown (reverse): stop the relay, close the broker, then MongoDB.
+    # Shutdown runs these in reverse: stop the relay, write the last notes, close the broker,
+    # then MongoDB.
     app.cleanup_ctx.append(closing(mongo.close))
     app.cleanup_ctx.append(prepare)
     app.cleanup_ctx.append(background(broker.run))
-    app.cleanup_ctx.append(closing(intake.drain))
+    app.cleanup_ctx.append(background(marks.run))
+    app.cleanup_ctx.append(closing(marks.flush))  # runs first at shutdown: no note is lost
     app.cleanup_ctx.append(background(relay.run))
     return app
 

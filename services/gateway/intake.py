@@ -21,6 +21,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from services.gateway.marks import PublishedMarks
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.publisher import EventPublisher
 from services.gateway.repository import EventStore
@@ -41,7 +42,7 @@ def fallback_of(event: Envelope, reason: str, *, now: datetime) -> Envelope:
         id=f"{event.id}-fb",
         type="reply.fallback",
         received_at=iso(now),
-        payload={"reason": reason, "event": json.loads(event.to_bytes())},
+        payload={"reason": reason, "event": event.as_dict()},
     )
 
 
@@ -54,6 +55,7 @@ class Intake:
         self,
         *,
         store: EventStore,
+        marks: PublishedMarks,
         publisher: EventPublisher,
         metrics: GatewayMetrics,
         reply_deadline: float,
@@ -61,12 +63,12 @@ class Intake:
         db_timeout: float = 1.0,
     ) -> None:
         self._store = store
+        self._marks = marks
         self._publisher = publisher
         self._metrics = metrics
         self._deadline = reply_deadline
         self._retry_grace = retry_grace
         self._db_timeout = db_timeout
-        self._tasks: set[asyncio.Task[None]] = set()
         self.backlog = False  # events are kept: publish new ones after them, through the relay
         self.wakeup = asyncio.Event()
 
@@ -78,6 +80,7 @@ class Intake:
             first = await self._bounded(self._store.first_sight(event))
         except DatabaseSlow as exc:
             logger.warning("no dedup for %s (%s); publishing it anyway", event.id, exc)
+            self._metrics.dedup_skipped.inc()
             first = True
         if not first:
             replay = await self._replay(event)
@@ -131,7 +134,7 @@ class Intake:
             except BrokerUnavailable as exc:
                 logger.warning("keeping %s for the relay: %s", event.id, exc)
             else:
-                self._background(self._store.mark_published(event.id, event.tenant_id))
+                self._marks.add(event.id, event.tenant_id)
                 return
         await self._keep(event)
 
@@ -170,28 +173,14 @@ class Intake:
         except TimeoutError:
             self._publisher.forget(correlation_id)
             self._metrics.deadline_missed.inc()
-            self._background(self._store.mark_published(event.id, event.tenant_id))
+            self._marks.add(event.id, event.tenant_id)
             await self._fall_back(event, "deadline")
             return None
         self._metrics.reply_wait.observe(time.monotonic() - (deadline - self._deadline))
         spec = _decode_reply(body)
         self._metrics.replies.labels("none" if spec is None else "passive").inc()
-        self._background(self._store.mark_published(event.id, event.tenant_id, reply=spec))
+        self._marks.add(event.id, event.tenant_id, reply=spec)
         return spec
-
-    def _background(self, work: Awaitable[None]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.warning("background store update failed: %s", task.exception())
-
-    async def drain(self) -> None:
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 def _decode_reply(body: bytes) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ class GatewayMetrics:
     rejected: Counter
     accepted: Counter
     dedup_hits: Counter
+    dedup_skipped: Counter
     published: Counter
     kept: Counter
     backlog: Gauge
@@ -39,6 +40,10 @@ class GatewayMetrics:
             dedup_hits=counter(
                 "wxp_gateway_dedup_hits_total",
                 "WeChat retries (or replays) recognised and not published again",
+            ),
+            dedup_skipped=counter(
+                "wxp_gateway_dedup_skipped_total",
+                "Events published without dedup because the database did not answer in time",
             ),
             published=counter(
                 "wxp_gateway_events_published_total",

@@ -1,0 +1,61 @@
+"""'The broker confirmed it' notes, written in batches off the request path.
+
+A note in ``gateway_published`` tells a later WeChat retry that its event is on the bus
+(and which passive reply it got). Writing one per request would cost every webhook a
+database round trip; one ``insert_many`` per interval costs a fraction of that. A note
+that is lost (the database was down) only means that a retry arriving after the grace
+period is published again, which consumers absorb: they are idempotent on the id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo.errors import BulkWriteError
+
+from shared.storage import CONTROL_DB, Client, PyMongoError
+
+logger = logging.getLogger(__name__)
+MAX_PENDING = 20_000  # beyond this, while the database is away, the oldest notes are dropped
+
+
+class PublishedMarks:
+    def __init__(self, client: Client, *, interval: float = 0.05, batch: int = 500) -> None:
+        self._collection = client[CONTROL_DB].gateway_published
+        self._interval = interval
+        self._batch = batch
+        self._pending: list[dict[str, Any]] = []
+        self._wake = asyncio.Event()
+
+    def add(self, event_id: str, tenant_id: str, reply: dict[str, Any] | None = None) -> None:
+        doc: dict[str, Any] = {"_id": event_id, "tenant_id": tenant_id, "at": datetime.now(UTC)}
+        if reply is not None:
+            doc["reply"] = reply
+        self._pending.append(doc)
+        if len(self._pending) >= self._batch:
+            self._wake.set()
+
+    async def run(self) -> None:
+        """Flushes every ``interval`` (sooner when a batch fills) until cancelled."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
+            await self.flush()
+
+    async def flush(self) -> None:
+        while self._pending:
+            docs, self._pending = self._pending[: self._batch], self._pending[self._batch :]
+            try:
+                await self._collection.insert_many(docs, ordered=False)
+            except BulkWriteError as exc:
+                if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                    logger.warning("some published notes were refused: %s", exc)
+            except PyMongoError as exc:
+                logger.warning("published notes not written (%s); retrying later", exc)
+                self._pending = (docs + self._pending)[-MAX_PENDING:]
+                return
