@@ -235,3 +235,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except CliError as exc:
         print(f"wxp: {exc}", file=sys.stderr)
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

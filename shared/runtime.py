@@ -53,6 +53,7 @@ def background(
         for task in tasks:
             task.add_done_callback(_report_crash)
         yield
+        logger.info("stopping %s", ", ".join(task.get_name() for task in tasks))
         for task in tasks:
             task.cancel()
         for task in tasks:
