@@ -14,10 +14,9 @@ from tests.e2e.conftest import ADMIN_KEY
 
 async def wxp(*args: str, url: str, key: str = ADMIN_KEY) -> tuple[int, str, str]:
     env = {**os.environ, "WXP_URL": url, "WXP_API_KEY": key}
+    console_script = Path(sys.executable).with_name("wxp")  # from pyproject's [project.scripts]
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "shared.cli",
+        str(console_script),
         *args,
         env=env,
         stdout=asyncio.subprocess.PIPE,
