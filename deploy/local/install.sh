@@ -11,8 +11,9 @@ stamp="$VENV/.installed-$(sha1sum "$WXP_ROOT/pyproject.toml" | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
   log "installing Python packages into .venv"
   [ -x "$PY" ] || python3 -m venv "$VENV"
-  "$PY" -m pip install -q --upgrade pip
-  "$PY" -m pip install -q -e "$WXP_ROOT[dev]"
+  mkdir -p "$VAR/log"
+  { "$PY" -m pip install -q --upgrade pip && "$PY" -m pip install -q -e "$WXP_ROOT[dev]"; } \
+    >"$VAR/log/pip.log" 2>&1 || { cat "$VAR/log/pip.log" >&2; log "pip install failed"; exit 1; }
   rm -f "$VENV"/.installed-*
   touch "$stamp"
 fi

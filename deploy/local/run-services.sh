@@ -31,8 +31,9 @@ Secrets for this local stack are in var/secrets.env. Next:
 
   source deploy/local/use.sh                      # WXP_URL, WXP_ADMIN_KEY, the wxp CLI on PATH
   wxp tenants add --name Demo --appid wx0123456789abcdef --app-secret s3cret \\
-      --account-type service --encrypt-mode safe
-  wxp simulate TENANT_ID text "hello"             # play WeChat against the gateway
+      --account-type service --encrypt-mode safe --json > demo.json
+  wxp simulate text --content hello --credentials demo.json     # play WeChat against the gateway
+  wxp simulate event:subscribe --credentials demo.json
   curl -s localhost:${PORTS[gateway]}/metrics | grep wxp_gateway
 
 Stop everything with: make stop
