@@ -1,6 +1,7 @@
 """Consuming a service's queue with one failure policy for every service.
 
-The handler gets a typed :class:`Delivery`. It returns normally: the message is acked
+The handler gets a typed :class:`Delivery`. Events of a tenant that no longer exists are
+acked and dropped before the handler sees them. It returns normally: the message is acked
 (the work is stored). It raises :class:`Reject`: the message is dead-lettered now. It
 raises anything else: the message is returned to the queue, and the quorum queue's
 delivery limit dead-letters it after a bounded number of tries. Bytes that are not an
@@ -57,9 +58,16 @@ Handler = Callable[[Delivery], Awaitable[None]]
 
 class Consumer:
     def __init__(
-        self, spec: QueueSpec, handler: Handler, *, metrics: ConsumerMetrics, prefetch: int = 32
+        self,
+        spec: QueueSpec,
+        handler: Handler,
+        *,
+        metrics: ConsumerMetrics,
+        prefetch: int = 32,
+        tenant_exists: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         self.spec = spec
+        self._tenant_exists = tenant_exists
         self._handler = handler
         self._metrics = metrics
         self._prefetch = prefetch
@@ -114,6 +122,10 @@ class Consumer:
             logger.error("dead-lettering a non-envelope on %s: %s", self.spec.name, exc)
             await message.reject(requeue=False)
             return "dead_letter"
+        if self._tenant_exists is not None and not await self._tenant_exists(envelope.tenant_id):
+            logger.info("dropping event %s of deleted tenant %s", envelope.id, envelope.tenant_id)
+            await message.ack()
+            return "dropped"
         delivery = Delivery(
             envelope=envelope,
             headers=dict(message.headers or {}),

@@ -57,7 +57,7 @@ class ConsumerMetrics:
         return cls(
             messages=Counter(
                 "wxp_consumer_messages_total",
-                "Messages handled from a queue, by outcome (ack, requeue, dead_letter)",
+                "Messages handled from a queue, by outcome (ack, requeue, dead_letter, dropped)",
                 ["queue", "outcome"],
                 registry=registry,
             ),

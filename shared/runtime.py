@@ -8,16 +8,22 @@ import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import uvloop
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from shared.auth import Authenticator, KeyStore, auth_middleware
 from shared.bus import Broker
 from shared.consumer import Consumer, Handler
+from shared.control import ControlBus
+from shared.directory import TenantDirectory
 from shared.logs import configure
 from shared.metrics import ConsumerMetrics, HttpMetrics, new_registry
+from shared.openapi import add_openapi_route, document
+from shared.ratelimit import TokenBuckets
 from shared.settings import CommonSettings, ConsumerSettings, SettingsError
 from shared.storage import Client, mongo_client, ping
 from shared.topology import service_queues
@@ -26,20 +32,53 @@ from shared.web import HTTP_METRICS, add_health_routes, edge_middleware
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class Platform:
+    """What every service's composition root builds first: metrics, database, API keys,
+    control notices."""
+
+    service: str
+    registry: CollectorRegistry
+    mongo: Client
+    control: ControlBus
+    authenticator: Authenticator
+    buckets: TokenBuckets
+
+    @classmethod
+    def build(cls, service: str, common: CommonSettings) -> Platform:
+        mongo = mongo_client(common.mongodb_url, app_name=f"wxp-{service}")
+        authenticator = Authenticator(KeyStore(mongo), admin_key=common.admin_key)
+        control = ControlBus()
+        control.on("key.revoked", authenticator.forget)
+        return cls(
+            service=service,
+            registry=new_registry(),
+            mongo=mongo,
+            control=control,
+            authenticator=authenticator,
+            buckets=TokenBuckets(rate=common.api_rate_per_second, burst=common.api_burst),
+        )
+
+
 def base_app(
+    platform: Platform,
     *,
-    registry: CollectorRegistry,
     broker: Broker,
-    mongo: Client,
+    openapi: dict[str, Any],
     client_max_size: int = 1024 * 1024,
 ) -> web.Application:
-    app = web.Application(middlewares=[edge_middleware], client_max_size=client_max_size)
-    app[HTTP_METRICS] = HttpMetrics.create(registry)
+    """Middlewares (metrics, JSON errors, API keys, rate limits), health routes, OpenAPI."""
+    app = web.Application(
+        middlewares=[edge_middleware, auth_middleware(platform.authenticator, platform.buckets)],
+        client_max_size=client_max_size,
+    )
+    app[HTTP_METRICS] = HttpMetrics.create(platform.registry)
 
     async def readiness() -> Mapping[str, bool]:
-        return {"broker": broker.connected, "database": await ping(mongo)}
+        return {"broker": broker.connected, "database": await ping(platform.mongo)}
 
-    add_health_routes(app, registry, readiness)
+    add_health_routes(app, platform.registry, readiness)
+    add_openapi_route(app, openapi)
     return app
 
 
@@ -98,16 +137,22 @@ def serve(app: web.Application, settings: CommonSettings) -> None:
 def consumer_app(service: str, settings: ConsumerSettings, handler: Handler) -> web.Application:
     """A service whose work arrives on its queue: consumer, broker, database, health."""
     common = settings.common
-    registry = new_registry()
-    mongo = mongo_client(common.mongodb_url, app_name=f"wxp-{service}")
-    spec = service_queues(settings.queue_prefix)[service]
+    platform = Platform.build(service, common)
+    directory = TenantDirectory(platform.mongo)
+    platform.control.on("tenant.deleted", directory.forget)
     consumer = Consumer(
-        spec, handler, metrics=ConsumerMetrics.create(registry), prefetch=settings.prefetch
+        service_queues(settings.queue_prefix)[service],
+        handler,
+        metrics=ConsumerMetrics.create(platform.registry),
+        prefetch=settings.prefetch,
+        tenant_exists=directory.exists,
     )
-    broker = Broker(common.amqp_url, name=f"wxp-{service}", on_connect=[consumer.setup])
-    app = base_app(registry=registry, broker=broker, mongo=mongo)
+    broker = Broker(
+        common.amqp_url, name=f"wxp-{service}", on_connect=[platform.control.setup, consumer.setup]
+    )
+    app = base_app(platform, broker=broker, openapi=document(f"wxp {service}", {}))
     # Shutdown runs these in reverse: stop consuming and finish in-flight work first.
-    app.cleanup_ctx.append(closing(mongo.close))
+    app.cleanup_ctx.append(closing(platform.mongo.close))
     app.cleanup_ctx.append(background(broker.run))
     app.cleanup_ctx.append(closing(lambda: consumer.stop(common.shutdown_grace_seconds)))
     return app

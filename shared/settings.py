@@ -49,6 +49,8 @@ class CommonSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     shutdown_grace_seconds: float = 10.0
+    api_rate_per_second: float = 20.0  # per API key and replica; the webhook path has no limit
+    api_burst: float = 40.0
 
     @classmethod
     def from_env(
@@ -66,6 +68,8 @@ class CommonSettings:
             host=env.get("WXP_HOST") or "127.0.0.1",
             port=env_int(env, port_var, port),
             shutdown_grace_seconds=env_float(env, "WXP_SHUTDOWN_GRACE_SECONDS", 10.0),
+            api_rate_per_second=env_float(env, "WXP_API_RATE_PER_SECOND", 20.0),
+            api_burst=env_float(env, "WXP_API_BURST", 40.0),
         )
 
 

@@ -6,7 +6,6 @@ Errors under ``/api/`` answer ``{"error": {"code", "message"}}``; handlers raise
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import time
@@ -27,21 +26,35 @@ HTTP_METRICS = web.AppKey("http_metrics", HttpMetrics)
 class ApiError(Exception):
     """An API refusal; ``field`` names the offending input field where there is one."""
 
-    def __init__(self, status: int, code: str, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.field = field
+        self.headers = headers or {}
 
 
 def error_response(
-    status: int, code: str, message: str, *, field: str | None = None
+    status: int,
+    code: str,
+    message: str,
+    *,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> web.Response:
     error: dict[str, str] = {"code": code, "message": message}
     if field is not None:
         error["field"] = field
-    return web.json_response({"error": error}, status=status)
+    return web.json_response({"error": error}, status=status, headers=headers)
 
 
 def _route_of(request: web.Request) -> str:
@@ -62,7 +75,9 @@ async def edge_middleware(
         return response
     except ApiError as exc:
         status = exc.status
-        return error_response(exc.status, exc.code, exc.message, field=exc.field)
+        return error_response(
+            exc.status, exc.code, exc.message, field=exc.field, headers=exc.headers
+        )
     except web.HTTPException as exc:
         status = exc.status
         if request.path.startswith("/api/") and exc.status >= 400:
@@ -125,12 +140,6 @@ def bearer_key(request: web.Request) -> str:
     if scheme.lower() != "bearer" or not key.strip():
         raise ApiError(401, "unauthorized", "send Authorization: Bearer <api key>")
     return key.strip()
-
-
-def require_admin(request: web.Request, admin_key: str) -> None:
-    key = bearer_key(request)
-    if not admin_key or not hmac.compare_digest(key.encode(), admin_key.encode()):
-        raise ApiError(401, "unauthorized", "invalid API key")
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:

@@ -7,6 +7,7 @@ the end.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,7 +18,7 @@ import pytest
 from aio_pika.abc import AbstractConnection
 
 from shared.envelope import Envelope
-from shared.storage import CONTROL_DB, Client, mongo_client
+from shared.storage import CONTROL_DB, Client, PyMongoError, mongo_client
 from shared.topology import service_queues
 from shared.wechat_sim import Account
 from tests.support.bus import Answer, Tap
@@ -41,15 +42,25 @@ def queue_prefix() -> str:
 
 
 @pytest.fixture(scope="session")
-async def amqp(infra: None, queue_prefix: str) -> AsyncIterator[AbstractConnection]:
-    connection = await aio_pika.connect_robust(amqp_url())
-    yield connection
+async def session_queues(infra: None, queue_prefix: str) -> AsyncIterator[None]:
+    """Deletes this run's service queues at the end (the services declare them)."""
+    yield
+    connection = await aio_pika.connect(amqp_url())
     try:
         channel = await connection.channel()
         for spec in service_queues(queue_prefix).values():
             await channel.queue_delete(spec.name)
             await channel.queue_delete(spec.dead_letter_name)
     finally:
+        await connection.close()
+
+
+@pytest.fixture
+async def amqp(session_queues: None) -> AsyncIterator[AbstractConnection]:
+    """A broker connection of the test's own: a test that restarts the broker harms no other."""
+    connection = await aio_pika.connect(amqp_url())
+    yield connection
+    if not connection.is_closed:
         await connection.close()
 
 
@@ -83,6 +94,8 @@ async def created_tenants(mongo: Client) -> AsyncIterator[list[str]]:
     ids: list[str] = []
     yield ids
     control = mongo[CONTROL_DB]
+    with contextlib.suppress(PyMongoError):  # a test restarted FerretDB: the first call says so
+        await control.command("ping")
     for collection in ("gateway_seen", "gateway_published", "gateway_outbox"):
         await control[collection].delete_many({"tenant_id": {"$in": ids}})
     await control.tenants.delete_many({"_id": {"$in": ids}})

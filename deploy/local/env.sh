@@ -6,6 +6,7 @@ VENV="$WXP_ROOT/.venv"
 PY="$VENV/bin/python"
 FERRETDB_BIN="$VAR/bin/ferretdb-local"
 FERRETDB_PORT="${FERRETDB_PORT:-27017}"
+FERRETDB_TEST_PORT="${FERRETDB_TEST_PORT:-27018}"
 RABBITMQ_PORT="${RABBITMQ_PORT:-5672}"
 
 # RabbitMQ runs as this user, with all its state under var/rabbitmq.

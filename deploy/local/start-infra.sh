@@ -27,15 +27,23 @@ CONF
   rabbitctl set_permissions -p wxp-test guest ".*" ".*" ".*" >/dev/null
 }
 
+# start_ferretdb NAME PORT: one FerretDB with its SQLite files in var/NAME.
 start_ferretdb() {
-  if port_open "$FERRETDB_PORT"; then log "FerretDB already answers on $FERRETDB_PORT"; return; fi
-  mkdir -p "$VAR/ferretdb"
-  log "starting FerretDB (SQLite files in var/ferretdb)"
-  nohup "$FERRETDB_BIN" -listen "127.0.0.1:$FERRETDB_PORT" -dir "$VAR/ferretdb" \
-    >"$VAR/log/ferretdb.log" 2>&1 &
-  echo $! >"$VAR/run/ferretdb.pid"
-  wait_for port_open "$FERRETDB_PORT" || { log "FerretDB did not start; see var/log/ferretdb.log"; exit 1; }
+  local name=$1 port=$2
+  if port_open "$port"; then log "FerretDB ($name) already answers on $port"; return; fi
+  mkdir -p "$VAR/$name"
+  log "starting FerretDB ($name, port $port, SQLite files in var/$name)"
+  nohup "$FERRETDB_BIN" -listen "127.0.0.1:$port" -dir "$VAR/$name" \
+    >"$VAR/log/$name.log" 2>&1 &
+  echo $! >"$VAR/run/$name.pid"
+  wait_for port_open "$port" || { log "FerretDB did not start; see var/log/$name.log"; exit 1; }
 }
 
 [ -n "${AMQP_URL:-}" ] && log "AMQP_URL is set: using that broker" || start_rabbitmq
-[ -n "${MONGODB_URL:-}" ] && log "MONGODB_URL is set: using that database" || start_ferretdb
+if [ -n "${MONGODB_URL:-}" ]; then
+  log "MONGODB_URL is set: using that database"
+else
+  start_ferretdb ferretdb "$FERRETDB_PORT"
+  # The tests get a database server of their own, apart from a `make run` stack's.
+  start_ferretdb ferretdb-test "$FERRETDB_TEST_PORT"
+fi

@@ -12,32 +12,38 @@ from services.gateway.api import TenantApi
 from services.gateway.intake import Intake
 from services.gateway.marks import PublishedMarks
 from services.gateway.metrics import GatewayMetrics
+from services.gateway.openapi import gateway_openapi
 from services.gateway.publisher import EventPublisher
 from services.gateway.relay import Relay
 from services.gateway.repository import EventStore, RelayClaims, TenantRepository
 from services.gateway.settings import GatewaySettings
 from services.gateway.tenant_cache import TenantCache
 from services.gateway.webhook import Webhook
+from shared.auth import KeyStore
 from shared.bus import Broker
-from shared.metrics import new_registry
-from shared.runtime import background, base_app, closing
+from shared.runtime import Platform, background, base_app, closing
 from shared.secretbox import SecretBox
-from shared.storage import UNAVAILABLE, mongo_client
+from shared.storage import UNAVAILABLE
 from shared.topology import service_queues
 
 
 def create_app(settings: GatewaySettings) -> web.Application:
     common = settings.common
     box = SecretBox.from_setting(common.master_key)
-    registry = new_registry()
-    metrics = GatewayMetrics.create(registry)
-    mongo = mongo_client(common.mongodb_url, app_name="wxp-gateway")
+    platform = Platform.build("gateway", common)
+    mongo = platform.mongo
+    metrics = GatewayMetrics.create(platform.registry)
     publisher = EventPublisher(
         queues=list(service_queues(settings.queue_prefix).values()),
         confirm_timeout=settings.confirm_timeout_seconds,
     )
-    broker = Broker(common.amqp_url, name="wxp-gateway", on_connect=[publisher.setup])
+    broker = Broker(
+        common.amqp_url, name="wxp-gateway", on_connect=[platform.control.setup, publisher.setup]
+    )
     tenants = TenantRepository(mongo, box)
+    tenant_cache = TenantCache(tenants, ttl=settings.tenant_cache_seconds)
+    for change in ("tenant.changed", "tenant.deleted"):
+        platform.control.on(change, tenant_cache.forget)
     store = EventStore(mongo)
     marks = PublishedMarks(mongo)
     intake = Intake(
@@ -59,18 +65,17 @@ def create_app(settings: GatewaySettings) -> web.Application:
         dedup_window=timedelta(seconds=settings.dedup_window_seconds),
     )
 
-    app = base_app(registry=registry, broker=broker, mongo=mongo)
+    app = base_app(platform, broker=broker, openapi=gateway_openapi())
     app.add_routes(
-        Webhook(
-            settings=settings,
-            intake=intake,
-            metrics=metrics,
-            tenants=TenantCache(tenants, ttl=settings.tenant_cache_seconds),
-        ).routes()
+        Webhook(settings=settings, intake=intake, metrics=metrics, tenants=tenant_cache).routes()
     )
     app.add_routes(
         TenantApi(
-            repository=tenants, admin_key=common.admin_key, public_url=common.public_url
+            repository=tenants,
+            keys=KeyStore(mongo),
+            control=platform.control,
+            public_url=common.public_url,
+            aes_key_grace=timedelta(seconds=settings.aes_key_grace_seconds),
         ).routes()
     )
 

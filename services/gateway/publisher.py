@@ -71,6 +71,7 @@ class EventPublisher:
         message_id: str,
         headers: dict[str, Any] | None = None,
         correlation_id: str | None = None,
+        confirm_timeout: float | None = None,
     ) -> None:
         exchange, channel = self._exchange, self._channel
         if exchange is None or channel is None or channel.is_closed:
@@ -86,7 +87,10 @@ class EventPublisher:
         )
         try:
             await exchange.publish(
-                message, routing_key, mandatory=True, timeout=self._confirm_timeout
+                message,
+                routing_key,
+                mandatory=True,
+                timeout=confirm_timeout or self._confirm_timeout,
             )
         except PUBLISH_ERRORS as exc:
             raise BrokerUnavailable(f"publish of {message_id} not confirmed: {exc!r}") from exc

@@ -21,6 +21,9 @@ from shared.storage import PyMongoError
 
 logger = logging.getLogger(__name__)
 BATCH = 200
+# Nobody waits on the relay, and right after a broker restart quorum queues confirm slowly:
+# a short timeout would only publish twice what the broker was about to confirm.
+RELAY_CONFIRM_TIMEOUT = 10.0
 
 
 class Relay:
@@ -79,6 +82,7 @@ class Relay:
                         routing_key=doc["routing_key"],
                         message_id=doc["_id"],
                         headers=doc.get("headers") or {},
+                        confirm_timeout=RELAY_CONFIRM_TIMEOUT,
                     )
                 except BrokerUnavailable as exc:
                     await self._claims.release(doc["_id"])

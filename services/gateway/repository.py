@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.gateway.tenants import NewTenant
+from services.gateway.tenants import NewTenant, TenantChanges
 from services.gateway.verify import Credentials
 from shared.envelope import Envelope
 from shared.secretbox import SecretBox
-from shared.storage import CONTROL_DB, Client, DuplicateKeyError
+from shared.storage import CONTROL_DB, Client, DuplicateKeyError, tenant_db_name
 
 SECRET_FIELDS = ("token", "encoding_aes_key", "app_secret")
 PUBLIC_FIELDS = (
@@ -31,6 +31,7 @@ PUBLIC_FIELDS = (
     "timezone",
     "cluster",
     "created_at",
+    "updated_at",
 )
 
 
@@ -43,14 +44,18 @@ class Conflict(Exception):
 def public_view(doc: dict[str, Any]) -> dict[str, Any]:
     view = {name: doc.get(name) for name in PUBLIC_FIELDS if name != "id"}
     view["id"] = doc["_id"]
-    created = view.get("created_at")
-    if isinstance(created, datetime):
-        view["created_at"] = created.isoformat()
+    for stamp in ("created_at", "updated_at"):
+        value = view.get(stamp)
+        if isinstance(value, datetime):
+            view[stamp] = value.isoformat()
+    if view.get("updated_at") is None:
+        view.pop("updated_at", None)
     return view
 
 
 class TenantRepository:
     def __init__(self, client: Client, box: SecretBox) -> None:
+        self._client = client
         self._db = client[CONTROL_DB]
         self._box = box
 
@@ -98,18 +103,66 @@ class TenantRepository:
         cursor = self._db.tenants.find(query, {"secrets": 0}).sort("_id", 1).limit(limit)
         return [public_view(doc) async for doc in cursor]
 
-    async def credentials(self, tenant_id: str) -> Credentials | None:
+    async def get(self, tenant_id: str) -> dict[str, Any] | None:
+        doc = await self._db.tenants.find_one({"_id": tenant_id}, {"secrets": 0})
+        return public_view(doc) if doc is not None else None
+
+    async def update(
+        self, tenant_id: str, changes: TenantChanges, *, now: datetime, aes_key_grace: timedelta
+    ) -> dict[str, Any] | None:
+        """Applies a PATCH; a replaced EncodingAESKey stays valid for ``aes_key_grace``."""
         doc = await self._db.tenants.find_one({"_id": tenant_id})
         if doc is None:
             return None
-        secrets = doc["secrets"]
-        token = self._box.open(secrets["token"], self._context(tenant_id, "token"))
-        aes_key = self._box.open(
-            secrets["encoding_aes_key"], self._context(tenant_id, "encoding_aes_key")
-        )
+        doc.update(changes.fields)
+        sealed = doc["secrets"]
+        if "encoding_aes_key" in changes.secrets:
+            sealed["previous_encoding_aes_key"] = sealed["encoding_aes_key"]
+            doc["previous_aes_key_until"] = now + aes_key_grace
+        for name, value in changes.secrets.items():
+            sealed[name] = self._box.seal(value, self._context(tenant_id, name))
+        doc["updated_at"] = now
+        await self._db.tenants.replace_one({"_id": tenant_id}, doc)
+        return public_view(doc)
+
+    async def delete(self, tenant_id: str) -> bool:
+        """Removes the tenant, its database and the gateway's records of its events."""
+        if (await self._db.tenants.delete_one({"_id": tenant_id})).deleted_count == 0:
+            return False
+        await self._client.drop_database(tenant_db_name(tenant_id))
+        for collection in ("gateway_seen", "gateway_published", "gateway_outbox"):
+            await self._db[collection].delete_many({"tenant_id": tenant_id})
+        return True
+
+    async def credentials(self, tenant_id: str, *, now: datetime) -> Credentials | None:
+        doc = await self._db.tenants.find_one({"_id": tenant_id})
+        if doc is None:
+            return None
+        sealed = doc["secrets"]
+        keys = [
+            self._box.open(sealed["encoding_aes_key"], self._context(tenant_id, "encoding_aes_key"))
+        ]
+        until = doc.get("previous_aes_key_until")
+        if "previous_encoding_aes_key" in sealed and isinstance(until, datetime) and until > now:
+            keys.append(
+                self._box.open(
+                    sealed["previous_encoding_aes_key"],
+                    self._context(tenant_id, "encoding_aes_key"),
+                )
+            )
         return Credentials(
-            token=token, appid=doc["appid"], encrypt_mode=doc["encrypt_mode"], aes_keys=(aes_key,)
+            token=self._box.open(sealed["token"], self._context(tenant_id, "token")),
+            appid=doc["appid"],
+            encrypt_mode=doc["encrypt_mode"],
+            aes_keys=tuple(keys),
         )
+
+    async def app_secret(self, appid: str) -> str:
+        """The app secret of the account with ``appid`` (for WeChat's token endpoint)."""
+        doc = await self._db.tenants.find_one({"appid": appid})
+        if doc is None:
+            raise LookupError(f"no tenant with appid {appid}")
+        return self._box.open(doc["secrets"]["app_secret"], self._context(doc["_id"], "app_secret"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ class GatewaySettings:
     confirm_timeout_seconds: float = 1.0  # bounded so that dedup + publish + keep fit in 5 s
     tenant_cache_seconds: float = 5.0
     queue_prefix: str = "wxp"
+    aes_key_grace_seconds: float = 86400.0  # a replaced EncodingAESKey is accepted this long
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
@@ -34,4 +35,5 @@ class GatewaySettings:
             relay_interval_seconds=env_float(env, "WXP_RELAY_INTERVAL_SECONDS", 2.0),
             tenant_cache_seconds=env_float(env, "WXP_TENANT_CACHE_SECONDS", 5.0),
             queue_prefix=env.get("WXP_QUEUE_PREFIX") or "wxp",
+            aes_key_grace_seconds=env_float(env, "WXP_AES_KEY_GRACE_SECONDS", 86400.0),
         )

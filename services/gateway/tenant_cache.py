@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 
 from services.gateway.repository import TenantRepository
 from services.gateway.verify import Credentials
@@ -31,7 +32,7 @@ class TenantCache:
         if hit is not None and hit[0] > now:
             return hit[1]
         try:
-            credentials = await self._repository.credentials(tenant_id)
+            credentials = await self._repository.credentials(tenant_id, now=datetime.now(UTC))
         except UNAVAILABLE:
             if hit is None:
                 raise

@@ -124,3 +124,60 @@ def validate_new(data: dict[str, Any], choice: Callable[[str], str] = secrets.ch
         else _string(data, "encoding_aes_key", AES_KEY_RE, hint="43 letters or digits"),
         timezone=_timezone(data.get("timezone", "Asia/Shanghai")),
     )
+
+
+CHANGEABLE = {
+    "name",
+    "account_type",
+    "encrypt_mode",
+    "timezone",
+    "token",
+    "encoding_aes_key",
+    "app_secret",
+    "regenerate",
+}
+REGENERABLE = ("token", "encoding_aes_key")
+
+
+@dataclass(frozen=True, slots=True)
+class TenantChanges:
+    """A PATCH: the public fields and secrets to set (None: leave as is)."""
+
+    fields: dict[str, str]
+    secrets: dict[str, str]
+
+
+def validate_changes(
+    data: dict[str, Any], choice: Callable[[str], str] = secrets.choice
+) -> TenantChanges:
+    unknown = sorted(set(data) - CHANGEABLE)
+    if unknown:
+        raise InvalidField(unknown[0], f"{unknown[0]} cannot be changed")
+    if not data:
+        raise InvalidField("body", "nothing to change")
+    fields: dict[str, str] = {}
+    if "name" in data:
+        fields["name"] = _string(data, "name", max_len=100)
+    if "account_type" in data:
+        fields["account_type"] = _choice(data, "account_type", ACCOUNT_TYPES)
+    if "encrypt_mode" in data:
+        fields["encrypt_mode"] = _choice(data, "encrypt_mode", ENCRYPT_MODES)
+    if "timezone" in data:
+        fields["timezone"] = _timezone(data["timezone"])
+    changed: dict[str, str] = {}
+    if "token" in data:
+        changed["token"] = _string(data, "token", TOKEN_RE, hint="3 to 32 letters or digits")
+    if "encoding_aes_key" in data:
+        changed["encoding_aes_key"] = _string(
+            data, "encoding_aes_key", AES_KEY_RE, hint="43 letters or digits"
+        )
+    if "app_secret" in data:
+        changed["app_secret"] = _string(data, "app_secret", max_len=128)
+    regenerate = data.get("regenerate", [])
+    if not isinstance(regenerate, list) or any(r not in REGENERABLE for r in regenerate):
+        raise InvalidField("regenerate", f"regenerate lists some of {', '.join(REGENERABLE)}")
+    for name in regenerate:
+        if name in changed:
+            raise InvalidField(name, f"{name} is both given and to be regenerated")
+        changed[name] = random_string(32 if name == "token" else 43, choice)
+    return TenantChanges(fields=fields, secrets=changed)

@@ -23,7 +23,7 @@ ADMIN_KEY = os.environ.get("WXP_ADMIN_KEY") or "test-admin-key"
 @pytest.fixture(scope="session")
 async def gateway(infra: None, queue_prefix: str) -> AsyncIterator[str]:
     settings = GatewaySettings(
-        common=common_settings(admin_key=ADMIN_KEY),
+        common=common_settings(admin_key=ADMIN_KEY, api_rate_per_second=1000.0, api_burst=1000.0),
         queue_prefix=queue_prefix,
         reply_deadline_seconds=1.0,
         max_body_bytes=16 * 1024,

@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
-from shared.settings import DEFAULT_AMQP_URL, DEFAULT_MONGODB_URL, CommonSettings
+from shared.settings import DEFAULT_AMQP_URL, CommonSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL = ROOT / "deploy" / "local"
@@ -22,8 +22,12 @@ def amqp_url() -> str:
     return os.environ.get("AMQP_URL") or DEFAULT_AMQP_URL.rstrip("/") + "/" + TEST_VHOST
 
 
+TEST_MONGODB_URL = "mongodb://127.0.0.1:27018/"  # the tests' FerretDB (start-infra.sh)
+
+
 def mongodb_url() -> str:
-    return os.environ.get("MONGODB_URL") or DEFAULT_MONGODB_URL
+    """MONGODB_URL when set; else the local FerretDB kept for the tests, apart from `make run`."""
+    return os.environ.get("MONGODB_URL") or TEST_MONGODB_URL
 
 
 def reachable(url: str, default_port: int) -> bool:

@@ -1,0 +1,155 @@
+"""Authenticating API calls, one middleware for every service's ``/api/``.
+
+Keys live in ``wxp_control.api_keys``; lookups are cached for a few seconds per
+process, so a revoked key stops working everywhere within ``cache_seconds``.
+Each request under ``/api/`` (but the OpenAPI document) gets a :class:`Principal`,
+and is rate-limited per key.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from shared.keys import Principal, Scope, is_admin_key, key_id_of, matches, new_key
+from shared.ratelimit import TokenBuckets
+from shared.storage import CONTROL_DB, Client
+from shared.web import ApiError, bearer_key
+
+PRINCIPAL = "wxp.principal"
+PUBLIC_PATHS = frozenset({"/api/openapi.json"})
+
+
+class KeyStore:
+    def __init__(self, client: Client) -> None:
+        self._keys = client[CONTROL_DB].api_keys
+
+    async def create(
+        self, *, scope: Scope, name: str, tenant_id: str | None, now: datetime
+    ) -> tuple[dict[str, Any], str]:
+        key = new_key()
+        doc = {
+            "_id": key.key_id,
+            "digest": key.digest,
+            "scope": scope,
+            "tenant_id": tenant_id,
+            "name": name,
+            "created_at": now,
+        }
+        await self._keys.insert_one(doc)
+        return doc, key.plaintext
+
+    async def get(self, key_id: str) -> dict[str, Any] | None:
+        return await self._keys.find_one({"_id": key_id})
+
+    async def list(
+        self, *, tenant_id: str | None = None, scope: Scope | None = None
+    ) -> list[dict[str, Any]]:
+        query: dict[str, Any] = {}
+        if tenant_id is not None:
+            query["tenant_id"] = tenant_id
+        if scope is not None:
+            query["scope"] = scope
+        return [doc async for doc in self._keys.find(query).sort("created_at", 1)]
+
+    async def revoke(self, key_id: str) -> bool:
+        return (await self._keys.delete_one({"_id": key_id})).deleted_count == 1
+
+    async def revoke_tenant(self, tenant_id: str) -> int:
+        return (await self._keys.delete_many({"tenant_id": tenant_id})).deleted_count
+
+
+def public_key(doc: dict[str, Any]) -> dict[str, Any]:
+    created = doc.get("created_at")
+    return {
+        "id": doc["_id"],
+        "scope": doc["scope"],
+        "tenant_id": doc.get("tenant_id"),
+        "name": doc.get("name", ""),
+        "created_at": created.isoformat() if isinstance(created, datetime) else created,
+    }
+
+
+class Authenticator:
+    def __init__(self, store: KeyStore, *, admin_key: str, cache_seconds: float = 5.0) -> None:
+        self._store = store
+        self._admin_key = admin_key
+        self._cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
+
+    async def principal(self, plaintext: str) -> Principal:
+        if is_admin_key(plaintext, self._admin_key):
+            return Principal(key_id="admin", scope="admin")
+        key_id = key_id_of(plaintext)
+        doc = await self._lookup(key_id) if key_id else None
+        if doc is None or not matches(plaintext, doc["digest"]):
+            raise ApiError(401, "unauthorized", "invalid API key")
+        return Principal(key_id=doc["_id"], scope=doc["scope"], tenant_id=doc.get("tenant_id"))
+
+    def forget(self, key_id: str) -> None:
+        self._cache.pop(key_id, None)
+
+    async def _lookup(self, key_id: str) -> dict[str, Any] | None:
+        now = time.monotonic()
+        hit = self._cache.get(key_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        doc = await self._store.get(key_id)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[key_id] = (now + self._cache_seconds, doc)
+        return doc
+
+
+def auth_middleware(authenticator: Authenticator, buckets: TokenBuckets) -> Callable[..., Any]:
+    @web.middleware
+    async def middleware(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        if not request.path.startswith("/api/") or request.path in PUBLIC_PATHS:
+            return await handler(request)
+        principal = await authenticator.principal(bearer_key(request))
+        wait = buckets.take(principal.key_id, time.monotonic())
+        if wait:
+            raise ApiError(
+                429,
+                "rate_limited",
+                "too many requests for this API key",
+                headers={"Retry-After": TokenBuckets.retry_after(wait)},
+            )
+        request[PRINCIPAL] = principal
+        return await handler(request)
+
+    return middleware
+
+
+def principal_of(request: web.Request) -> Principal:
+    principal: Principal = request[PRINCIPAL]
+    return principal
+
+
+def require_agency(request: web.Request) -> Principal:
+    """Agency-wide routes: admin and agency keys only."""
+    principal = principal_of(request)
+    if not principal.agency_wide:
+        raise ApiError(403, "forbidden", "this route needs an agency key")
+    return principal
+
+
+def require_admin(request: web.Request) -> Principal:
+    principal = principal_of(request)
+    if principal.scope != "admin":
+        raise ApiError(403, "forbidden", "this route needs the admin key")
+    return principal
+
+
+def require_tenant(request: web.Request, tenant_id: str) -> Principal:
+    """A tenant's resources: another tenant's key gets 404, so existence is not leaked."""
+    principal = principal_of(request)
+    if not principal.sees_tenant(tenant_id):
+        raise ApiError(404, "not_found", f"no tenant {tenant_id}")
+    return principal
