@@ -20,7 +20,7 @@ from shared.ratelimit import TokenBuckets
 from shared.storage import CONTROL_DB, Client
 from shared.web import ApiError, bearer_key
 
-PRINCIPAL = "wxp.principal"
+PRINCIPAL = web.RequestKey("principal", Principal)
 PUBLIC_PATHS = frozenset({"/api/openapi.json"})
 
 
@@ -128,8 +128,7 @@ def auth_middleware(authenticator: Authenticator, buckets: TokenBuckets) -> Call
 
 
 def principal_of(request: web.Request) -> Principal:
-    principal: Principal = request[PRINCIPAL]
-    return principal
+    return request[PRINCIPAL]
 
 
 def require_agency(request: web.Request) -> Principal:

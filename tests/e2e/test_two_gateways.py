@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
 from shared.envelope import message_event_id
 from shared.wechat_sim import build_xml, sign_request
 from tests.conftest import account_from, new_appid
 from tests.e2e.conftest import ADMIN_KEY
 from tests.support.bus import wait_until
-from tests.support.gateway import onboard, post_signed
+from tests.support.gateway import onboard, post_signed, send
 
 
 async def test_same_message_to_two_replicas_yields_one_event(
@@ -72,3 +73,40 @@ async def test_same_message_to_two_replicas_yields_one_event(
         if line.startswith("wxp_gateway_dedup_hits_total ")
     )
     assert hits == 30
+
+
+async def test_rotated_credentials_apply_on_every_replica_at_once(
+    services, http, tap_factory, created_tenants
+):
+    first = await services("gateway")
+    second = await services("gateway")
+    created = await onboard(
+        http,
+        first.url,
+        ADMIN_KEY,
+        name="Rotation",
+        appid=new_appid(),
+        app_secret="s",
+        account_type="service",
+        encrypt_mode="plain",
+    )
+    created_tenants.append(created["id"])
+    account = account_from(created)
+    tap = await tap_factory([f"{account.tenant_id}.#"])
+    for replica in (first, second):  # both replicas now hold the credentials in their caches
+        assert (await send(http, replica.url, account, "event:VIEW", openid="o_warm")).status == 200
+
+    async with http.patch(
+        f"{first.url}/api/tenants/{account.tenant_id}",
+        json={"token": "Rotated123"},
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+    ) as response:
+        assert response.status == 200
+    rotated = replace(account, token="Rotated123")
+    # The other replica hears of the change through the broker, well before its cache expires.
+    deadline = time.monotonic() + 1.0
+    while (await send(http, second.url, rotated, "event:VIEW", openid="o_new")).status != 200:
+        assert time.monotonic() < deadline, "the second replica kept the old token"
+        await asyncio.sleep(0.05)
+    assert (await send(http, second.url, account, "event:VIEW", openid="o_old")).status == 403
+    await wait_until(lambda: any(e.openid == "o_new" for e in tap.events))
