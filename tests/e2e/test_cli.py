@@ -113,3 +113,69 @@ async def test_failures_exit_non_zero_with_the_servers_message(services):
     code, _, err = await wxp("tenants", "list", url="http://127.0.0.1:9")
     assert code == 1
     assert "cannot reach" in err
+
+
+async def test_lifecycle_and_keys_from_the_command_line(services, created_tenants):
+    gateway = await services("gateway")
+    code, out, err = await wxp(
+        "tenants",
+        "add",
+        "--name",
+        "Life",
+        "--appid",
+        new_appid(),
+        "--app-secret",
+        "s",
+        "--account-type",
+        "subscription",
+        "--encrypt-mode",
+        "plain",
+        "--json",
+        url=gateway.url,
+    )
+    assert code == 0, err
+    tenant = json.loads(out)
+    created_tenants.append(tenant["id"])
+
+    code, out, _ = await wxp(
+        "tenants",
+        "update",
+        tenant["id"],
+        "--name",
+        "Life 2",
+        "--regenerate",
+        "token",
+        url=gateway.url,
+    )
+    assert code == 0
+    assert "Updated" in out
+    assert "Token" in out  # the rotated token is shown, once
+    code, out, _ = await wxp("tenants", "show", tenant["id"], "--json", url=gateway.url)
+    assert json.loads(out)["name"] == "Life 2"
+    assert "token" not in json.loads(out)
+
+    code, out, err = await wxp(
+        "keys", "create", "--tenant", tenant["id"], "--name", "staff", "--json", url=gateway.url
+    )
+    assert code == 0, err
+    key = json.loads(out)
+    code, out, _ = await wxp("tenants", "show", tenant["id"], url=gateway.url, key=key["key"])
+    assert code == 0
+    assert "Life 2" in out
+    code, _, err = await wxp("tenants", "list", url=gateway.url, key=key["key"])
+    assert code == 1
+    assert "403" in err
+    code, out, _ = await wxp("keys", "list", "--tenant", tenant["id"], url=gateway.url)
+    assert key["id"] in out
+    assert key["key"] not in out
+    code, _, _ = await wxp("keys", "revoke", key["id"], "--tenant", tenant["id"], url=gateway.url)
+    assert code == 0
+    code, _, err = await wxp("tenants", "show", tenant["id"], url=gateway.url, key=key["key"])
+    assert code == 1
+    assert "401" in err
+
+    code, out, _ = await wxp("tenants", "delete", tenant["id"], url=gateway.url)
+    assert code == 0
+    code, _, err = await wxp("tenants", "show", tenant["id"], url=gateway.url)
+    assert code == 1
+    assert "404" in err
