@@ -7,7 +7,10 @@ import asyncio
 import json
 import time
 
-from shared.topology import service_queues
+import aio_pika
+
+from shared.envelope import Envelope
+from shared.topology import EVENTS_EXCHANGE, service_queues
 from tests.conftest import account_from, new_appid
 from tests.e2e.conftest import ADMIN_KEY
 from tests.support.bus import wait_until
@@ -106,3 +109,53 @@ async def test_sigterm_lets_the_gateway_finish_a_request_in_flight(
     await wait_until(lambda: len(tap.of_type("reply.fallback")) == 1)
     log_lines = [json.loads(line) for line in gateway.log().splitlines() if line.startswith("{")]
     assert all(line["level"] != "critical" for line in log_lines)
+
+
+async def test_events_of_a_deleted_tenant_are_dropped_not_handled(
+    services, http, amqp, created_tenants
+):
+    gateway = await services("gateway")
+    analytics = await services("analytics")
+    created = await onboard(
+        http,
+        gateway.url,
+        ADMIN_KEY,
+        name="Gone soon",
+        appid=new_appid(),
+        app_secret="s",
+        account_type="service",
+        encrypt_mode="plain",
+    )
+    created_tenants.append(created["id"])
+    async with http.delete(
+        f"{gateway.url}/api/tenants/{created['id']}",
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+    ) as response:
+        assert response.status == 204
+    # An event of that tenant still on its way (published before the delete, say).
+    late = Envelope(
+        id="late-1",
+        tenant_id=created["id"],
+        type="event.view",
+        occurred_at="2026-01-01T00:00:00Z",
+        received_at="2026-01-01T00:00:00Z",
+        openid="o",
+        payload={},
+    )
+    channel = await amqp.channel(publisher_confirms=True)
+    exchange = await channel.get_exchange(EVENTS_EXCHANGE)
+    await exchange.publish(aio_pika.Message(late.to_bytes()), late.routing_key, mandatory=True)
+
+    async def dropped() -> float:
+        async with http.get(f"{analytics.url}/metrics") as response:
+            text = await response.text()
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("wxp_consumer_messages_total") and 'outcome="dropped"' in line
+        )
+
+    deadline = time.monotonic() + 10
+    while await dropped() < 1:
+        assert time.monotonic() < deadline, "the deleted tenant's event was not dropped"
+        await asyncio.sleep(0.1)
