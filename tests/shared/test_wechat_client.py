@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from shared.secretbox import SecretBox
 from shared.storage import CONTROL_DB, Client
-from shared.wechat.client import WeChatClient, WeChatHttp
+from shared.wechat.client import WeChatClient
 from shared.wechat.errors import (
     InvalidCredential,
     InvalidMedia,
@@ -30,6 +30,7 @@ from shared.wechat.errors import (
     Transient,
     WeChatError,
 )
+from shared.wechat.http import WeChatHttp
 from shared.wechat.metrics import WeChatMetrics
 from shared.wechat.retry import RetryPolicy
 from shared.wechat.token_policy import TokenPolicy

@@ -24,8 +24,9 @@ from prometheus_client import CollectorRegistry
 
 from shared.secretbox import SecretBox
 from shared.storage import CONTROL_DB, Client, mongo_client, ping
-from shared.wechat.client import WeChatClient, WeChatHttp
+from shared.wechat.client import WeChatClient
 from shared.wechat.errors import WeChatError
+from shared.wechat.http import WeChatHttp
 from shared.wechat.metrics import WeChatMetrics
 from shared.wechat.retry import RetryPolicy
 from shared.wechat.token_policy import TokenPolicy
