@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
 from aiohttp import ClientSession
 
-from tests.support.gateway import wait_ready
+from shared.wechat_sim import Account
+from tests.conftest import account_from, new_appid
+from tests.support.gateway import onboard, wait_ready
 from tests.support.processes import ServiceProcess, start_service
 
 ADMIN_KEY = "e2e-admin-key"
@@ -37,3 +40,33 @@ def services(infra: None, queue_prefix: str) -> Iterator[Callable[..., Awaitable
     yield start
     for service in started:
         service.terminate()
+
+
+@pytest.fixture
+def onboarded(
+    http: ClientSession, created_tenants: list[str]
+) -> Callable[..., Awaitable[tuple[dict[str, Any], Account]]]:
+    """Onboards an account through a gateway's API; answers the 201 body and the account."""
+
+    async def make(
+        gateway_url: str,
+        *,
+        name: str = "Test account",
+        encrypt_mode: str = "safe",
+        app_secret: str = "s",  # noqa: S107 - a test account
+        account_type: str = "service",
+    ) -> tuple[dict[str, Any], Account]:
+        created = await onboard(
+            http,
+            gateway_url,
+            ADMIN_KEY,
+            name=name,
+            appid=new_appid(),
+            app_secret=app_secret,
+            account_type=account_type,
+            encrypt_mode=encrypt_mode,
+        )
+        created_tenants.append(created["id"])
+        return created, account_from(created)
+
+    return make

@@ -12,10 +12,8 @@ from aiohttp import ClientSession
 
 from shared.storage import CONTROL_DB
 from shared.topology import service_queues
-from tests.conftest import account_from, new_appid
-from tests.e2e.conftest import ADMIN_KEY
 from tests.support.bus import Tap, wait_until
-from tests.support.gateway import onboard, send
+from tests.support.gateway import send
 from tests.support.infra import (
     LOCAL,
     ROOT,
@@ -45,22 +43,11 @@ async def eventually_status(
 
 @pytest.mark.skipif(not local_broker(), reason="stops the local broker; AMQP_URL points elsewhere")
 async def test_broker_outage_keeps_events_and_publishes_each_once_in_order(
-    services, http, mongo, created_tenants, queue_prefix
+    services, http, mongo, onboarded, queue_prefix
 ):
     gateway = await services("gateway", WXP_RELAY_INTERVAL_SECONDS="0.5")
     replies = await services("replies")
-    created = await onboard(
-        http,
-        gateway.url,
-        ADMIN_KEY,
-        name="Outage",
-        appid=new_appid(),
-        app_secret="s",
-        account_type="service",
-        encrypt_mode="safe",
-    )
-    created_tenants.append(created["id"])
-    account = account_from(created)
+    _created, account = await onboarded(gateway.url, name="Outage", encrypt_mode="safe")
     # The tap's own connection dies with the broker; its durable queue does not. The test
     # reconnects by hand after the restart rather than trust a client library's recovery.
     keys = [f"{account.tenant_id}.#"]
@@ -161,21 +148,10 @@ async def check_published_once_in_order(
 
 @pytest.mark.skipif(not local_database(), reason="restarts the local FerretDB; MONGODB_URL is set")
 async def test_database_outage_still_publishes_what_readers_send(
-    services, http, tap_factory, created_tenants
+    services, http, tap_factory, onboarded
 ):
     gateway = await services("gateway")
-    created = await onboard(
-        http,
-        gateway.url,
-        ADMIN_KEY,
-        name="DB outage",
-        appid=new_appid(),
-        app_secret="s",
-        account_type="service",
-        encrypt_mode="plain",
-    )
-    created_tenants.append(created["id"])
-    account = account_from(created)
+    _created, account = await onboarded(gateway.url, name="DB outage", encrypt_mode="plain")
     tap = await tap_factory([f"{account.tenant_id}.#"])
     assert (await send(http, gateway.url, account, "event:VIEW", openid="o_warm")).status == 200
 

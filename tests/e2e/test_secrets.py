@@ -2,33 +2,24 @@
 
 from __future__ import annotations
 
-from tests.conftest import account_from, new_appid
+from tests.conftest import new_appid
 from tests.e2e.conftest import ADMIN_KEY
-from tests.support.gateway import onboard, send
+from tests.support.gateway import send
 from tests.support.infra import master_key
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
-async def test_no_secret_in_any_log_or_metric(services, http, tap_factory, created_tenants):
+async def test_no_secret_in_any_log_or_metric(services, http, tap_factory, onboarded):
     running = [
         await services(name, LOG_LEVEL="DEBUG")
         for name in ("gateway", "replies", "scheduler", "analytics")
     ]
     gateway = running[0]
     app_secret = "AppSecret" + new_appid()
-    created = await onboard(
-        http,
-        gateway.url,
-        ADMIN_KEY,
-        name="Secretive",
-        appid=new_appid(),
-        app_secret=app_secret,
-        account_type="service",
-        encrypt_mode="safe",
+    created, account = await onboarded(
+        gateway.url, name="Secretive", encrypt_mode="safe", app_secret=app_secret
     )
-    created_tenants.append(created["id"])
-    account = account_from(created)
     await tap_factory(
         [f"{account.tenant_id}.#"], answer=lambda e: {"type": "text", "content": "hi"}
     )

@@ -11,10 +11,9 @@ import aio_pika
 
 from shared.envelope import Envelope
 from shared.topology import EVENTS_EXCHANGE, service_queues
-from tests.conftest import account_from, new_appid
 from tests.e2e.conftest import ADMIN_KEY
 from tests.support.bus import wait_until
-from tests.support.gateway import onboard, send
+from tests.support.gateway import send
 
 
 async def depth(amqp, name: str) -> int:
@@ -25,22 +24,11 @@ async def depth(amqp, name: str) -> int:
 
 
 async def test_every_service_is_healthy_consumes_and_acks(
-    services, http, amqp, queue_prefix, tap_factory, created_tenants
+    services, http, amqp, queue_prefix, tap_factory, onboarded
 ):
     gateway = await services("gateway")
     others = [await services(name) for name in ("replies", "scheduler", "analytics")]
-    created = await onboard(
-        http,
-        gateway.url,
-        ADMIN_KEY,
-        name="All four",
-        appid=new_appid(),
-        app_secret="s",
-        account_type="service",
-        encrypt_mode="safe",
-    )
-    created_tenants.append(created["id"])
-    account = account_from(created)
+    _created, account = await onboarded(gateway.url, name="All four", encrypt_mode="safe")
     tap = await tap_factory([f"{account.tenant_id}.reply.*"], answer=None)
 
     for service in (gateway, *others):
@@ -82,21 +70,10 @@ async def wait_until_empty(amqp, name: str) -> None:
 
 
 async def test_sigterm_lets_the_gateway_finish_a_request_in_flight(
-    services, http, tap_factory, created_tenants
+    services, http, tap_factory, onboarded
 ):
     gateway = await services("gateway", WXP_REPLY_DEADLINE_SECONDS="1.5")
-    created = await onboard(
-        http,
-        gateway.url,
-        ADMIN_KEY,
-        name="Shutdown",
-        appid=new_appid(),
-        app_secret="s",
-        account_type="service",
-        encrypt_mode="plain",
-    )
-    created_tenants.append(created["id"])
-    account = account_from(created)
+    _created, account = await onboarded(gateway.url, name="Shutdown", encrypt_mode="plain")
     tap = await tap_factory([f"{account.tenant_id}.#"], answer=None)  # nobody replies in time
 
     in_flight = asyncio.ensure_future(send(http, gateway.url, account, "text", openid="o_last"))
@@ -111,22 +88,10 @@ async def test_sigterm_lets_the_gateway_finish_a_request_in_flight(
     assert all(line["level"] != "critical" for line in log_lines)
 
 
-async def test_events_of_a_deleted_tenant_are_dropped_not_handled(
-    services, http, amqp, created_tenants
-):
+async def test_events_of_a_deleted_tenant_are_dropped_not_handled(services, http, amqp, onboarded):
     gateway = await services("gateway")
     analytics = await services("analytics")
-    created = await onboard(
-        http,
-        gateway.url,
-        ADMIN_KEY,
-        name="Gone soon",
-        appid=new_appid(),
-        app_secret="s",
-        account_type="service",
-        encrypt_mode="plain",
-    )
-    created_tenants.append(created["id"])
+    created, _account = await onboarded(gateway.url, name="Gone soon", encrypt_mode="plain")
     async with http.delete(
         f"{gateway.url}/api/tenants/{created['id']}",
         headers={"Authorization": f"Bearer {ADMIN_KEY}"},

@@ -8,29 +8,17 @@ from dataclasses import replace
 
 from shared.envelope import message_event_id
 from shared.wechat_sim import build_xml, sign_request
-from tests.conftest import account_from, new_appid
 from tests.e2e.conftest import ADMIN_KEY
 from tests.support.bus import wait_until
-from tests.support.gateway import onboard, post_signed, send
+from tests.support.gateway import post_signed, send
 
 
 async def test_same_message_to_two_replicas_yields_one_event(
-    services, http, tap_factory, created_tenants
+    services, http, tap_factory, onboarded
 ):
     first = await services("gateway")
     second = await services("gateway")
-    created = await onboard(
-        http,
-        first.url,
-        ADMIN_KEY,
-        name="Two replicas",
-        appid=new_appid(),
-        app_secret="s",
-        account_type="service",
-        encrypt_mode="safe",
-    )
-    created_tenants.append(created["id"])
-    account = account_from(created)
+    _created, account = await onboarded(first.url, name="Two replicas", encrypt_mode="safe")
     tap = await tap_factory([f"{account.tenant_id}.#"])
 
     now = int(time.time())
@@ -76,22 +64,11 @@ async def test_same_message_to_two_replicas_yields_one_event(
 
 
 async def test_rotated_credentials_apply_on_every_replica_at_once(
-    services, http, tap_factory, created_tenants
+    services, http, tap_factory, onboarded
 ):
     first = await services("gateway")
     second = await services("gateway")
-    created = await onboard(
-        http,
-        first.url,
-        ADMIN_KEY,
-        name="Rotation",
-        appid=new_appid(),
-        app_secret="s",
-        account_type="service",
-        encrypt_mode="plain",
-    )
-    created_tenants.append(created["id"])
-    account = account_from(created)
+    _created, account = await onboarded(first.url, name="Rotation", encrypt_mode="plain")
     tap = await tap_factory([f"{account.tenant_id}.#"])
     for replica in (first, second):  # both replicas now hold the credentials in their caches
         assert (await send(http, replica.url, account, "event:VIEW", openid="o_warm")).status == 200
