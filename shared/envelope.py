@@ -100,7 +100,7 @@ class Envelope:
         for name in strings:
             if not isinstance(data.get(name), str):
                 raise EnvelopeError(f"field {name!r} must be a string")
-        if not TYPE_RE.match(data["type"]):
+        if not TYPE_RE.fullmatch(data["type"]):
             raise EnvelopeError(f"bad type {data['type']!r}")
         payload = data.get("payload", {})
         if not isinstance(payload, dict):

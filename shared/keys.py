@@ -52,7 +52,7 @@ def digest_of(plaintext: str) -> str:
 
 
 def key_id_of(plaintext: str) -> str | None:
-    match = KEY_RE.match(plaintext)
+    match = KEY_RE.fullmatch(plaintext)
     return match.group(1) if match else None
 
 

@@ -30,7 +30,7 @@ Client = AsyncMongoClient[dict[str, Any]]
 
 
 def tenant_db_name(tenant_id: str) -> str:
-    if not TENANT_ID_RE.match(tenant_id):
+    if not TENANT_ID_RE.fullmatch(tenant_id):
         raise ValueError(f"not a tenant id: {tenant_id!r}")
     return f"wxp_t_{tenant_id}"
 

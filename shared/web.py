@@ -152,8 +152,13 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
         raise ApiError(413, "too_large", "request body too large") from None
     try:
         data = json.loads(raw)
+        json.dumps(data, ensure_ascii=False).encode()  # what storage will do: refuse it here
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ApiError(400, "bad_json", f"body is not valid JSON: {exc}") from None
+    except UnicodeEncodeError:
+        raise ApiError(400, "bad_json", "body has a lone surrogate") from None
+    except RecursionError:
+        raise ApiError(400, "bad_json", "body nests too deep") from None
     if not isinstance(data, dict):
         raise ApiError(400, "bad_json", "body must be a JSON object")
     return data

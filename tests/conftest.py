@@ -98,6 +98,7 @@ async def created_tenants(mongo: Client) -> AsyncIterator[list[str]]:
         await control.command("ping")
     for collection in ("gateway_seen", "gateway_published", "gateway_outbox"):
         await control[collection].delete_many({"tenant_id": {"$in": ids}})
+    await control.api_keys.delete_many({"tenant_id": {"$in": ids}})
     await control.tenants.delete_many({"_id": {"$in": ids}})
 
 

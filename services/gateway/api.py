@@ -104,8 +104,8 @@ class TenantApi:
         return web.json_response({**view, "webhook_url": self._url(tenant_id), **shown})
 
     async def delete(self, request: web.Request) -> web.Response:
+        tenant_id = (await self._found(request))["id"]  # 404 first: no leak
         require_agency(request)
-        tenant_id = (await self._found(request))["id"]
         for key in await self.keys.list(tenant_id=tenant_id):
             await self.keys.revoke(key["_id"])
             await self.control.notify("key.revoked", key["_id"])
@@ -114,8 +114,8 @@ class TenantApi:
         return web.Response(status=204)
 
     async def create_tenant_key(self, request: web.Request) -> web.Response:
+        tenant_id = (await self._found(request))["id"]  # 404 first: no leak
         require_agency(request)
-        tenant_id = (await self._found(request))["id"]
         name = await _key_name(request)
         doc, plaintext = await self.keys.create(
             scope="tenant", name=name, tenant_id=tenant_id, now=datetime.now(UTC)
@@ -123,14 +123,14 @@ class TenantApi:
         return web.json_response({**public_key(doc), "key": plaintext}, status=201)
 
     async def list_tenant_keys(self, request: web.Request) -> web.Response:
+        tenant_id = (await self._found(request))["id"]  # 404 first: no leak
         require_agency(request)
-        tenant_id = (await self._found(request))["id"]
         keys = await self.keys.list(tenant_id=tenant_id)
         return web.json_response({"items": [public_key(k) for k in keys]})
 
     async def revoke_tenant_key(self, request: web.Request) -> web.Response:
+        tenant_id = (await self._found(request))["id"]  # 404 first: no leak
         require_agency(request)
-        tenant_id = (await self._found(request))["id"]
         return await self._revoke(request.match_info["key_id"], tenant_id=tenant_id)
 
     async def create_agency_key(self, request: web.Request) -> web.Response:
@@ -168,6 +168,9 @@ def _valid(validate: Any, data: dict[str, Any]) -> Any:
 
 async def _key_name(request: web.Request) -> str:
     data = await read_json_object(request) if request.can_read_body else {}
+    unknown = sorted(set(data) - {"name"})
+    if unknown:
+        raise ApiError(422, "invalid", f"unknown field {unknown[0]}", field=unknown[0])
     name = data.get("name", "")
     if not isinstance(name, str) or len(name) > 100:
         raise ApiError(422, "invalid", "name: at most 100 characters", field="name")

@@ -25,7 +25,7 @@ class TenantCache:
 
     async def get(self, tenant_id: str) -> Credentials | None:
         """The tenant's credentials, or None for an unknown (or malformed) id."""
-        if not TENANT_ID_RE.match(tenant_id):
+        if not TENANT_ID_RE.fullmatch(tenant_id):
             return None
         now = time.monotonic()
         hit = self._entries.get(tenant_id)

@@ -74,7 +74,7 @@ def _string(
     value = data.get(name)
     if not isinstance(value, str) or not value.strip():
         raise InvalidField(name, f"{name} is required and must be a non-empty string")
-    if len(value) > max_len or (pattern is not None and not pattern.match(value)):
+    if len(value) > max_len or (pattern is not None and not pattern.fullmatch(value)):
         raise InvalidField(name, f"{name} is not valid{': ' + hint if hint else ''}")
     return value
 
