@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -22,7 +23,7 @@ from shared.storage import CONTROL_DB, Client, PyMongoError, mongo_client
 from shared.topology import service_queues
 from shared.wechat_sim import Account
 from tests.support.bus import Answer, Tap
-from tests.support.infra import amqp_url, mongodb_url, reachable
+from tests.support.infra import LOCAL, amqp_url, local_broker, mongodb_url, reachable, run_output
 
 
 @pytest.fixture(scope="session")
@@ -37,26 +38,42 @@ def infra() -> None:
 
 
 @pytest.fixture(scope="session")
-def queue_prefix() -> str:
-    return f"test{secrets.token_hex(3)}"
+async def queue_prefix(infra: None) -> AsyncIterator[str]:
+    """This run's prefix for the service queues; they are deleted at the end, and so are
+    the queues that earlier runs left behind (killed runs, say) in the local test vhost."""
+    await delete_queues(await leftover_test_queues())
+    prefix = f"test{secrets.token_hex(3)}"
+    yield prefix
+    await delete_queues(
+        [
+            name
+            for spec in service_queues(prefix).values()
+            for name in (spec.name, spec.dead_letter_name)
+        ]
+    )
 
 
-@pytest.fixture(scope="session")
-async def session_queues(infra: None, queue_prefix: str) -> AsyncIterator[None]:
-    """Deletes this run's service queues at the end (the services declare them)."""
-    yield
+async def leftover_test_queues() -> list[str]:
+    if not local_broker():
+        return []
+    listed = await run_output(str(LOCAL / "rabbitmq.sh"), "list-test-queues")
+    return [name for name in listed.split() if LEFTOVER.match(name)]
+
+
+async def delete_queues(names: list[str]) -> None:
+    if not names:
+        return
     connection = await aio_pika.connect(amqp_url())
     try:
         channel = await connection.channel()
-        for spec in service_queues(queue_prefix).values():
-            await channel.queue_delete(spec.name)
-            await channel.queue_delete(spec.dead_letter_name)
+        for name in names:
+            await channel.queue_delete(name)
     finally:
         await connection.close()
 
 
 @pytest.fixture
-async def amqp(session_queues: None) -> AsyncIterator[AbstractConnection]:
+async def amqp(queue_prefix: str) -> AsyncIterator[AbstractConnection]:
     """A broker connection of the test's own: a test that restarts the broker harms no other."""
     connection = await aio_pika.connect(amqp_url())
     yield connection
@@ -100,6 +117,9 @@ async def created_tenants(mongo: Client) -> AsyncIterator[list[str]]:
         await control[collection].delete_many({"tenant_id": {"$in": ids}})
     await control.api_keys.delete_many({"tenant_id": {"$in": ids}})
     await control.tenants.delete_many({"_id": {"$in": ids}})
+
+
+LEFTOVER = re.compile(r"^(test|bench)[0-9a-f]{6}\.|^tap\.")
 
 
 def no_reply(_: Envelope) -> None:

@@ -65,7 +65,7 @@ REQUEST_TIMEOUT = 10.0  # seconds per request; a timeout counts as an error
 ACCOUNT = "gh_bench"
 XML_HEADERS = {"Content-Type": "text/xml"}
 INFRA_PID_FILES = {  # the local stack's (deploy/local); left out when not running
-    "FerretDB": ROOT / "var" / "run" / "ferretdb.pid",
+    "FerretDB": ROOT / "var" / "run" / "ferretdb-test.pid",  # the tests' one, on 27018
     "RabbitMQ": ROOT / "var" / "rabbitmq" / "rabbit.pid",
 }
 

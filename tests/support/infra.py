@@ -79,6 +79,15 @@ async def run_command(*argv: str, timeout: float = 120) -> None:
         raise AssertionError(f"{' '.join(argv)} exited {code}")
 
 
+async def run_output(*argv: str, timeout: float = 60) -> str:
+    """A command's standard output, without blocking the event loop."""
+    process = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE)
+    out, _ = await asyncio.wait_for(process.communicate(), timeout)
+    if process.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} exited {process.returncode}")
+    return out.decode()
+
+
 async def broker_app(action: str) -> None:
     """Stops or starts the local RabbitMQ application (deploy/local/rabbitmq.sh)."""
     await run_command(str(LOCAL / "rabbitmq.sh"), action)
