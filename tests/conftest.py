@@ -119,7 +119,7 @@ async def created_tenants(mongo: Client) -> AsyncIterator[list[str]]:
     await control.tenants.delete_many({"_id": {"$in": ids}})
 
 
-LEFTOVER = re.compile(r"^(test|bench)[0-9a-f]{6}\.|^tap\.")
+LEFTOVER = re.compile(r"^((test|bench)[0-9a-f]{6}|wxp)\.|^tap\.")  # in the test vhost only
 
 
 def no_reply(_: Envelope) -> None:
