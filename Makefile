@@ -30,8 +30,9 @@ lint: install ## ruff and mypy (strict)
 test: infra lint ## Lint, then run every test against the real RabbitMQ and FerretDB
 	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m pytest $(PYTEST_ARGS)
 
-bench: infra ## Fixed-load benchmark of the gateway against a bare aiohttp handler
+bench: infra ## Fixed-load benchmarks: the gateway against bare aiohttp; reply-rule matching
 	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m tests.bench.gateway
+	@$(PY) -m tests.bench.rules
 
 clean: stop ## Stop everything and delete var/ and .venv/
 	rm -rf var $(VENV)
