@@ -8,7 +8,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import uvloop
@@ -134,15 +134,30 @@ def serve(app: web.Application, settings: CommonSettings) -> None:
     )
 
 
-def consumer_app(service: str, settings: ConsumerSettings, handler: Handler) -> web.Application:
-    """A service whose work arrives on its queue: consumer, broker, database, health."""
+@dataclass(frozen=True, slots=True)
+class ServiceParts:
+    """What a consumer service adds to the common frame: its handler, API and document."""
+
+    handler: Handler
+    routes: list[web.RouteDef] = field(default_factory=list)
+    openapi_paths: dict[str, Any] = field(default_factory=dict)
+    openapi_schemas: dict[str, Any] = field(default_factory=dict)
+
+
+Parts = Callable[[Platform, TenantDirectory], ServiceParts]
+
+
+def consumer_app(service: str, settings: ConsumerSettings, parts: Parts) -> web.Application:
+    """A service whose work arrives on its queue: consumer, broker, database, health, API."""
     common = settings.common
     platform = Platform.build(service, common)
     directory = TenantDirectory(platform.mongo)
-    platform.control.on("tenant.deleted", directory.forget)
+    for change in ("tenant.deleted", "tenant.changed"):
+        platform.control.on(change, directory.forget)
+    built = parts(platform, directory)
     consumer = Consumer(
         service_queues(settings.queue_prefix)[service],
-        handler,
+        built.handler,
         metrics=ConsumerMetrics.create(platform.registry),
         prefetch=settings.prefetch,
         tenant_exists=directory.exists,
@@ -150,7 +165,9 @@ def consumer_app(service: str, settings: ConsumerSettings, handler: Handler) -> 
     broker = Broker(
         common.amqp_url, name=f"wxp-{service}", on_connect=[platform.control.setup, consumer.setup]
     )
-    app = base_app(platform, broker=broker, openapi=document(f"wxp {service}", {}))
+    doc = document(f"wxp {service}", built.openapi_paths, built.openapi_schemas)
+    app = base_app(platform, broker=broker, openapi=doc)
+    app.add_routes(built.routes)
     # Shutdown runs these in reverse: stop consuming and finish in-flight work first.
     app.cleanup_ctx.append(closing(platform.mongo.close))
     app.cleanup_ctx.append(background(broker.run))
@@ -158,11 +175,11 @@ def consumer_app(service: str, settings: ConsumerSettings, handler: Handler) -> 
     return app
 
 
-def main(service: str, port_var: str, port: int, handler: Callable[[], Handler]) -> None:
+def main(service: str, port_var: str, port: int, parts: Parts) -> None:
     """``python -m services.<name>`` for a consumer service."""
     try:
         settings = ConsumerSettings.from_env(port_var=port_var, port=port)
     except SettingsError as exc:
         sys.exit(f"{service}: {exc}")
     configure(service, settings.common.log_level)
-    serve(consumer_app(service, settings, handler()), settings.common)
+    serve(consumer_app(service, settings, parts), settings.common)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 
-from shared.consumer import Delivery, Handler
+from shared.consumer import Delivery
+from shared.directory import TenantDirectory
+from shared.runtime import Platform, ServiceParts
 
 logger = logging.getLogger(__name__)
 
@@ -14,5 +16,5 @@ async def handle(delivery: Delivery) -> None:
     logger.debug("event %s (%s) taken", delivery.envelope.id, delivery.envelope.type)
 
 
-def build() -> Handler:
-    return handle
+def build(_: Platform, __: TenantDirectory) -> ServiceParts:
+    return ServiceParts(handler=handle)

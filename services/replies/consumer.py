@@ -1,18 +1,31 @@
-"""The replies service's handler. For now it answers every passive-reply request
-with ``none`` at once, so the gateway answers WeChat without waiting out the
-deadline; keyword rules arrive with the replies issue."""
+"""The replies service: answers the gateway's passive-reply requests from the tenant's
+rules, in time. An event that needs no passive answer is acked; the customer-service
+fallback (``reply.fallback``) arrives with the rest of issue 4."""
 
 from __future__ import annotations
 
 import json
 import logging
+import random
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
-from shared.consumer import Delivery, Handler
+from services.replies.api import RulesApi
+from services.replies.cache import RuleSetCache
+from services.replies.metrics import ReplyMetrics
+from services.replies.openapi import PATHS, SCHEMAS
+from services.replies.repository import RuleRepository
+from services.replies.spec import inbound_of, reply_spec
+from shared.consumer import Delivery
+from shared.directory import TenantDirectory
+from shared.runtime import Platform, ServiceParts
+from shared.storage import PyMongoError
 
 logger = logging.getLogger(__name__)
 DEADLINE_HEADER = "x-wxp-reply-deadline"
-NO_REPLY = json.dumps({"type": "none"}).encode()
+NO_REPLY: dict[str, Any] = {"type": "none"}
 
 
 def deadline_passed(headers: dict[str, object], now_ms: int) -> bool:
@@ -20,11 +33,48 @@ def deadline_passed(headers: dict[str, object], now_ms: int) -> bool:
     return not isinstance(deadline, int) or deadline <= now_ms
 
 
-async def handle(delivery: Delivery) -> None:
-    if delivery.reply_to and not deadline_passed(delivery.headers, int(time.time() * 1000)):
-        await delivery.reply(NO_REPLY)
-    logger.debug("event %s (%s) handled", delivery.envelope.id, delivery.envelope.type)
+@dataclass(frozen=True, slots=True)
+class ReplyHandler:
+    cache: RuleSetCache
+    metrics: ReplyMetrics
+    rng: random.Random
+
+    async def handle(self, delivery: Delivery) -> None:
+        if not delivery.reply_to:
+            return
+        if deadline_passed(delivery.headers, int(time.time() * 1000)):
+            self.metrics.passive.labels("late").inc()
+            return
+        spec, outcome = await self._answer(delivery)
+        self.metrics.passive.labels(outcome).inc()
+        await delivery.reply(json.dumps(spec, ensure_ascii=False).encode())
+
+    async def _answer(self, delivery: Delivery) -> tuple[dict[str, Any], str]:
+        event = delivery.envelope
+        try:
+            rule_set = await self.cache.get(event.tenant_id)
+        except (PyMongoError, LookupError) as exc:
+            logger.warning("no rules for %s (%s): answering none", event.tenant_id, exc)
+            return NO_REPLY, "error"
+        answer = rule_set.answer(inbound_of(event), datetime.now(UTC), self.rng)
+        if answer is None:
+            return NO_REPLY, "none"
+        rule, reply = answer
+        logger.info("event %s answered by rule %s", event.id, rule.id)
+        return reply_spec(reply), "rule"
 
 
-def build() -> Handler:
-    return handle
+def build(platform: Platform, directory: TenantDirectory) -> ServiceParts:
+    repository = RuleRepository(platform.mongo)
+    cache = RuleSetCache(repository, directory)
+    for change in ("rules.changed", "tenant.changed", "tenant.deleted"):
+        platform.control.on(change, cache.forget)
+    handler = ReplyHandler(
+        cache=cache, metrics=ReplyMetrics.create(platform.registry), rng=random.Random()
+    )
+    api = RulesApi(
+        repository=repository, cache=cache, directory=directory, control=platform.control
+    )
+    return ServiceParts(
+        handler=handler.handle, routes=api.routes(), openapi_paths=PATHS, openapi_schemas=SCHEMAS
+    )

@@ -154,6 +154,7 @@ class Walk:
         scoped = "{tenant_id}" in template
         key_id = self.real_ids["tenant" if scoped else "agency"]
         path = template.replace("{tenant_id}", self.b).replace("{key_id}", key_id)
+        path = path.replace("{rule_id}", self.real_ids.get("rule", PLACEHOLDER_ID))
         for param in (p for p in op.get("parameters", []) if p["in"] == "path"):
             path = path.replace(f"{{{param['name']}}}", PLACEHOLDER_ID)
         url, body, params = base + path, request_body(doc, op), query(doc, op)
@@ -184,6 +185,15 @@ class Walk:
             self.expect(ok, f"{name}: GET undocumented", str(wanted), status, text)
 
 
+B_RULE = {
+    "name": "B only",
+    "priority": 1,
+    "enabled": True,
+    "trigger": {"kind": "keyword", "match": "exact", "pattern": "secret-of-b"},
+    "reply": {"type": "text", "content": "B's answer"},
+}
+
+
 async def test_no_key_and_a_foreign_key_reach_nothing_on_any_route(
     services, http: ClientSession, onboarded
 ) -> None:
@@ -197,8 +207,11 @@ async def test_no_key_and_a_foreign_key_reach_nothing_on_any_route(
     a_key = await post(http, f"{gateway}/api/tenants/{a}/keys", {"name": "isolation A"})
     b_key = await post(http, f"{gateway}/api/tenants/{b}/keys", {"name": "isolation B"})
     agency_key = await post(http, f"{gateway}/api/keys", {"name": "isolation"})
+    b_rule = await post(http, f"{started['replies'].url}/api/tenants/{b}/rules", B_RULE)
     try:
-        await walk_everything(http, started, tenants, a_key["key"], b_key["id"], agency_key["id"])
+        await walk_everything(
+            http, started, tenants, a_key["key"], b_key["id"], agency_key["id"], b_rule["id"]
+        )
     finally:
         for path in (
             f"/api/tenants/{a}/keys/{a_key['id']}",
@@ -215,6 +228,7 @@ async def walk_everything(
     a_key: str,
     b_key_id: str,
     agency_key_id: str,
+    b_rule_id: str,
 ) -> None:
     gateway = started["gateway"].url
     a, b = tenants["A"]["id"], tenants["B"]["id"]
@@ -224,9 +238,11 @@ async def walk_everything(
         a_key=a_key,
         b=b,
         b_marks=[tenants["B"][f] for f in ("name", "appid", "webhook_url", "token")],
-        real_ids={"tenant": b_key_id, "agency": agency_key_id},
+        real_ids={"tenant": b_key_id, "agency": agency_key_id, "rule": b_rule_id},
     )
     b_before = await get(http, f"{gateway}/api/tenants/{b}")
+    rule_url = f"{started['replies'].url}/api/tenants/{b}/rules/{b_rule_id}"
+    b_rule_before = await get(http, rule_url)
     b_keys_before = await get(http, f"{gateway}/api/tenants/{b}/keys")
     assert b_key_id in {key["id"] for key in b_keys_before["items"]}
 
@@ -238,6 +254,7 @@ async def walk_everything(
         await walk.stray(service.url, name)
 
     assert not walk.problems, "\n".join(walk.problems)
+    assert await get(http, rule_url) == b_rule_before  # B's rule untouched by A's key
     assert {"GET /api/tenants/{tenant_id}", "DELETE /api/keys/{key_id}"} <= set(walk.walked)
     assert len(walk.walked) >= 11, walk.walked  # at least every operation of the agency API
     assert await get(http, f"{gateway}/api/tenants/{b}") == b_before

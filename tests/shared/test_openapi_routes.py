@@ -39,7 +39,7 @@ def build_app(name: str, common: CommonSettings) -> web.Application:
     if name == "gateway":
         return create_app(GatewaySettings(common=common, queue_prefix="openapi-test"))
     settings = ConsumerSettings(common=common, queue_prefix="openapi-test")
-    return consumer_app(name, settings, HANDLERS[name]())
+    return consumer_app(name, settings, HANDLERS[name])
 
 
 class Listener:

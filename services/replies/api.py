@@ -1,0 +1,138 @@
+"""``/api/tenants/{id}/rules``: keyword and event rules, and the dry run.
+
+Every change tells all replicas (``rules.changed``), so the next message uses it.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from services.replies.cache import RuleSetCache
+from services.replies.repository import RuleRepository
+from services.replies.rules import InvalidRule, validate_rule
+from services.replies.spec import BadMessage, inbound_of_test, reply_spec
+from shared.auth import require_tenant
+from shared.control import ControlBus
+from shared.directory import TenantDirectory
+from shared.web import ApiError, read_json_object
+
+TENANT = "{tenant_id:[a-z0-9][a-z0-9-]{1,40}}"
+RULES = f"/api/tenants/{TENANT}/rules"
+RULE = RULES + "/{rule_id:r[0-9a-f]{12}}"
+
+
+def _valid(data: dict[str, Any]) -> dict[str, Any]:
+    data.pop("id", None)
+    try:
+        validate_rule(data)
+    except InvalidRule as exc:
+        raise ApiError(422, "invalid", f"{exc.field}: {exc}", field=exc.field) from None
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class RulesApi:
+    repository: RuleRepository
+    cache: RuleSetCache
+    directory: TenantDirectory
+    control: ControlBus
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get(RULES, self.list),
+            web.post(RULES, self.create),
+            web.get(RULE, self.show),
+            web.put(RULE, self.replace),
+            web.patch(RULE, self.update),
+            web.delete(RULE, self.delete),
+            web.post(RULES + "/reorder", self.reorder),
+            web.post(RULES + "/test", self.dry_run),
+        ]
+
+    async def _tenant(self, request: web.Request) -> str:
+        tenant_id = request.match_info["tenant_id"]
+        require_tenant(request, tenant_id)
+        if not await self.directory.exists(tenant_id):
+            raise ApiError(404, "not_found", f"no tenant {tenant_id}")
+        return tenant_id
+
+    async def _rule(self, request: web.Request) -> tuple[str, dict[str, Any]]:
+        tenant_id = await self._tenant(request)
+        rule = await self.repository.get(tenant_id, request.match_info["rule_id"])
+        if rule is None:
+            raise ApiError(404, "not_found", f"no rule {request.match_info['rule_id']}")
+        return tenant_id, rule
+
+    async def _changed(self, tenant_id: str) -> None:
+        await self.control.notify("rules.changed", tenant_id)
+
+    async def list(self, request: web.Request) -> web.Response:
+        tenant_id = await self._tenant(request)
+        return web.json_response({"items": await self.repository.all(tenant_id)})
+
+    async def create(self, request: web.Request) -> web.Response:
+        tenant_id = await self._tenant(request)
+        rule = await self.repository.create(tenant_id, _valid(await read_json_object(request)))
+        await self._changed(tenant_id)
+        return web.json_response(rule, status=201)
+
+    async def show(self, request: web.Request) -> web.Response:
+        return web.json_response((await self._rule(request))[1])
+
+    async def replace(self, request: web.Request) -> web.Response:
+        tenant_id, rule = await self._rule(request)
+        data = _valid(await read_json_object(request))
+        saved = await self.repository.replace(tenant_id, rule["id"], data)
+        await self._changed(tenant_id)
+        return web.json_response(saved)
+
+    async def update(self, request: web.Request) -> web.Response:
+        """Changes some fields (``{"enabled": false}`` disables a rule)."""
+        tenant_id, rule = await self._rule(request)
+        merged = {**{k: v for k, v in rule.items() if k != "id"}, **await read_json_object(request)}
+        if "reply" in merged and "replies" in merged:  # the change swaps one form for the other
+            merged.pop("reply" if "reply" in rule else "replies")
+        saved = await self.repository.replace(tenant_id, rule["id"], _valid(merged))
+        await self._changed(tenant_id)
+        return web.json_response(saved)
+
+    async def delete(self, request: web.Request) -> web.Response:
+        tenant_id, rule = await self._rule(request)
+        await self.repository.delete(tenant_id, rule["id"])
+        await self._changed(tenant_id)
+        return web.Response(status=204)
+
+    async def reorder(self, request: web.Request) -> web.Response:
+        """``{"order": [rule ids, first wins]}``: priorities are renumbered to that order."""
+        tenant_id = await self._tenant(request)
+        order = (await read_json_object(request)).get("order")
+        rules = {rule["id"]: rule for rule in await self.repository.all(tenant_id)}
+        if not isinstance(order, list) or sorted(order) != sorted(rules):
+            raise ApiError(422, "invalid", "order: list every rule id once", field="order")
+        for rank, rule_id in enumerate(order):
+            rule = {k: v for k, v in rules[rule_id].items() if k != "id"}
+            await self.repository.replace(
+                tenant_id, rule_id, {**rule, "priority": len(order) - rank}
+            )
+        await self._changed(tenant_id)
+        return web.json_response({"items": await self.repository.all(tenant_id)})
+
+    async def dry_run(self, request: web.Request) -> web.Response:
+        """Which rule answers ``{"message": ...}`` now, and with what; nothing is sent."""
+        tenant_id = await self._tenant(request)
+        try:
+            inbound = inbound_of_test((await read_json_object(request)).get("message"))
+        except BadMessage as exc:
+            raise ApiError(422, "invalid", f"{exc.field}: {exc}", field=exc.field) from None
+        rule_set = await self.cache.get(tenant_id)
+        answer = rule_set.answer(inbound, datetime.now(UTC), random.Random())
+        if answer is None:
+            return web.json_response({"rule": None, "reply": None})
+        rule, reply = answer
+        stored = await self.repository.get(tenant_id, rule.id) if rule.id else None
+        return web.json_response({"rule": stored, "reply": reply_spec(reply)})

@@ -1,0 +1,23 @@
+"""The replies service's own metrics. No tenant labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyMetrics:
+    passive: Counter
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> ReplyMetrics:
+        return cls(
+            passive=Counter(
+                "wxp_replies_passive_total",
+                "Passive-reply requests answered, by outcome (rule, none, late, error)",
+                ["outcome"],
+                registry=registry,
+            )
+        )
