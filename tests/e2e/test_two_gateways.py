@@ -6,6 +6,8 @@ import asyncio
 import time
 from dataclasses import replace
 
+from defusedxml.ElementTree import fromstring
+
 from shared.envelope import message_event_id
 from shared.wechat_sim import build_xml, sign_request
 from tests.e2e.conftest import ADMIN_KEY
@@ -87,3 +89,58 @@ async def test_rotated_credentials_apply_on_every_replica_at_once(
         await asyncio.sleep(0.05)
     assert (await send(http, second.url, account, "event:VIEW", openid="o_old")).status == 403
     await wait_until(lambda: any(e.openid == "o_new" for e in tap.events))
+
+
+async def test_a_rule_change_reaches_every_replies_replica_within_a_second(
+    services, http, onboarded
+):
+    gateway = await services("gateway")
+    replicas = [await services("replies"), await services("replies")]
+    _, account = await onboarded(gateway.url, name="Rules everywhere", encrypt_mode="safe")
+    rules = f"/api/tenants/{account.tenant_id}/rules"
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    body = {
+        "name": "menu",
+        "priority": 1,
+        "enabled": True,
+        "trigger": {"kind": "keyword", "match": "exact", "pattern": "menu"},
+        "reply": {"type": "text", "content": "old menu"},
+    }
+    async with http.post(replicas[0].url + rules, json=body, headers=admin) as response:
+        rule_id = (await response.json())["id"]
+
+    async def contents(n: int) -> list[str]:
+        answers = await asyncio.gather(
+            *(
+                send(
+                    http,
+                    gateway.url,
+                    account,
+                    "text",
+                    openid=f"o_{i}",
+                    overrides={"Content": "menu"},
+                )
+                for i in range(n)
+            )
+        )
+        return [fromstring(a.plaintext(account)).findtext("Content") or "" for a in answers]
+
+    assert set(await contents(8)) == {"old menu"}  # both replicas have compiled the old set
+    changed = {**body, "reply": {"type": "text", "content": "new menu"}}
+    async with http.put(
+        f"{replicas[1].url}{rules}/{rule_id}", json=changed, headers=admin
+    ) as response:
+        assert response.status == 200
+    changed_at = time.monotonic()
+    while set(await contents(8)) != {"new menu"}:
+        assert time.monotonic() - changed_at < 1.0, "a replica answered with the old rule"
+    served = []
+    for replica in replicas:
+        async with http.get(f"{replica.url}/metrics") as response:
+            served += [
+                line
+                for line in (await response.text()).splitlines()
+                if line.startswith('wxp_replies_passive_total{outcome="rule"}')
+            ]
+    assert len(served) == 2
+    assert all(float(line.rsplit(" ", 1)[1]) > 0 for line in served)  # both replicas answered

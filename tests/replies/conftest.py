@@ -1,0 +1,29 @@
+"""An in-process replies service (the real app) next to the in-process gateway."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import ClientSession
+from aiohttp.test_utils import TestServer
+
+from services.replies.consumer import build
+from shared.runtime import consumer_app
+from shared.settings import ConsumerSettings
+from tests.gateway.conftest import ADMIN_KEY, gateway, http, new_account  # noqa: F401
+from tests.support.gateway import wait_ready
+from tests.support.infra import common_settings
+
+
+@pytest.fixture(scope="module")  # it answers every passive-reply request while it runs
+async def replies(infra: None, queue_prefix: str) -> AsyncIterator[str]:
+    common = common_settings(admin_key=ADMIN_KEY, api_rate_per_second=1000.0, api_burst=1000.0)
+    app = consumer_app("replies", ConsumerSettings(common=common, queue_prefix=queue_prefix), build)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    base = str(server.make_url("")).rstrip("/")
+    async with ClientSession() as probe:
+        await wait_ready(probe, base)
+    yield base
+    await server.close()
