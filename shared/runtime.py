@@ -16,7 +16,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from shared.auth import Authenticator, KeyStore, auth_middleware
-from shared.bus import Broker
+from shared.bus import Broker, OnConnect
 from shared.consumer import Consumer, Handler
 from shared.control import ControlBus
 from shared.directory import TenantDirectory
@@ -24,6 +24,7 @@ from shared.logs import configure
 from shared.metrics import ConsumerMetrics, HttpMetrics, new_registry
 from shared.openapi import add_openapi_route, document
 from shared.ratelimit import TokenBuckets
+from shared.secretbox import SecretError
 from shared.settings import CommonSettings, ConsumerSettings, SettingsError
 from shared.storage import Client, mongo_client, ping
 from shared.topology import service_queues
@@ -38,6 +39,7 @@ class Platform:
     control notices."""
 
     service: str
+    common: CommonSettings
     registry: CollectorRegistry
     mongo: Client
     control: ControlBus
@@ -52,6 +54,7 @@ class Platform:
         control.on("key.revoked", authenticator.forget)
         return cls(
             service=service,
+            common=common,
             registry=new_registry(),
             mongo=mongo,
             control=control,
@@ -134,6 +137,9 @@ def serve(app: web.Application, settings: CommonSettings) -> None:
     )
 
 
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceParts:
     """What a consumer service adds to the common frame: its handler, API and document."""
@@ -142,6 +148,8 @@ class ServiceParts:
     routes: list[web.RouteDef] = field(default_factory=list)
     openapi_paths: dict[str, Any] = field(default_factory=dict)
     openapi_schemas: dict[str, Any] = field(default_factory=dict)
+    on_connect: list[OnConnect] = field(default_factory=list)  # more broker set-up steps
+    contexts: list[CleanupContext] = field(default_factory=list)  # more resources to hold
 
 
 Parts = Callable[[Platform, TenantDirectory], ServiceParts]
@@ -163,13 +171,16 @@ def consumer_app(service: str, settings: ConsumerSettings, parts: Parts) -> web.
         tenant_exists=directory.exists,
     )
     broker = Broker(
-        common.amqp_url, name=f"wxp-{service}", on_connect=[platform.control.setup, consumer.setup]
+        common.amqp_url,
+        name=f"wxp-{service}",
+        on_connect=[platform.control.setup, *built.on_connect, consumer.setup],
     )
     doc = document(f"wxp {service}", built.openapi_paths, built.openapi_schemas)
     app = base_app(platform, broker=broker, openapi=doc)
     app.add_routes(built.routes)
     # Shutdown runs these in reverse: stop consuming and finish in-flight work first.
     app.cleanup_ctx.append(closing(platform.mongo.close))
+    app.cleanup_ctx.extend(built.contexts)
     app.cleanup_ctx.append(background(broker.run))
     app.cleanup_ctx.append(closing(lambda: consumer.stop(common.shutdown_grace_seconds)))
     return app
@@ -179,7 +190,8 @@ def main(service: str, port_var: str, port: int, parts: Parts) -> None:
     """``python -m services.<name>`` for a consumer service."""
     try:
         settings = ConsumerSettings.from_env(port_var=port_var, port=port)
-    except SettingsError as exc:
+        configure(service, settings.common.log_level)
+        app = consumer_app(service, settings, parts)
+    except (SettingsError, SecretError) as exc:
         sys.exit(f"{service}: {exc}")
-    configure(service, settings.common.log_level)
-    serve(consumer_app(service, settings, parts), settings.common)
+    serve(app, settings.common)

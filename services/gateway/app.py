@@ -13,7 +13,6 @@ from services.gateway.intake import Intake
 from services.gateway.marks import PublishedMarks
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.openapi import gateway_openapi
-from services.gateway.publisher import EventPublisher
 from services.gateway.relay import Relay
 from services.gateway.repository import EventStore, RelayClaims, TenantRepository
 from services.gateway.settings import GatewaySettings
@@ -21,6 +20,7 @@ from services.gateway.tenant_cache import TenantCache
 from services.gateway.webhook import Webhook
 from shared.auth import KeyStore
 from shared.bus import Broker
+from shared.publisher import EventPublisher
 from shared.runtime import Platform, background, base_app, closing
 from shared.secretbox import SecretBox
 from shared.storage import UNAVAILABLE

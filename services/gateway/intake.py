@@ -23,10 +23,10 @@ from typing import Any, TypeVar
 
 from services.gateway.marks import PublishedMarks
 from services.gateway.metrics import GatewayMetrics
-from services.gateway.publisher import EventPublisher
 from services.gateway.repository import EventStore
 from shared.bus import BrokerUnavailable
 from shared.envelope import Envelope, iso
+from shared.publisher import EventPublisher
 from shared.storage import UNAVAILABLE
 
 logger = logging.getLogger(__name__)

@@ -14,9 +14,9 @@ from datetime import timedelta
 
 from services.gateway.intake import Intake
 from services.gateway.metrics import GatewayMetrics
-from services.gateway.publisher import EventPublisher
 from services.gateway.repository import EventStore, RelayClaims
 from shared.bus import Broker, BrokerUnavailable
+from shared.publisher import EventPublisher
 from shared.storage import PyMongoError
 
 logger = logging.getLogger(__name__)

@@ -20,6 +20,7 @@ from services.gateway.verify import Credentials
 from shared.envelope import Envelope
 from shared.secretbox import SecretBox
 from shared.storage import CONTROL_DB, Client, DuplicateKeyError, tenant_db_name
+from shared.tenant_secrets import secret_context
 
 SECRET_FIELDS = ("token", "encoding_aes_key", "app_secret")
 PUBLIC_FIELDS = (
@@ -73,7 +74,7 @@ class TenantRepository:
             self._box.verify_check_value(found["value"])
 
     def _context(self, tenant_id: str, field: str) -> str:
-        return f"tenant:{tenant_id}:{field}"
+        return secret_context(tenant_id, field)
 
     async def create(self, tenant: NewTenant, *, now: datetime) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -156,13 +157,6 @@ class TenantRepository:
             encrypt_mode=doc["encrypt_mode"],
             aes_keys=tuple(keys),
         )
-
-    async def app_secret(self, appid: str) -> str:
-        """The app secret of the account with ``appid`` (for WeChat's token endpoint)."""
-        doc = await self._db.tenants.find_one({"appid": appid})
-        if doc is None:
-            raise LookupError(f"no tenant with appid {appid}")
-        return self._box.open(doc["secrets"]["app_secret"], self._context(doc["_id"], "app_secret"))
 
 
 @dataclass(frozen=True, slots=True)

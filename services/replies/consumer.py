@@ -1,6 +1,6 @@
 """The replies service: answers the gateway's passive-reply requests from the tenant's
-rules, in time. An event that needs no passive answer is acked; the customer-service
-fallback (``reply.fallback``) arrives with the rest of issue 4."""
+rules, in time, and sends the same answer through the customer-service API when the
+gateway could not wait (``reply.fallback``). Other events are acked."""
 
 from __future__ import annotations
 
@@ -14,14 +14,21 @@ from typing import Any
 
 from services.replies.api import RulesApi
 from services.replies.cache import RuleSetCache
+from services.replies.customer_service import QuotaPolicy
+from services.replies.fallback import FallbackSender
 from services.replies.metrics import ReplyMetrics
 from services.replies.openapi import PATHS, SCHEMAS
 from services.replies.repository import RuleRepository
 from services.replies.spec import inbound_of, reply_spec
 from shared.consumer import Delivery
 from shared.directory import TenantDirectory
+from shared.publisher import EventPublisher
 from shared.runtime import Platform, ServiceParts
+from shared.secretbox import SecretBox
 from shared.storage import PyMongoError
+from shared.tenant_secrets import TenantSecrets
+from shared.wechat.metrics import WeChatMetrics
+from shared.wechat.runtime import WeChatRuntime
 
 logger = logging.getLogger(__name__)
 DEADLINE_HEADER = "x-wxp-reply-deadline"
@@ -65,16 +72,49 @@ class ReplyHandler:
 
 
 def build(platform: Platform, directory: TenantDirectory) -> ServiceParts:
+    common = platform.common
+    box = SecretBox.from_setting(common.master_key)  # opens app secrets, seals access tokens
     repository = RuleRepository(platform.mongo)
     cache = RuleSetCache(repository, directory)
     for change in ("rules.changed", "tenant.changed", "tenant.deleted"):
         platform.control.on(change, cache.forget)
-    handler = ReplyHandler(
-        cache=cache, metrics=ReplyMetrics.create(platform.registry), rng=random.Random()
+    metrics = ReplyMetrics.create(platform.registry)
+    rng = random.Random()
+    secrets = TenantSecrets(platform.mongo, box)
+    wechat = WeChatRuntime(
+        mongo=platform.mongo,
+        box=box,
+        base_url=common.wechat_api_base,
+        secret_for=secrets.app_secret,
+        metrics=WeChatMetrics.create(platform.registry),
     )
+    publisher = EventPublisher(queues=[], confirm_timeout=5.0, direct_replies=False)
+    passive = ReplyHandler(cache=cache, metrics=metrics, rng=rng)
+    fallback = FallbackSender(
+        mongo=platform.mongo,
+        cache=cache,
+        accounts=secrets,
+        wechat=wechat,
+        publisher=publisher,
+        metrics=metrics,
+        policy=QuotaPolicy.from_env(),
+        rng=rng,
+    )
+
+    async def handle(delivery: Delivery) -> None:
+        if delivery.envelope.type == "reply.fallback":
+            await fallback.handle(delivery)
+        else:
+            await passive.handle(delivery)
+
     api = RulesApi(
         repository=repository, cache=cache, directory=directory, control=platform.control
     )
     return ServiceParts(
-        handler=handler.handle, routes=api.routes(), openapi_paths=PATHS, openapi_schemas=SCHEMAS
+        handler=handle,
+        routes=api.routes(),
+        openapi_paths=PATHS,
+        openapi_schemas=SCHEMAS,
+        on_connect=[publisher.setup],
+        contexts=[wechat.context],
     )

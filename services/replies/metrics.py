@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, Counter
 @dataclass(frozen=True, slots=True)
 class ReplyMetrics:
     passive: Counter
+    fallback: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> ReplyMetrics:
@@ -19,5 +20,12 @@ class ReplyMetrics:
                 "Passive-reply requests answered, by outcome (rule, none, late, error)",
                 ["outcome"],
                 registry=registry,
-            )
+            ),
+            fallback=Counter(
+                "wxp_replies_fallback_total",
+                "reply.fallback events by outcome (sent, no_rule, duplicate, outside_window, "
+                "quota_exhausted, unknown, refused_*)",
+                ["outcome"],
+                registry=registry,
+            ),
         )

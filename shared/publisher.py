@@ -1,8 +1,9 @@
-"""The gateway's broker side: confirmed publishing and direct reply-to, on one channel.
+"""Publishing events: persistent, confirmed, ``mandatory``; and, for the gateway, RabbitMQ's
+direct reply-to on the same channel.
 
-RabbitMQ's direct reply-to needs the publisher to consume ``amq.rabbitmq.reply-to``
-on the same channel it publishes from; replies arrive there keyed by correlation id
-and resolve the future the webhook handler awaits.
+Direct reply-to needs the publisher to consume ``amq.rabbitmq.reply-to`` on the channel it
+publishes from; replies arrive there keyed by correlation id and resolve the future the
+webhook handler awaits. Services that only publish pass ``direct_replies=False``.
 """
 
 from __future__ import annotations
@@ -30,8 +31,11 @@ PUBLISH_ERRORS = (aio_pika.exceptions.AMQPError, OSError, TimeoutError, RuntimeE
 
 
 class EventPublisher:
-    def __init__(self, *, queues: list[QueueSpec], confirm_timeout: float) -> None:
+    def __init__(
+        self, *, queues: list[QueueSpec], confirm_timeout: float, direct_replies: bool = True
+    ) -> None:
         self._queues = queues
+        self._direct_replies = direct_replies
         self._confirm_timeout = confirm_timeout
         self._channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
@@ -43,8 +47,9 @@ class EventPublisher:
         for spec in self._queues:
             await declare_queue(channel, spec)  # so no event is unroutable while a consumer is away
         exchange = await declare_exchanges(channel)
-        reply_queue = await channel.get_queue(REPLY_TO, ensure=False)
-        await reply_queue.consume(self._on_reply, no_ack=True)
+        if self._direct_replies:
+            reply_queue = await channel.get_queue(REPLY_TO, ensure=False)
+            await reply_queue.consume(self._on_reply, no_ack=True)
         self._channel, self._exchange = channel, exchange
 
     async def publish(
