@@ -28,9 +28,8 @@ import pytest
 
 from shared.storage import CONTROL_DB, Client
 from shared.wechat.tokens import LEASES, TOKENS
-from tests.support.fake_wechat import FakeAdmin
+from tests.support.fake_wechat import FakeAdmin, running_fake
 from tests.support.infra import ROOT, master_key, mongodb_url
-from tests.support.processes import free_port
 
 WORKERS = 4
 BURSTS = 18
@@ -45,29 +44,8 @@ INTERVAL = EXPIRES_IN - MARGIN  # a token is refreshed this long after it was fe
 
 @pytest.fixture
 async def fake_process() -> AsyncIterator[str]:
-    port = free_port()
-    argv = ["--port", str(port), "--expires-in", str(EXPIRES_IN), "--grace", str(GRACE)]
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.support.fake_wechat",
-        *argv,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with aiohttp.ClientSession() as http:
-            deadline = time.monotonic() + 15
-            while not await FakeAdmin(http, base).ready():
-                assert process.returncode is None, "the fake WeChat API exited"
-                assert time.monotonic() < deadline, "the fake WeChat API did not start"
-                await asyncio.sleep(0.05)
+    async with running_fake(expires_in=EXPIRES_IN, grace=GRACE) as base:
         yield base
-    finally:
-        process.terminate()
-        await asyncio.wait_for(process.wait(), 10)
 
 
 @dataclass

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import secrets
+import socket
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -419,3 +422,32 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@contextlib.asynccontextmanager
+async def running_fake(*, expires_in: int = 7200, grace: float = 300.0) -> AsyncIterator[str]:
+    """The fake as a process of its own on a free port; yields its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    argv = ["--port", str(port), "--expires-in", str(expires_in), "--grace", str(grace)]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.support.fake_wechat",
+        *argv,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with ClientSession() as http:
+            deadline = time.monotonic() + 15
+            while not await FakeAdmin(http, base).ready():
+                assert process.returncode is None, "the fake WeChat API exited"
+                assert time.monotonic() < deadline, "the fake WeChat API did not start"
+                await asyncio.sleep(0.05)
+        yield base
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 10)

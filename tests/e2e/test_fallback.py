@@ -1,0 +1,105 @@
+"""When the gateway cannot wait, the reader still gets exactly one answer: through the
+customer-service API of the (fake) WeChat, sent once however often the event comes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aio_pika
+
+from shared.topology import EVENTS_EXCHANGE
+from tests.e2e.conftest import ADMIN_KEY
+from tests.support.bus import wait_until
+from tests.support.fake_wechat import FakeAdmin, running_fake
+from tests.support.gateway import send
+
+CS_SEND = "/cgi-bin/message/custom/send"
+RULE = {
+    "name": "menu",
+    "priority": 1,
+    "enabled": True,
+    "trigger": {"kind": "keyword", "match": "contains", "pattern": "菜单"},
+    "reply": {"type": "text", "content": "今天: 面"},
+}
+
+
+async def eventually(check, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.1)
+
+
+async def test_fallback_goes_through_customer_service_once(
+    services, http, onboarded, amqp, tap_factory
+):
+    async with running_fake() as wechat:
+        fake = FakeAdmin(http, wechat)
+        # A deadline no responder can meet: every answer must take the fallback path.
+        gateway = await services("gateway", WXP_REPLY_DEADLINE_SECONDS="0.001")
+        replies = await services("replies", WECHAT_API_BASE=wechat)
+        _, account = await onboarded(
+            gateway.url, name="Fallback", encrypt_mode="safe", app_secret="fallback-secret"
+        )
+        await fake.register(account.appid, "fallback-secret", followers=["o_reader", "o_other"])
+        async with http.post(
+            f"{replies.url}/api/tenants/{account.tenant_id}/rules",
+            json=RULE,
+            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        ) as response:
+            assert response.status == 201
+        tap = await tap_factory([f"{account.tenant_id}.reply.*"], answer=None)
+
+        answer = await send(
+            http, gateway.url, account, "text", openid="o_reader", overrides={"Content": "菜单?"}
+        )
+        assert answer.status == 200
+        assert answer.body == b"success"
+        await eventually(lambda: sent_to(fake, "o_reader", count=1))
+        calls = await fake.calls(CS_SEND, account.appid)
+        assert calls[0]["body"] == {
+            "touser": "o_reader",
+            "msgtype": "text",
+            "text": {"content": "今天: 面"},
+        }
+        await wait_until(lambda: len(tap.of_type("reply.sent")) == 1)
+        sent = tap.of_type("reply.sent")[0]
+        assert sent.payload["via"] == "customer_service"
+        assert sent.payload["rule_id"].startswith("r")
+
+        # The same fallback again (a redelivery, a second replica): nothing more is sent.
+        fallback = tap.of_type("reply.fallback")[0]
+        channel = await amqp.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange(EVENTS_EXCHANGE)
+        for _ in range(2):
+            await exchange.publish(
+                aio_pika.Message(fallback.to_bytes()), fallback.routing_key, mandatory=True
+            )
+        # and a message without a matching rule gets no customer-service message at all
+        await send(
+            http, gateway.url, account, "text", openid="o_other", overrides={"Content": "hello"}
+        )
+        await wait_until(lambda: len(tap.of_type("reply.fallback")) >= 4)
+        await eventually(lambda: metric_at_least(http, replies.url, "duplicate", 2))
+        await eventually(lambda: metric_at_least(http, replies.url, "no_rule", 1))
+        assert len(await fake.calls(CS_SEND, account.appid)) == 1
+
+
+async def sent_to(fake: FakeAdmin, openid: str, *, count: int) -> bool:
+    calls = await fake.calls(CS_SEND)
+    return sum(1 for c in calls if c["body"].get("touser") == openid) >= count
+
+
+async def metric_at_least(http, base: str, outcome: str, value: float) -> bool:
+    async with http.get(f"{base}/metrics") as response:
+        text = await response.text()
+    line = next(
+        (
+            ln
+            for ln in text.splitlines()
+            if ln.startswith(f'wxp_replies_fallback_total{{outcome="{outcome}"}}')
+        ),
+        None,
+    )
+    return line is not None and float(line.rsplit(" ", 1)[1]) >= value
