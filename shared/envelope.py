@@ -106,3 +106,17 @@ class Envelope:
         if not isinstance(payload, dict):
             raise EnvelopeError("field 'payload' must be an object")
         return cls(**{name: data[name] for name in strings}, payload=payload)
+
+
+def reply_sent(original: Envelope, *, rule_id: str, via: str, at: datetime) -> Envelope:
+    """``reply.sent``: a rule's reply reached the reader, passively or through the
+    customer-service API (``via``); analytics counts keyword hits by it."""
+    return Envelope(
+        id=f"{original.id}-sent",
+        tenant_id=original.tenant_id,
+        type="reply.sent",
+        occurred_at=iso(at),
+        received_at=iso(at),
+        openid=original.openid,
+        payload={"event_id": original.id, "rule_id": rule_id, "via": via},
+    )

@@ -88,6 +88,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app.cleanup_ctx.append(closing(mongo.close))
     app.cleanup_ctx.append(prepare)
     app.cleanup_ctx.append(background(broker.run))
+    app.cleanup_ctx.append(closing(intake.drain))
     app.cleanup_ctx.append(background(marks.run))
     app.cleanup_ctx.append(closing(marks.flush))  # runs first at shutdown: no note is lost
     app.cleanup_ctx.append(background(relay.run))

@@ -25,7 +25,7 @@ from services.gateway.marks import PublishedMarks
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.repository import EventStore
 from shared.bus import BrokerUnavailable
-from shared.envelope import Envelope, iso
+from shared.envelope import Envelope, iso, reply_sent
 from shared.publisher import EventPublisher
 from shared.storage import UNAVAILABLE
 
@@ -71,6 +71,22 @@ class Intake:
         self._db_timeout = db_timeout
         self.backlog = False  # events are kept: publish new ones after them, through the relay
         self.wakeup = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def replied(self, event: Envelope, spec: dict[str, Any]) -> None:
+        """The passive reply went back to WeChat: say so on the bus (off the request path)."""
+        rule_id = spec.get("rule_id")
+        if not isinstance(rule_id, str):
+            return
+        sent = reply_sent(event, rule_id=rule_id, via="passive", at=datetime.now(UTC))
+        task = asyncio.ensure_future(self._publish_or_keep(sent))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Waits for the reply.sent events still being published (at shutdown)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def accept(
         self, event: Envelope, *, wants_reply: bool, arrived: float

@@ -101,6 +101,7 @@ class Webhook:
         except ReplyError as exc:
             logger.error("unrenderable reply for %s: %s", event.id, exc)
             return web.Response(text="success")
+        self.intake.replied(event, spec)
         return web.Response(
             body=self._seal(xml, credentials, verified), content_type="application/xml"
         )

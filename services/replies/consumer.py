@@ -35,6 +35,13 @@ DEADLINE_HEADER = "x-wxp-reply-deadline"
 NO_REPLY: dict[str, Any] = {"type": "none"}
 
 
+def since(stamp: str) -> float:
+    """Seconds from an envelope's ISO time to now."""
+    return (
+        datetime.now(UTC) - datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    ).total_seconds()
+
+
 def deadline_passed(headers: dict[str, object], now_ms: int) -> bool:
     deadline = headers.get(DEADLINE_HEADER)
     return not isinstance(deadline, int) or deadline <= now_ms
@@ -55,6 +62,7 @@ class ReplyHandler:
         spec, outcome = await self._answer(delivery)
         self.metrics.passive.labels(outcome).inc()
         await delivery.reply(json.dumps(spec, ensure_ascii=False).encode())
+        self.metrics.latency.labels("passive").observe(since(delivery.envelope.received_at))
 
     async def _answer(self, delivery: Delivery) -> tuple[dict[str, Any], str]:
         event = delivery.envelope
@@ -68,7 +76,7 @@ class ReplyHandler:
             return NO_REPLY, "none"
         rule, reply = answer
         logger.info("event %s answered by rule %s", event.id, rule.id)
-        return reply_spec(reply), "rule"
+        return {**reply_spec(reply), "rule_id": rule.id}, "rule"
 
 
 def build(platform: Platform, directory: TenantDirectory) -> ServiceParts:

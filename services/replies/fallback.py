@@ -20,7 +20,7 @@ from services.replies.customer_service import QuotaPolicy, cs_message, refusal
 from services.replies.metrics import ReplyMetrics
 from services.replies.spec import inbound_of, reply_spec
 from shared.consumer import Delivery, Reject
-from shared.envelope import Envelope, EnvelopeError, iso
+from shared.envelope import Envelope, EnvelopeError, reply_sent
 from shared.publisher import EventPublisher
 from shared.storage import Client, DuplicateKeyError, tenant_db_name
 from shared.tenant_secrets import TenantSecrets
@@ -72,7 +72,12 @@ class FallbackSender:
         await sent.update_one({"_id": original.id}, {"$set": {"status": status}})
         self.metrics.fallback.labels(status).inc()
         if status == "sent":
-            await self.publisher.publish(sent_event(original, rule.id, "customer_service", now))
+            self.metrics.latency.labels("customer_service").observe(
+                (now - parse_time(original.received_at)).total_seconds()
+            )
+            await self.publisher.publish(
+                reply_sent(original, rule_id=rule.id, via="customer_service", at=now)
+            )
 
     async def _send(
         self, original: Envelope, spec: dict[str, Any], sent: Any, now: datetime
@@ -105,16 +110,3 @@ class FallbackSender:
 
 def parse_time(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-
-def sent_event(original: Envelope, rule_id: str, via: str, now: datetime) -> Envelope:
-    """``reply.sent``: a reply reached the reader (analytics counts keyword hits by it)."""
-    return Envelope(
-        id=f"{original.id}-sent",
-        tenant_id=original.tenant_id,
-        type="reply.sent",
-        occurred_at=iso(now),
-        received_at=iso(now),
-        openid=original.openid,
-        payload={"event_id": original.id, "rule_id": rule_id, "via": via},
-    )

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from shared.metrics import LATENCY_BUCKETS
 
 
 @dataclass(frozen=True, slots=True)
 class ReplyMetrics:
     passive: Counter
     fallback: Counter
+    latency: Histogram
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> ReplyMetrics:
@@ -26,6 +29,13 @@ class ReplyMetrics:
                 "reply.fallback events by outcome (sent, no_rule, duplicate, outside_window, "
                 "quota_exhausted, unknown, refused_*)",
                 ["outcome"],
+                registry=registry,
+            ),
+            latency=Histogram(
+                "wxp_replies_latency_seconds",
+                "From WeChat's request reaching the gateway to the reply leaving, by path",
+                ["path"],
+                buckets=LATENCY_BUCKETS,
                 registry=registry,
             ),
         )

@@ -103,3 +103,74 @@ async def metric_at_least(http, base: str, outcome: str, value: float) -> bool:
         None,
     )
     return line is not None and float(line.rsplit(" ", 1)[1]) >= value
+
+
+async def test_refusals_are_recorded_not_retried(services, http, onboarded):
+    async with running_fake() as wechat:
+        fake = FakeAdmin(http, wechat)
+        gateway = await services("gateway", WXP_REPLY_DEADLINE_SECONDS="0.001")
+        replies = await services("replies", WECHAT_API_BASE=wechat)
+        _, account = await onboarded(
+            gateway.url, name="Refusals", encrypt_mode="plain", app_secret="refusal-secret"
+        )
+        await fake.register(account.appid, "refusal-secret", followers=["o_window"])
+        async with http.post(
+            f"{replies.url}/api/tenants/{account.tenant_id}/rules",
+            json=RULE,
+            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        ) as response:
+            assert response.status == 201
+        await fake.add_fault(path=CS_SEND, errcode=45015, times=1)  # out of the 48 h window
+
+        for openid in ("o_window", "o_gone"):  # o_gone no longer follows the account
+            answer = await send(
+                http, gateway.url, account, "text", openid=openid, overrides={"Content": "菜单"}
+            )
+            assert answer.status == 200
+        await eventually(lambda: metric_at_least(http, replies.url, "refused_out_of_window", 1))
+        await eventually(lambda: metric_at_least(http, replies.url, "refused_not_following", 1))
+        calls = await fake.calls(CS_SEND, account.appid)
+        assert sorted(c["body"]["touser"] for c in calls) == ["o_gone", "o_window"]  # once each
+
+
+async def test_a_slow_or_failing_send_blocks_no_other_reader_and_is_never_doubled(
+    services, http, onboarded
+):
+    async with running_fake() as wechat:
+        fake = FakeAdmin(http, wechat)
+        gateway = await services("gateway", WXP_REPLY_DEADLINE_SECONDS="0.001")
+        replies = await services("replies", WECHAT_API_BASE=wechat)
+        _, account = await onboarded(
+            gateway.url, name="Slow", encrypt_mode="plain", app_secret="slow-secret"
+        )
+        await fake.register(account.appid, "slow-secret")
+        async with http.post(
+            f"{replies.url}/api/tenants/{account.tenant_id}/rules",
+            json=RULE,
+            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        ) as response:
+            assert response.status == 201
+        await fake.add_fault(path=CS_SEND, delay=4.0, times=1)  # WeChat hangs on this one
+
+        await send(
+            http, gateway.url, account, "text", openid="o_slow", overrides={"Content": "菜单"}
+        )
+        await eventually(lambda: called(fake, 1))  # o_slow's send is under way, hanging
+        started = time.monotonic()
+        await send(
+            http, gateway.url, account, "text", openid="o_quick", overrides={"Content": "菜单"}
+        )
+        await eventually(lambda: sent_to(fake, "o_quick", count=1), timeout=10)
+        assert time.monotonic() - started < 3.0  # not queued behind the hanging call
+
+        await fake.add_fault(path=CS_SEND, status=500, times=1)  # may or may not have arrived
+        await send(
+            http, gateway.url, account, "text", openid="o_maybe", overrides={"Content": "菜单"}
+        )
+        await eventually(lambda: metric_at_least(http, replies.url, "unknown", 1))
+        calls = await fake.calls(CS_SEND, account.appid)
+        assert [c["body"]["touser"] for c in calls].count("o_maybe") == 1  # not sent twice
+
+
+async def called(fake: FakeAdmin, count: int) -> bool:
+    return len(await fake.calls(CS_SEND)) >= count

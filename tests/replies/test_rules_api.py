@@ -6,6 +6,7 @@ from __future__ import annotations
 from defusedxml.ElementTree import fromstring
 
 from tests.gateway.conftest import ADMIN_KEY
+from tests.support.bus import wait_until
 from tests.support.gateway import send
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -99,9 +100,10 @@ async def test_dry_run_says_which_rule_and_what_reply(replies, http, new_account
 
 
 async def test_a_keyword_rule_answers_the_reader_passively_and_changes_apply_at_once(
-    gateway, replies, http, new_account
+    gateway, replies, http, new_account, tap_factory
 ):
     account = await new_account("safe")
+    tap = await tap_factory([f"{account.tenant_id}.reply.sent"], answer=None)
     base = f"{replies}/api/tenants/{account.tenant_id}/rules"
     _, created = await call(http, "POST", base, rule("菜单", "今天的菜单: 面"))
     answer = await send(http, gateway, account, "text", overrides={"Content": "看看菜单"})
@@ -114,3 +116,7 @@ async def test_a_keyword_rule_answers_the_reader_passively_and_changes_apply_at_
 
     answer = await send(http, gateway, account, "text", overrides={"Content": "hello"})
     assert answer.body == b"success"  # no rule: "none" at once, no deadline wait
+    await wait_until(lambda: len(tap.events) == 2)  # one reply.sent per reply given
+    assert {(e.payload["via"], e.payload["rule_id"]) for e in tap.events} == {
+        ("passive", created["id"])
+    }
