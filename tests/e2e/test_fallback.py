@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 import aio_pika
+import pytest
 
 from shared.topology import EVENTS_EXCHANGE
+from shared.wechat_sim import Account
 from tests.e2e.conftest import ADMIN_KEY
 from tests.support.bus import wait_until
 from tests.support.fake_wechat import FakeAdmin, running_fake
 from tests.support.gateway import send
+from tests.support.processes import ServiceProcess
 
 CS_SEND = "/cgi-bin/message/custom/send"
 RULE = {
@@ -24,6 +29,42 @@ RULE = {
 }
 
 
+@dataclass
+class Stack:
+    gateway: ServiceProcess
+    replies: ServiceProcess
+    account: Account
+    fake: FakeAdmin
+
+
+@pytest.fixture
+async def fallback_stack(
+    services, http, onboarded
+) -> AsyncIterator[Callable[..., Awaitable[Stack]]]:
+    """Gateway, replies and the fake WeChat as processes, one account with the menu rule.
+    The gateway's deadline is one no responder meets: every answer takes the fallback path."""
+    async with running_fake() as wechat:
+
+        async def make(mode: str, followers: list[str] | None = None) -> Stack:
+            gateway = await services("gateway", WXP_REPLY_DEADLINE_SECONDS="0.001")
+            replies = await services("replies", WECHAT_API_BASE=wechat)
+            _, account = await onboarded(
+                gateway.url, name="Fallback", encrypt_mode=mode, app_secret="fallback-secret"
+            )
+            fake = FakeAdmin(http, wechat)
+            extra = {} if followers is None else {"followers": followers}
+            await fake.register(account.appid, "fallback-secret", **extra)
+            async with http.post(
+                f"{replies.url}/api/tenants/{account.tenant_id}/rules",
+                json=RULE,
+                headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+            ) as response:
+                assert response.status == 201
+            return Stack(gateway, replies, account, fake)
+
+        yield make
+
+
 async def eventually(check, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while not await check():
@@ -31,59 +72,42 @@ async def eventually(check, timeout: float = 15.0) -> None:
         await asyncio.sleep(0.1)
 
 
-async def test_fallback_goes_through_customer_service_once(
-    services, http, onboarded, amqp, tap_factory
-):
-    async with running_fake() as wechat:
-        fake = FakeAdmin(http, wechat)
-        # A deadline no responder can meet: every answer must take the fallback path.
-        gateway = await services("gateway", WXP_REPLY_DEADLINE_SECONDS="0.001")
-        replies = await services("replies", WECHAT_API_BASE=wechat)
-        _, account = await onboarded(
-            gateway.url, name="Fallback", encrypt_mode="safe", app_secret="fallback-secret"
-        )
-        await fake.register(account.appid, "fallback-secret", followers=["o_reader", "o_other"])
-        async with http.post(
-            f"{replies.url}/api/tenants/{account.tenant_id}/rules",
-            json=RULE,
-            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        ) as response:
-            assert response.status == 201
-        tap = await tap_factory([f"{account.tenant_id}.reply.*"], answer=None)
+async def test_fallback_goes_through_customer_service_once(fallback_stack, http, amqp, tap_factory):
+    stack = await fallback_stack("safe", followers=["o_reader", "o_other"])
+    gateway, replies, account, fake = stack.gateway, stack.replies, stack.account, stack.fake
+    tap = await tap_factory([f"{account.tenant_id}.reply.*"], answer=None)
 
-        answer = await send(
-            http, gateway.url, account, "text", openid="o_reader", overrides={"Content": "菜单?"}
-        )
-        assert answer.status == 200
-        assert answer.body == b"success"
-        await eventually(lambda: sent_to(fake, "o_reader", count=1))
-        calls = await fake.calls(CS_SEND, account.appid)
-        assert calls[0]["body"] == {
-            "touser": "o_reader",
-            "msgtype": "text",
-            "text": {"content": "今天: 面"},
-        }
-        await wait_until(lambda: len(tap.of_type("reply.sent")) == 1)
-        sent = tap.of_type("reply.sent")[0]
-        assert sent.payload["via"] == "customer_service"
-        assert sent.payload["rule_id"].startswith("r")
+    answer = await send(
+        http, gateway.url, account, "text", openid="o_reader", overrides={"Content": "菜单?"}
+    )
+    assert answer.status == 200
+    assert answer.body == b"success"
+    await eventually(lambda: sent_to(fake, "o_reader", count=1))
+    calls = await fake.calls(CS_SEND, account.appid)
+    assert calls[0]["body"] == {
+        "touser": "o_reader",
+        "msgtype": "text",
+        "text": {"content": "今天: 面"},
+    }
+    await wait_until(lambda: len(tap.of_type("reply.sent")) == 1)
+    sent = tap.of_type("reply.sent")[0]
+    assert sent.payload["via"] == "customer_service"
+    assert sent.payload["rule_id"].startswith("r")
 
-        # The same fallback again (a redelivery, a second replica): nothing more is sent.
-        fallback = tap.of_type("reply.fallback")[0]
-        channel = await amqp.channel(publisher_confirms=True)
-        exchange = await channel.get_exchange(EVENTS_EXCHANGE)
-        for _ in range(2):
-            await exchange.publish(
-                aio_pika.Message(fallback.to_bytes()), fallback.routing_key, mandatory=True
-            )
-        # and a message without a matching rule gets no customer-service message at all
-        await send(
-            http, gateway.url, account, "text", openid="o_other", overrides={"Content": "hello"}
+    # The same fallback again (a redelivery, a second replica): nothing more is sent.
+    fallback = tap.of_type("reply.fallback")[0]
+    channel = await amqp.channel(publisher_confirms=True)
+    exchange = await channel.get_exchange(EVENTS_EXCHANGE)
+    for _ in range(2):
+        await exchange.publish(
+            aio_pika.Message(fallback.to_bytes()), fallback.routing_key, mandatory=True
         )
-        await wait_until(lambda: len(tap.of_type("reply.fallback")) >= 4)
-        await eventually(lambda: metric_at_least(http, replies.url, "duplicate", 2))
-        await eventually(lambda: metric_at_least(http, replies.url, "no_rule", 1))
-        assert len(await fake.calls(CS_SEND, account.appid)) == 1
+    # and a message without a matching rule gets no customer-service message at all
+    await send(http, gateway.url, account, "text", openid="o_other", overrides={"Content": "hello"})
+    await wait_until(lambda: len(tap.of_type("reply.fallback")) >= 4)
+    await eventually(lambda: metric_at_least(http, replies.url, "duplicate", 2))
+    await eventually(lambda: metric_at_least(http, replies.url, "no_rule", 1))
+    assert len(await fake.calls(CS_SEND, account.appid)) == 1
 
 
 async def sent_to(fake: FakeAdmin, openid: str, *, count: int) -> bool:
@@ -105,71 +129,41 @@ async def metric_at_least(http, base: str, outcome: str, value: float) -> bool:
     return line is not None and float(line.rsplit(" ", 1)[1]) >= value
 
 
-async def test_refusals_are_recorded_not_retried(services, http, onboarded):
-    async with running_fake() as wechat:
-        fake = FakeAdmin(http, wechat)
-        gateway = await services("gateway", WXP_REPLY_DEADLINE_SECONDS="0.001")
-        replies = await services("replies", WECHAT_API_BASE=wechat)
-        _, account = await onboarded(
-            gateway.url, name="Refusals", encrypt_mode="plain", app_secret="refusal-secret"
-        )
-        await fake.register(account.appid, "refusal-secret", followers=["o_window"])
-        async with http.post(
-            f"{replies.url}/api/tenants/{account.tenant_id}/rules",
-            json=RULE,
-            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        ) as response:
-            assert response.status == 201
-        await fake.add_fault(path=CS_SEND, errcode=45015, times=1)  # out of the 48 h window
+async def test_refusals_are_recorded_not_retried(fallback_stack, http):
+    stack = await fallback_stack("plain", followers=["o_window"])
+    gateway, replies, account, fake = stack.gateway, stack.replies, stack.account, stack.fake
+    await fake.add_fault(path=CS_SEND, errcode=45015, times=1)  # out of the 48 h window
 
-        for openid in ("o_window", "o_gone"):  # o_gone no longer follows the account
-            answer = await send(
-                http, gateway.url, account, "text", openid=openid, overrides={"Content": "菜单"}
-            )
-            assert answer.status == 200
-        await eventually(lambda: metric_at_least(http, replies.url, "refused_out_of_window", 1))
-        await eventually(lambda: metric_at_least(http, replies.url, "refused_not_following", 1))
-        calls = await fake.calls(CS_SEND, account.appid)
-        assert sorted(c["body"]["touser"] for c in calls) == ["o_gone", "o_window"]  # once each
+    for openid in ("o_window", "o_gone"):  # o_gone no longer follows the account
+        answer = await send(
+            http, gateway.url, account, "text", openid=openid, overrides={"Content": "菜单"}
+        )
+        assert answer.status == 200
+    await eventually(lambda: metric_at_least(http, replies.url, "refused_out_of_window", 1))
+    await eventually(lambda: metric_at_least(http, replies.url, "refused_not_following", 1))
+    calls = await fake.calls(CS_SEND, account.appid)
+    assert sorted(c["body"]["touser"] for c in calls) == ["o_gone", "o_window"]  # once each
 
 
 async def test_a_slow_or_failing_send_blocks_no_other_reader_and_is_never_doubled(
-    services, http, onboarded
+    fallback_stack, http
 ):
-    async with running_fake() as wechat:
-        fake = FakeAdmin(http, wechat)
-        gateway = await services("gateway", WXP_REPLY_DEADLINE_SECONDS="0.001")
-        replies = await services("replies", WECHAT_API_BASE=wechat)
-        _, account = await onboarded(
-            gateway.url, name="Slow", encrypt_mode="plain", app_secret="slow-secret"
-        )
-        await fake.register(account.appid, "slow-secret")
-        async with http.post(
-            f"{replies.url}/api/tenants/{account.tenant_id}/rules",
-            json=RULE,
-            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        ) as response:
-            assert response.status == 201
-        await fake.add_fault(path=CS_SEND, delay=4.0, times=1)  # WeChat hangs on this one
+    stack = await fallback_stack("plain")
+    gateway, replies, account, fake = stack.gateway, stack.replies, stack.account, stack.fake
+    await fake.add_fault(path=CS_SEND, delay=4.0, times=1)  # WeChat hangs on this one
 
-        await send(
-            http, gateway.url, account, "text", openid="o_slow", overrides={"Content": "菜单"}
-        )
-        await eventually(lambda: called(fake, 1))  # o_slow's send is under way, hanging
-        started = time.monotonic()
-        await send(
-            http, gateway.url, account, "text", openid="o_quick", overrides={"Content": "菜单"}
-        )
-        await eventually(lambda: sent_to(fake, "o_quick", count=1), timeout=10)
-        assert time.monotonic() - started < 3.0  # not queued behind the hanging call
+    await send(http, gateway.url, account, "text", openid="o_slow", overrides={"Content": "菜单"})
+    await eventually(lambda: called(fake, 1))  # o_slow's send is under way, hanging
+    started = time.monotonic()
+    await send(http, gateway.url, account, "text", openid="o_quick", overrides={"Content": "菜单"})
+    await eventually(lambda: sent_to(fake, "o_quick", count=1), timeout=10)
+    assert time.monotonic() - started < 3.0  # not queued behind the hanging call
 
-        await fake.add_fault(path=CS_SEND, status=500, times=1)  # may or may not have arrived
-        await send(
-            http, gateway.url, account, "text", openid="o_maybe", overrides={"Content": "菜单"}
-        )
-        await eventually(lambda: metric_at_least(http, replies.url, "unknown", 1))
-        calls = await fake.calls(CS_SEND, account.appid)
-        assert [c["body"]["touser"] for c in calls].count("o_maybe") == 1  # not sent twice
+    await fake.add_fault(path=CS_SEND, status=500, times=1)  # may or may not have arrived
+    await send(http, gateway.url, account, "text", openid="o_maybe", overrides={"Content": "菜单"})
+    await eventually(lambda: metric_at_least(http, replies.url, "unknown", 1))
+    calls = await fake.calls(CS_SEND, account.appid)
+    assert [c["body"]["touser"] for c in calls].count("o_maybe") == 1  # not sent twice
 
 
 async def called(fake: FakeAdmin, count: int) -> bool:
