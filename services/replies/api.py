@@ -14,8 +14,9 @@ from aiohttp import web
 
 from services.replies.cache import RuleSetCache
 from services.replies.repository import RuleRepository
-from services.replies.rules import InvalidRule, validate_rule
+from services.replies.rules import InvalidRule
 from services.replies.spec import BadMessage, inbound_of_test, reply_spec
+from services.replies.validation import validate_rule
 from shared.auth import require_tenant
 from shared.control import ControlBus
 from shared.directory import TenantDirectory

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from services.replies.matching import RuleSet
 from services.replies.repository import RuleRepository
-from services.replies.rules import validate_rule
+from services.replies.validation import validate_rule
 from shared.directory import TenantDirectory
 
 

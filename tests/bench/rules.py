@@ -14,7 +14,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from services.replies.matching import Inbound, RuleSet
-from services.replies.rules import Rule, validate_rule
+from services.replies.rules import Rule
+from services.replies.validation import validate_rule
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 3, 6, 12, 0, tzinfo=TZ)

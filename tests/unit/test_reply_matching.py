@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.replies.matching import Automaton, Inbound, RuleSet, normalise
-from services.replies.rules import Rule, validate_rule
+from services.replies.rules import Rule
+from services.replies.validation import validate_rule
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOON = datetime(2026, 3, 6, 12, 0, tzinfo=SHANGHAI)  # a Friday

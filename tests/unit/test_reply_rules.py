@@ -19,9 +19,9 @@ from services.replies.rules import (
     placeholder_values,
     render,
     render_text,
-    validate_rule,
 )
 from services.replies.schedule_window import Window
+from services.replies.validation import validate_rule
 
 TEXT = {"type": "text", "content": "hi"}
 
