@@ -9,12 +9,13 @@ from datetime import timedelta
 from aiohttp import web
 
 from services.gateway.api import TenantApi
+from services.gateway.events import EventStore, RelayClaims
 from services.gateway.intake import Intake
 from services.gateway.marks import PublishedMarks
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.openapi import gateway_openapi
 from services.gateway.relay import Relay
-from services.gateway.repository import EventStore, RelayClaims, TenantRepository
+from services.gateway.repository import TenantRepository
 from services.gateway.settings import GatewaySettings
 from services.gateway.tenant_cache import TenantCache
 from services.gateway.webhook import Webhook

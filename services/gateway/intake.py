@@ -21,9 +21,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from services.gateway.events import EventStore
 from services.gateway.marks import PublishedMarks
 from services.gateway.metrics import GatewayMetrics
-from services.gateway.repository import EventStore
 from shared.bus import BrokerUnavailable
 from shared.envelope import Envelope, iso, reply_sent
 from shared.publisher import EventPublisher

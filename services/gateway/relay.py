@@ -12,9 +12,9 @@ import contextlib
 import logging
 from datetime import timedelta
 
+from services.gateway.events import EventStore, RelayClaims
 from services.gateway.intake import Intake
 from services.gateway.metrics import GatewayMetrics
-from services.gateway.repository import EventStore, RelayClaims
 from shared.bus import Broker, BrokerUnavailable
 from shared.publisher import EventPublisher
 from shared.storage import PyMongoError
