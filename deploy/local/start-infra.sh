@@ -5,8 +5,19 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 mkdir -p "$VAR/log" "$VAR/run"
 
+ensure_test_vhost() {
+  # The tests get a virtual host of their own, apart from a `make run` stack's.
+  rabbitctl add_vhost wxp-test >/dev/null 2>&1 || true
+  rabbitctl set_permissions -p wxp-test guest ".*" ".*" ".*" >/dev/null 2>&1 \
+    || log "could not set up the wxp-test vhost (is the broker on $RABBITMQ_PORT ours?)"
+}
+
 start_rabbitmq() {
-  if port_open "$RABBITMQ_PORT"; then log "RabbitMQ already answers on $RABBITMQ_PORT"; return; fi
+  if port_open "$RABBITMQ_PORT"; then
+    log "RabbitMQ already answers on $RABBITMQ_PORT"
+    ensure_test_vhost
+    return
+  fi
   mkdir -p "$RABBITMQ_HOME_DIR" "$RABBITMQ_MNESIA_BASE" "$RABBITMQ_LOG_BASE"
   [ -f "$RABBITMQ_CONFIG_FILE" ] || cat >"$RABBITMQ_CONFIG_FILE" <<CONF
 loopback_users = none
@@ -22,9 +33,7 @@ CONF
   HOME="$RABBITMQ_HOME_DIR" nohup "$RABBIT_BIN/rabbitmq-server" >"$VAR/log/rabbitmq.out" 2>&1 &
   WAIT_SECONDS=90 wait_for rabbitctl await_startup --timeout 5 \
     || { log "RabbitMQ did not start; see var/log/rabbitmq.out and var/rabbitmq/log"; exit 1; }
-  # The tests get a virtual host of their own, apart from a `make run` stack's.
-  rabbitctl add_vhost wxp-test >/dev/null 2>&1 || true
-  rabbitctl set_permissions -p wxp-test guest ".*" ".*" ".*" >/dev/null
+  ensure_test_vhost
 }
 
 # start_ferretdb NAME PORT: one FerretDB with its SQLite files in var/NAME.
