@@ -44,8 +44,18 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
+# The AMQP header on an event the gateway waits on: epoch milliseconds after which a
+# passive reply no longer helps.
+REPLY_DEADLINE_HEADER = "x-wxp-reply-deadline"
+
+
 def iso(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(stamp: str) -> datetime:
+    """The datetime of an envelope time written by :func:`iso`."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,14 +25,12 @@ from services.gateway.events import EventStore
 from services.gateway.marks import PublishedMarks
 from services.gateway.metrics import GatewayMetrics
 from shared.bus import BrokerUnavailable
-from shared.envelope import Envelope, iso, reply_sent
+from shared.envelope import REPLY_DEADLINE_HEADER, Envelope, iso, reply_sent
 from shared.publisher import EventPublisher
 from shared.storage import UNAVAILABLE
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-
-DEADLINE_HEADER = "x-wxp-reply-deadline"  # epoch milliseconds after which no passive reply helps
 
 
 def fallback_of(event: Envelope, reason: str, *, now: datetime) -> Envelope:
@@ -175,7 +173,7 @@ class Intake:
             await self._publish(
                 event,
                 path="direct",
-                headers={DEADLINE_HEADER: deadline_ms},
+                headers={REPLY_DEADLINE_HEADER: deadline_ms},
                 correlation_id=correlation_id,
             )
         except BrokerUnavailable as exc:

@@ -22,6 +22,7 @@ from services.replies.repository import RuleRepository
 from services.replies.spec import inbound_of, reply_spec
 from shared.consumer import Delivery
 from shared.directory import TenantDirectory
+from shared.envelope import REPLY_DEADLINE_HEADER, parse_iso
 from shared.publisher import EventPublisher
 from shared.runtime import Platform, ServiceParts
 from shared.secretbox import SecretBox
@@ -31,19 +32,16 @@ from shared.wechat.metrics import WeChatMetrics
 from shared.wechat.runtime import WeChatRuntime
 
 logger = logging.getLogger(__name__)
-DEADLINE_HEADER = "x-wxp-reply-deadline"
 NO_REPLY: dict[str, Any] = {"type": "none"}
 
 
 def since(stamp: str) -> float:
     """Seconds from an envelope's ISO time to now."""
-    return (
-        datetime.now(UTC) - datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    ).total_seconds()
+    return (datetime.now(UTC) - parse_iso(stamp)).total_seconds()
 
 
 def deadline_passed(headers: dict[str, object], now_ms: int) -> bool:
-    deadline = headers.get(DEADLINE_HEADER)
+    deadline = headers.get(REPLY_DEADLINE_HEADER)
     return not isinstance(deadline, int) or deadline <= now_ms
 
 

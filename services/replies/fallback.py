@@ -20,7 +20,7 @@ from services.replies.customer_service import QuotaPolicy, cs_message, refusal
 from services.replies.metrics import ReplyMetrics
 from services.replies.spec import inbound_of, reply_spec
 from shared.consumer import Delivery, Reject
-from shared.envelope import Envelope, EnvelopeError, reply_sent
+from shared.envelope import Envelope, EnvelopeError, parse_iso, reply_sent
 from shared.publisher import EventPublisher
 from shared.storage import Client, DuplicateKeyError, tenant_db_name
 from shared.tenant_secrets import TenantSecrets
@@ -73,7 +73,7 @@ class FallbackSender:
         self.metrics.fallback.labels(status).inc()
         if status == "sent":
             self.metrics.latency.labels("customer_service").observe(
-                (now - parse_time(original.received_at)).total_seconds()
+                (now - parse_iso(original.received_at)).total_seconds()
             )
             await self.publisher.publish(
                 reply_sent(original, rule_id=rule.id, via="customer_service", at=now)
@@ -86,12 +86,10 @@ class FallbackSender:
             {
                 "openid": original.openid,
                 "status": "sent",
-                "at": {"$gte": parse_time(original.occurred_at)},
+                "at": {"$gte": parse_iso(original.occurred_at)},
             }
         )
-        why_not = refusal(
-            self.policy, original.type, parse_time(original.occurred_at), now, already
-        )
+        why_not = refusal(self.policy, original.type, parse_iso(original.occurred_at), now, already)
         if why_not is not None:
             return why_not
         account = await self.accounts.account(original.tenant_id)
@@ -106,7 +104,3 @@ class FallbackSender:
             logger.warning("fallback for %s not sent: errcode %s", original.id, exc.errcode)
             return f"refused_{exc.outcome}"
         return "sent"
-
-
-def parse_time(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
