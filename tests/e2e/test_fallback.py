@@ -3,7 +3,6 @@ customer-service API of the (fake) WeChat, sent once however often the event com
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ import pytest
 from shared.topology import EVENTS_EXCHANGE
 from shared.wechat_sim import Account
 from tests.e2e.conftest import ADMIN_KEY
-from tests.support.bus import wait_until
+from tests.support.bus import eventually, wait_until
 from tests.support.fake_wechat import FakeAdmin, running_fake
 from tests.support.gateway import send
 from tests.support.processes import ServiceProcess
@@ -63,13 +62,6 @@ async def fallback_stack(
             return Stack(gateway, replies, account, fake)
 
         yield make
-
-
-async def eventually(check, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.1)
 
 
 async def test_fallback_goes_through_customer_service_once(fallback_stack, http, amqp, tap_factory):

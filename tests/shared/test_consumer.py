@@ -13,7 +13,7 @@ from shared.consumer import Consumer, Delivery, Reject
 from shared.envelope import Envelope
 from shared.metrics import ConsumerMetrics
 from shared.topology import EVENTS_EXCHANGE, QueueSpec, declare_queue
-from tests.support.bus import wait_until
+from tests.support.bus import queue_depth, wait_for_depth, wait_until
 
 
 def envelope(tenant: str, n: int) -> Envelope:
@@ -37,14 +37,6 @@ async def publish(amqp, routing_key: str, body: bytes) -> None:
         mandatory=True,
     )
     await channel.close()
-
-
-async def depth(amqp, name: str) -> int:
-    channel = await amqp.channel()
-    queue = await channel.declare_queue(name, passive=True)
-    count = queue.declaration_result.message_count or 0
-    await channel.close()
-    return count
 
 
 async def start(
@@ -91,10 +83,10 @@ async def test_failures_retry_then_dead_letter_and_poison_goes_straight_there(am
             timeout=20,
         )
         await wait_until(lambda: attempts.get("ev1", 0) == 3, timeout=20)
-        await wait_until_depth(amqp, spec.dead_letter_name, 3)  # poison, rejected, over the limit
+        await wait_for_depth(amqp, spec.dead_letter_name, 3)  # poison, rejected, over the limit
         assert attempts == {"ev0": 1, "ev1": 3, "ev2": 1}  # first try plus delivery_limit retries
         assert count(metrics, spec, "ack") == 1
-        assert await depth(amqp, spec.name) == 0
+        assert await queue_depth(amqp, spec.name) == 0
     finally:
         await consumer.stop(1)
         await cleanup(amqp, spec)
@@ -116,7 +108,7 @@ async def test_stop_finishes_in_flight_work_and_acks_nothing_it_did_not_finish(a
         await consumer.stop(grace=5)
         assert finished == ["ev0"]
         assert count(metrics, spec, "ack") == 1
-        assert await depth(amqp, spec.name) == 0
+        assert await queue_depth(amqp, spec.name) == 0
     finally:
         await cleanup(amqp, spec)
 
@@ -136,17 +128,9 @@ async def test_work_cut_off_at_shutdown_is_redelivered(amqp):
         await consumer.stop(grace=0.2)
         await connection.close()  # the process ends here; the message was never acked
         assert count(metrics, spec, "ack") == 0
-        await wait_until_depth(amqp, spec.name, 1)
+        await wait_for_depth(amqp, spec.name, 1)
     finally:
         await cleanup(amqp, spec)
-
-
-async def wait_until_depth(amqp, name: str, want: int) -> None:
-    for _ in range(100):
-        if await depth(amqp, name) == want:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{name} never held {want} messages")
 
 
 async def test_declaring_twice_is_idempotent(amqp):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aio_pika
@@ -90,3 +90,32 @@ async def wait_until(
         if loop.time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(step)
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], timeout: float = 15.0, what: str = "condition"
+) -> None:
+    """A bounded poll of an async check: returns once it holds, fails after ``timeout``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError(f"{what} not met within {timeout}s")
+        await asyncio.sleep(0.1)
+
+
+async def queue_depth(connection: AbstractConnection, name: str) -> int:
+    """Messages waiting in a queue (a passive declare on a channel of its own)."""
+    channel = await connection.channel()
+    try:
+        queue = await channel.declare_queue(name, passive=True)
+    finally:
+        await channel.close()
+    return queue.declaration_result.message_count or 0
+
+
+async def wait_for_depth(connection: AbstractConnection, name: str, want: int) -> None:
+    async def reached() -> bool:
+        return await queue_depth(connection, name) == want
+
+    await eventually(reached, timeout=10, what=f"{name} holding {want} messages")
