@@ -1,12 +1,10 @@
-"""Talking to the services' APIs for the CLI: requests, errors, tables."""
+"""Talking to the services' APIs for the CLI: requests, and their answers or errors."""
 
 from __future__ import annotations
 
 import json
-import os
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
 from typing import Any
 
 
@@ -35,11 +33,8 @@ def request(
         raise CliError(f"cannot reach {url}: {exc.reason}") from None
 
 
-def api(method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
-    base = os.environ.get("WXP_URL", "http://127.0.0.1:8080").rstrip("/")
-    key = os.environ.get("WXP_API_KEY") or os.environ.get("WXP_ADMIN_KEY")
-    body = json.dumps(payload).encode() if payload is not None else None
-    status, raw = request(method, base + path, key=key, body=body)
+def decoded(status: int, raw: bytes) -> Any:
+    """The JSON of an API answer, or a :class:`CliError` with the server's error message."""
     try:
         data = json.loads(raw) if raw else None
     except json.JSONDecodeError:
@@ -50,15 +45,14 @@ def api(method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
     return data
 
 
-def table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
-    widths = [max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) for c in columns]
-    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
-    lines += [
-        "  ".join(str(r.get(c, "")).ljust(w) for c, w in zip(columns, widths, strict=True))
-        for r in rows
-    ]
-    return "\n".join(lines)
+class Api:
+    """The services' JSON API at ``base_url``, called with ``key`` (when there is one)."""
 
+    def __init__(self, base_url: str, key: str | None) -> None:
+        self.base_url = base_url
+        self._key = key
 
-def base_url() -> str:
-    return os.environ.get("WXP_URL", "http://127.0.0.1:8080").rstrip("/")
+    def call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
+        body = json.dumps(payload).encode() if payload is not None else None
+        status, raw = request(method, self.base_url + path, key=self._key, body=body)
+        return decoded(status, raw)

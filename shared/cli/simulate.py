@@ -10,8 +10,9 @@ from typing import Any
 
 from defusedxml.ElementTree import fromstring
 
-from shared.cli.http import CliError, base_url, request
-from shared.wechat_sim import SAMPLES, Account, ReplyCheckError, build_xml, open_reply, sign_request
+from shared.cli.http import Api, CliError, request
+from shared.wechat.samples import SAMPLES, build_xml
+from shared.wechat.simulator import Account, ReplyCheckError, open_reply, sign_request
 
 
 def _account(args: argparse.Namespace) -> Account:
@@ -39,7 +40,7 @@ def _account(args: argparse.Namespace) -> Account:
     )
 
 
-def simulate(args: argparse.Namespace) -> None:
+def simulate(args: argparse.Namespace, api: Api) -> None:
     account = _account(args)
     overrides: dict[str, Any] = {}
     if args.content is not None:
@@ -51,8 +52,7 @@ def simulate(args: argparse.Namespace) -> None:
         args.type, openid=args.openid, account=args.account, create_time=now, overrides=overrides
     )
     signed = sign_request(account, xml, openid=args.openid)
-    base = base_url()
-    url = f"{base}/wx/{account.tenant_id}?{urllib.parse.urlencode(signed.query)}"
+    url = f"{api.base_url}/wx/{account.tenant_id}?{urllib.parse.urlencode(signed.query)}"
     started = time.perf_counter()
     status, body = request("POST", url, body=signed.body, content_type="text/xml")
     elapsed = (time.perf_counter() - started) * 1000

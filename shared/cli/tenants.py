@@ -1,26 +1,21 @@
-"""``wxp tenants`` and ``wxp keys``: the agency API from the command line."""
+"""``wxp tenants``: onboard, list, show, change and offboard client accounts."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import urllib.parse
 from typing import Any
 
-from shared.cli.http import api, table
+from shared.cli.http import Api
+from shared.cli.output import add_command, emit, table
 
 TENANT_COLUMNS = ("id", "name", "appid", "account_type", "encrypt_mode", "timezone")
-KEY_COLUMNS = ("id", "scope", "tenant_id", "name", "created_at")
 SHOWN_ONCE = (
     ("URL", "webhook_url"),
     ("Token", "token"),
     ("EncodingAESKey", "encoding_aes_key"),
     ("Mode", "encrypt_mode"),
 )
-
-
-def _print(data: Any, args: argparse.Namespace, human: str) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2) if args.json else human)
 
 
 def _fields(args: argparse.Namespace, names: dict[str, str]) -> dict[str, Any]:
@@ -37,8 +32,8 @@ def _secrets_block(tenant: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def add(args: argparse.Namespace) -> None:
-    tenant = api(
+def add(args: argparse.Namespace, api: Api) -> None:
+    tenant = api.call(
         "POST",
         "/api/tenants",
         _fields(
@@ -56,32 +51,32 @@ def add(args: argparse.Namespace) -> None:
             },
         ),
     )
-    _print(
+    emit(
         tenant,
         args,
         f"Onboarded {tenant['name']} as tenant {tenant['id']}.\n" + _secrets_block(tenant),
     )
 
 
-def listing(args: argparse.Namespace) -> None:
+def listing(args: argparse.Namespace, api: Api) -> None:
     items: list[dict[str, Any]] = []
     after = None
     while True:
         query = urllib.parse.urlencode({"limit": 200, **({"after": after} if after else {})})
-        page = api("GET", f"/api/tenants?{query}")
+        page = api.call("GET", f"/api/tenants?{query}")
         items += page["items"]
         after = page.get("next_after")
         if not after:
             break
-    _print(items, args, table(items, TENANT_COLUMNS))
+    emit(items, args, table(items, TENANT_COLUMNS))
 
 
-def show(args: argparse.Namespace) -> None:
-    tenant = api("GET", f"/api/tenants/{args.tenant}")
-    _print(tenant, args, "\n".join(f"{k:<14}{v}" for k, v in tenant.items()))
+def show(args: argparse.Namespace, api: Api) -> None:
+    tenant = api.call("GET", f"/api/tenants/{args.tenant}")
+    emit(tenant, args, "\n".join(f"{k:<14}{v}" for k, v in tenant.items()))
 
 
-def update(args: argparse.Namespace) -> None:
+def update(args: argparse.Namespace, api: Api) -> None:
     changes = _fields(
         args,
         {
@@ -96,68 +91,34 @@ def update(args: argparse.Namespace) -> None:
     )
     if args.regenerate:
         changes["regenerate"] = args.regenerate
-    tenant = api("PATCH", f"/api/tenants/{args.tenant}", changes)
+    tenant = api.call("PATCH", f"/api/tenants/{args.tenant}", changes)
     rotated = any(key in tenant for key in ("token", "encoding_aes_key"))
-    _print(
+    emit(
         tenant,
         args,
         f"Updated {tenant['id']}." + ("\n" + _secrets_block(tenant) if rotated else ""),
     )
 
 
-def delete(args: argparse.Namespace) -> None:
-    api("DELETE", f"/api/tenants/{args.tenant}")
-    _print({"deleted": args.tenant}, args, f"Deleted {args.tenant} and all its data.")
-
-
-def keys_create(args: argparse.Namespace) -> None:
-    path = f"/api/tenants/{args.tenant}/keys" if args.tenant else "/api/keys"
-    key = api("POST", path, {"name": args.name or ""})
-    _print(
-        key,
-        args,
-        f"Key {key['id']} ({key['scope']}{', ' + args.tenant if args.tenant else ''})"
-        f":\n  {key['key']}\nShown once: store it now.",
-    )
-
-
-def keys_list(args: argparse.Namespace) -> None:
-    path = f"/api/tenants/{args.tenant}/keys" if args.tenant else "/api/keys"
-    items = api("GET", path)["items"]
-    _print(items, args, table(items, KEY_COLUMNS))
-
-
-def keys_revoke(args: argparse.Namespace) -> None:
-    path = (
-        f"/api/tenants/{args.tenant}/keys/{args.key_id}"
-        if args.tenant
-        else f"/api/keys/{args.key_id}"
-    )
-    api("DELETE", path)
-    _print({"revoked": args.key_id}, args, f"Revoked {args.key_id}.")
-
-
-def _command(group: Any, name: str, help_text: str, func: Any) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = group.add_parser(name, help=help_text)
-    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
-    parser.set_defaults(func=func)
-    return parser
+def delete(args: argparse.Namespace, api: Api) -> None:
+    api.call("DELETE", f"/api/tenants/{args.tenant}")
+    emit({"deleted": args.tenant}, args, f"Deleted {args.tenant} and all its data.")
 
 
 def add_parsers(sub: Any) -> None:
     tenants = sub.add_parser("tenants", help="client accounts").add_subparsers(
         dest="action", required=True
     )
-    onboard = _command(tenants, "add", "onboard an account", add)
+    onboard = add_command(tenants, "add", "onboard an account", add)
     for flag in ("--name", "--appid", "--app-secret"):
         onboard.add_argument(flag, required=True)
     onboard.add_argument("--account-type", required=True, choices=("subscription", "service"))
     onboard.add_argument("--encrypt-mode", required=True, choices=("plain", "compatible", "safe"))
     for flag in ("--id", "--token", "--aes-key", "--timezone"):
         onboard.add_argument(flag)
-    _command(tenants, "list", "list accounts", listing)
-    _command(tenants, "show", "show an account", show).add_argument("tenant")
-    change = _command(tenants, "update", "change an account or rotate its secrets", update)
+    add_command(tenants, "list", "list accounts", listing)
+    add_command(tenants, "show", "show an account", show).add_argument("tenant")
+    change = add_command(tenants, "update", "change an account or rotate its secrets", update)
     change.add_argument("tenant")
     for flag in ("--name", "--timezone", "--token", "--aes-key", "--app-secret"):
         change.add_argument(flag)
@@ -169,19 +130,6 @@ def add_parsers(sub: Any) -> None:
         choices=("token", "encoding_aes_key"),
         help="have the server generate a new one (repeatable)",
     )
-    _command(tenants, "delete", "offboard an account and delete its data", delete).add_argument(
+    add_command(tenants, "delete", "offboard an account and delete its data", delete).add_argument(
         "tenant"
     )
-
-    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="action", required=True)
-    create = _command(
-        keys, "create", "create an agency key, or with --tenant a tenant key", keys_create
-    )
-    create.add_argument("--tenant")
-    create.add_argument("--name")
-    _command(keys, "list", "list agency keys, or with --tenant a tenant's", keys_list).add_argument(
-        "--tenant"
-    )
-    revoke = _command(keys, "revoke", "revoke a key", keys_revoke)
-    revoke.add_argument("key_id")
-    revoke.add_argument("--tenant")

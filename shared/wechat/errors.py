@@ -6,7 +6,8 @@ Codes checked against WeChat's global return-code table (and wechatpy's list of 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 
 class WeChatError(Exception):
@@ -90,6 +91,7 @@ class Transient(WeChatError):
 
 
 SYSTEM_BUSY = -1
+HTTP_ERROR = -2  # not a WeChat code: the HTTP exchange itself failed
 
 _BY_CODE: dict[int, type[WeChatError]] = {
     SYSTEM_BUSY: Transient,
@@ -125,3 +127,13 @@ def token_error_for(errcode: int, errmsg: str) -> WeChatError:
     if errcode in INVALID_TOKEN_CODES:
         return InvalidCredential(errcode, errmsg)
     return error_for(errcode, errmsg)
+
+
+Classify = Callable[[int, str], WeChatError]
+
+
+def raise_for_errcode(answer: Mapping[str, Any], classify: Classify = error_for) -> None:
+    """Raise the error an API answer stands for, if any (``classify`` picks its kind)."""
+    errcode = int(answer.get("errcode") or 0)
+    if errcode != 0:
+        raise classify(errcode, str(answer.get("errmsg", "")))

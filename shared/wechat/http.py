@@ -12,28 +12,37 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import aiohttp
 
-from shared.settings import DEFAULT_WECHAT_API_BASE
+from shared.platform.settings import DEFAULT_WECHAT_API_BASE
 from shared.wechat.errors import (
+    HTTP_ERROR,
+    Classify,
     Transient,
     WeChatError,
     error_for,
+    raise_for_errcode,
     token_error_for,
 )
 from shared.wechat.metrics import WeChatMetrics
 from shared.wechat.retry import RetryPolicy, delays, may_retry
 from shared.wechat.token_policy import IssuedToken
+from shared.wechat.transport import Json as Json  # re-exported: the client's calls answer it
+from shared.wechat.transport import exchange
 
 logger = logging.getLogger(__name__)
 
-Json = dict[str, Any]
-Classify = Callable[[int, str], WeChatError]
-HTTP_ERROR = -2  # not a WeChat code: the HTTP exchange itself failed
 TOKEN_PATH = "/cgi-bin/token"  # noqa: S105 (a path, not a password)
 DEFAULT_RETRY = RetryPolicy()
+
+
+def issued_token(answer: Json) -> IssuedToken:
+    """What a ``/cgi-bin/token`` answer grants."""
+    try:
+        return IssuedToken(str(answer["access_token"]), int(answer["expires_in"]))
+    except (KeyError, TypeError, ValueError):
+        raise WeChatError(HTTP_ERROR, "token answer lacks access_token or expires_in") from None
 
 
 class WeChatHttp:
@@ -61,10 +70,7 @@ class WeChatHttp:
         answer = await self.request(
             "GET", TOKEN_PATH, appid=appid, params=params, classify=token_error_for
         )
-        try:
-            return IssuedToken(str(answer["access_token"]), int(answer["expires_in"]))
-        except (KeyError, TypeError, ValueError):
-            raise WeChatError(HTTP_ERROR, "token answer lacks access_token or expires_in") from None
+        return issued_token(answer)
 
     async def request(
         self,
@@ -113,10 +119,15 @@ class WeChatHttp:
         started = time.perf_counter()
         outcome = "ok"
         try:
-            answer = await self._send(method, path, params, body)
-            errcode = int(answer.get("errcode") or 0)
-            if errcode != 0:
-                raise classify(errcode, str(answer.get("errmsg", "")))
+            answer = await exchange(
+                self._session,
+                method,
+                self._base + path,
+                params=params,
+                body=body,
+                client_timeout=self._timeout,
+            )
+            raise_for_errcode(answer, classify)
             return answer
         except WeChatError as exc:
             outcome = exc.outcome
@@ -125,36 +136,3 @@ class WeChatHttp:
             if self._metrics is not None:
                 self._metrics.calls.labels(path, outcome).inc()
                 self._metrics.latency.labels(path).observe(time.perf_counter() - started)
-
-    async def _send(
-        self, method: str, path: str, params: Mapping[str, str] | None, body: bytes | None
-    ) -> Json:
-        headers = {"Content-Type": "application/json; charset=utf-8"} if body else None
-        try:
-            async with self._session.request(
-                method,
-                self._base + path,
-                params=params,
-                data=body,
-                headers=headers,
-                timeout=self._timeout,
-            ) as response:
-                if response.status >= 500:
-                    raise Transient(HTTP_ERROR, f"http {response.status}", maybe_delivered=True)
-                if response.status != 200:
-                    raise WeChatError(HTTP_ERROR, f"http {response.status}")
-                text = await response.text()
-        except TimeoutError:
-            raise Transient(HTTP_ERROR, "timeout", maybe_delivered=True) from None
-        except aiohttp.ClientConnectorError:
-            raise Transient(HTTP_ERROR, "cannot connect") from None
-        except aiohttp.ClientError as exc:
-            # from None: aiohttp's messages may quote the URL, and the URL the token
-            raise Transient(HTTP_ERROR, type(exc).__name__, maybe_delivered=True) from None
-        try:
-            answer = jsonlib.loads(text)
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict):
-            raise Transient(HTTP_ERROR, "answer is not a JSON object", maybe_delivered=True)
-        return answer

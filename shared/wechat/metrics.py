@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from shared.metrics import LATENCY_BUCKETS
+from shared.platform.metrics import LATENCY_BUCKETS
 
 WECHAT_BUCKETS = (*LATENCY_BUCKETS, 10.0)
 

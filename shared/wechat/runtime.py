@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from shared.secretbox import SecretBox
-from shared.storage import CONTROL_DB, Client
+from shared.platform.secretbox import SecretBox
+from shared.platform.storage import CONTROL_DB, Client
 from shared.wechat.client import WeChatClient
 from shared.wechat.errors import Transient
 from shared.wechat.http import Json, WeChatHttp

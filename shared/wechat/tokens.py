@@ -1,10 +1,9 @@
 """One access token per appid, shared by every process through ``wxp_control``.
 
-``wechat_tokens`` holds the current token of each appid (sealed), ``wechat_token_leases``
-who may refresh it. A lease is a unique-key insert (atomic on FerretDB and MongoDB alike),
-so one process refreshes while the others keep using the still-valid token or wait for
-the new one; the token document is written only by the lease holder. Within a process,
-a lock per appid lets one coroutine do the work while the others wait for its result.
+One process refreshes (the holder of the appid's lease, see :mod:`shared.wechat.token_store`)
+while the others keep using the still-valid token or wait for the new one. Within a
+process, a lock per appid lets one coroutine do the work while the others wait for its
+result; when a token is good enough is :mod:`shared.wechat.token_policy`'s to say.
 """
 
 from __future__ import annotations
@@ -15,12 +14,8 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
-
-from shared.secretbox import SecretBox
-from shared.storage import DuplicateKeyError, PyMongoError
+from shared.platform.secretbox import SecretBox
 from shared.wechat.errors import Transient, WeChatError
 from shared.wechat.metrics import WeChatMetrics
 from shared.wechat.token_policy import (
@@ -28,28 +23,20 @@ from shared.wechat.token_policy import (
     Need,
     TokenPolicy,
     TokenRecord,
-    lease_is_stale,
     new_record,
     next_generation,
     poll_delay,
 )
+from shared.wechat.token_store import Database, TokenStore
 
 logger = logging.getLogger(__name__)
 
 FetchToken = Callable[[str, str], Awaitable[IssuedToken]]
 SecretFor = Callable[[str], Awaitable[str]]
-Database = AsyncDatabase[dict[str, Any]]
-TOKENS = "wechat_tokens"
-LEASES = "wechat_token_leases"
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def aware(value: datetime) -> datetime:
-    """Stored times are UTC; a client built without ``tz_aware`` reads them naive."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class TokenService:
@@ -65,16 +52,13 @@ class TokenService:
         clock: Callable[[], datetime] = utc_now,
         rand: Callable[[], float] = random.random,
     ) -> None:
-        self._tokens = db[TOKENS]
-        self._leases = db[LEASES]
-        self._box = box
+        self._policy = policy or TokenPolicy()
+        self._store = TokenStore(db, box, owner=uuid.uuid4().hex, policy=self._policy)
         self._fetch = fetch
         self._secret_for = secret_for
-        self._policy = policy or TokenPolicy()
         self._metrics = metrics
         self._clock = clock
         self._rand = rand
-        self._owner = uuid.uuid4().hex
         self._cache: dict[str, TokenRecord] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -103,15 +87,15 @@ class TokenService:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._policy.wait_seconds
         while True:
-            record = await self._load(appid)
+            record = await self._store.load(appid)
             now = self._clock()
             if need.satisfied(record, now, self._policy):
                 return record
-            if await self._take_lease(appid, now):
+            if await self._store.take_lease(appid, now):
                 try:
                     return await self._refresh_if_needed(appid, need)
                 finally:
-                    await self._release_lease(appid)
+                    await self._store.release_lease(appid)
             if need.tolerable(record, now, self._policy):
                 return record  # still valid; the lease holder is renewing it
             if loop.time() > deadline:
@@ -119,7 +103,7 @@ class TokenService:
             await asyncio.sleep(poll_delay(self._policy, self._rand))
 
     async def _refresh_if_needed(self, appid: str, need: Need) -> TokenRecord:
-        record = await self._load(appid)  # again, now that no one else may write it
+        record = await self._store.load(appid)  # again, now that no one else may write it
         if need.satisfied(record, self._clock(), self._policy):
             return record
         requested_at = self._clock()
@@ -130,7 +114,7 @@ class TokenService:
             logger.warning("wechat token refresh failed appid=%s errcode=%s", appid, exc.errcode)
             raise
         fresh = new_record(issued, requested_at=requested_at, generation=next_generation(record))
-        await self._tokens.replace_one({"_id": appid}, self._document(appid, fresh), upsert=True)
+        await self._store.save(appid, fresh)
         self._count("ok")
         logger.info(
             "wechat token refreshed appid=%s generation=%s expires_in=%s",
@@ -139,52 +123,6 @@ class TokenService:
             issued.expires_in,
         )
         return fresh
-
-    async def _take_lease(self, appid: str, now: datetime) -> bool:
-        lease = {"_id": appid, "owner": self._owner, "at": now}
-        try:
-            await self._leases.insert_one(lease)
-            return True
-        except DuplicateKeyError:
-            held = await self._leases.find_one({"_id": appid})
-        if held is None or not lease_is_stale(aware(held["at"]), now, self._policy):
-            return False
-        logger.warning(
-            "wechat token lease of appid=%s abandoned by %s: retaking", appid, held["owner"]
-        )
-        await self._leases.delete_one({"_id": appid, "owner": held["owner"], "at": held["at"]})
-        try:
-            await self._leases.insert_one(lease)
-            return True
-        except DuplicateKeyError:
-            return False
-
-    async def _release_lease(self, appid: str) -> None:
-        try:
-            await self._leases.delete_one({"_id": appid, "owner": self._owner})
-        except PyMongoError as exc:  # it goes stale after lease_seconds; keep the token
-            logger.warning("wechat token lease of appid=%s not released: %r", appid, exc)
-
-    async def _load(self, appid: str) -> TokenRecord | None:
-        doc = await self._tokens.find_one({"_id": appid})
-        if doc is None:
-            return None
-        return TokenRecord(
-            token=self._box.open(doc["token"], f"token:{appid}"),
-            fetched_at=aware(doc["fetched_at"]),
-            expires_at=aware(doc["expires_at"]),
-            generation=int(doc["generation"]),
-        )
-
-    def _document(self, appid: str, record: TokenRecord) -> dict[str, Any]:
-        return {
-            "_id": appid,
-            "token": self._box.seal(record.token, f"token:{appid}"),
-            "fetched_at": record.fetched_at,
-            "expires_at": record.expires_at,
-            "generation": record.generation,
-            "fetched_by": self._owner,
-        }
 
     def _count(self, outcome: str) -> None:
         if self._metrics is not None:

@@ -4,19 +4,25 @@ retry a bounded number of times, dead-letter poison, finish in-flight work on st
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
+from datetime import UTC, datetime
 
 import aio_pika
 from prometheus_client import CollectorRegistry
 
-from shared.consumer import Consumer, Delivery, Reject
-from shared.envelope import Envelope
-from shared.metrics import ConsumerMetrics
-from shared.topology import EVENTS_EXCHANGE, QueueSpec, declare_queue
+from shared.contracts.broadcast_events import BroadcastImpact
+from shared.contracts.envelope import Envelope
+from shared.contracts.messages import WeChatMessage
+from shared.contracts.payloads import announce
+from shared.contracts.reply_events import ReplyFallback, ReplySent, reply_sent
+from shared.contracts.topology import EVENTS_EXCHANGE, QueueSpec, declare_queue
+from shared.platform.consumer import DEAD_LETTER_REASON, Consumer, Delivery, Handlers, Reject
+from shared.platform.metrics import ConsumerMetrics
 from tests.support.bus import queue_depth, wait_for_depth, wait_until
 
 
-def envelope(tenant: str, n: int) -> Envelope:
+def envelope(tenant: str, n: int) -> Envelope[WeChatMessage]:
     return Envelope(
         id=f"ev{n}",
         tenant_id=tenant,
@@ -24,7 +30,7 @@ def envelope(tenant: str, n: int) -> Envelope:
         occurred_at="2026-01-01T00:00:00Z",
         received_at="2026-01-01T00:00:00Z",
         openid="o",
-        payload={"n": n},
+        payload=WeChatMessage(account="gh_test", fields={"n": n}),
     )
 
 
@@ -40,12 +46,14 @@ async def publish(amqp, routing_key: str, body: bytes) -> None:
 
 
 async def start(
-    amqp, handler, *, delivery_limit: int = 2
+    amqp, handler, *, delivery_limit: int = 2, handlers: Handlers | None = None
 ) -> tuple[Consumer, QueueSpec, str, ConsumerMetrics]:
+    """A consumer of a queue of its own; ``handler`` takes WeChat messages (or ``handlers``)."""
     tenant = f"c{secrets.token_hex(4)}"
     spec = QueueSpec(f"cons.{tenant}", (f"{tenant}.#",), delivery_limit=delivery_limit)
     metrics = ConsumerMetrics.create(CollectorRegistry())
-    consumer = Consumer(spec, handler, metrics=metrics, prefetch=4)
+    routes = handlers if handlers is not None else Handlers().on(WeChatMessage, handler)
+    consumer = Consumer(spec, routes, metrics=metrics, prefetch=4)
     await consumer.setup(amqp)
     return consumer, spec, tenant, metrics
 
@@ -66,9 +74,9 @@ async def test_failures_retry_then_dead_letter_and_poison_goes_straight_there(am
 
     async def handler(delivery: Delivery) -> None:
         attempts[delivery.envelope.id] = attempts.get(delivery.envelope.id, 0) + 1
-        if delivery.envelope.payload["n"] == 1:
+        if delivery.envelope.payload.fields["n"] == 1:
             raise RuntimeError("transient forever")
-        if delivery.envelope.payload["n"] == 2:
+        if delivery.envelope.payload.fields["n"] == 2:
             raise Reject("never valid")
 
     consumer, spec, tenant, metrics = await start(amqp, handler, delivery_limit=2)
@@ -141,4 +149,93 @@ async def test_declaring_twice_is_idempotent(amqp):
         queue = await declare_queue(channel, spec)
         assert queue.name == spec.name
     finally:
+        await cleanup(amqp, spec)
+
+
+async def dead_letters(amqp, spec: QueueSpec, want: int) -> list[aio_pika.abc.AbstractMessage]:
+    """The messages in the queue's DLQ (taken off it), once ``want`` are there."""
+    await wait_for_depth(amqp, spec.dead_letter_name, want)
+    channel = await amqp.channel()
+    queue = await channel.declare_queue(spec.dead_letter_name, passive=True)
+    taken = []
+    while (message := await queue.get(no_ack=True, fail=False)) is not None:
+        taken.append(message)
+    await channel.close()
+    return taken
+
+
+def fallback_body(outer: str, inner: str) -> bytes:
+    inner_event = envelope(inner, 7)
+    return json.dumps(
+        {
+            "v": 1,
+            "id": "fb1",
+            "tenant_id": outer,
+            "type": "reply.fallback",
+            "occurred_at": "2026-01-01T00:00:00Z",
+            "received_at": "2026-01-01T00:00:00Z",
+            "openid": "o",
+            "payload": {"reason": "deadline", "event": inner_event.as_json()},
+        }
+    ).encode()
+
+
+async def test_undecodable_and_cross_tenant_envelopes_are_dead_lettered_with_their_reason(amqp):
+    handled: list[str] = []
+
+    async def handler(delivery: Delivery) -> None:
+        handled.append(delivery.envelope.id)
+
+    consumer, spec, tenant, metrics = await start(
+        amqp, None, handlers=Handlers().on(ReplyFallback, handler)
+    )
+    try:
+        await publish(amqp, f"{tenant}.reply.fallback", fallback_body(tenant, "someone-else"))
+        await publish(amqp, f"{tenant}.reply.fallback", b'{"v": 1, "id": "x"}')
+        await publish(amqp, f"{tenant}.reply.fallback", fallback_body(tenant, tenant))
+        await wait_until(lambda: handled == ["fb1"], timeout=10)
+        reasons = sorted(
+            str(m.headers[DEAD_LETTER_REASON]).split(":")[0]
+            for m in await dead_letters(amqp, spec, 2)
+        )
+        assert reasons == ["tenant_mismatch", "undecodable"]
+        dead = metrics.dead_lettered
+        assert dead.labels(spec.name, "tenant_mismatch")._value.get() == 1
+        assert dead.labels(spec.name, "undecodable")._value.get() == 1
+        assert count(metrics, spec, "dead_letter") == 2
+    finally:
+        await consumer.stop(1)
+        await cleanup(amqp, spec)
+
+
+async def test_the_frame_routes_typed_payloads_by_type_and_acks_types_nobody_handles(amqp):
+    messages: list[WeChatMessage] = []
+    sent: list[ReplySent] = []
+
+    async def on_message(delivery: Delivery[WeChatMessage]) -> None:
+        messages.append(delivery.envelope.payload)
+
+    async def on_sent(delivery: Delivery[ReplySent]) -> None:
+        sent.append(delivery.envelope.payload)
+
+    handlers = Handlers().on(WeChatMessage, on_message).on(ReplySent, on_sent)
+    consumer, spec, tenant, metrics = await start(amqp, None, handlers=handlers)
+    try:
+        original = envelope(tenant, 1)
+        when = datetime(2026, 1, 1, tzinfo=UTC)
+        await publish(amqp, original.routing_key, original.to_bytes())
+        receipt = reply_sent(original, rule_id="r1", via="passive", at=when)
+        await publish(amqp, receipt.routing_key, receipt.to_bytes())
+        impact = announce(
+            BroadcastImpact("b1", "run1", 3, 1.5, 2.0), id="i1", tenant_id=tenant, at=when
+        )
+        await publish(amqp, impact.routing_key, impact.to_bytes())
+        await wait_until(lambda: count(metrics, spec, "ignored") == 1, timeout=10)
+        await wait_until(lambda: len(messages) == 1 and len(sent) == 1, timeout=10)
+        assert messages == [original.payload]
+        assert sent == [ReplySent(event_id=original.id, rule_id="r1", via="passive")]
+        assert count(metrics, spec, "ack") == 2
+        assert await queue_depth(amqp, spec.dead_letter_name) == 0
+    finally:
+        await consumer.stop(1)
         await cleanup(amqp, spec)

@@ -1,7 +1,8 @@
 """Authenticating API calls, one middleware for every service's ``/api/``.
 
-Keys live in ``wxp_control.api_keys``; lookups are cached for a few seconds per
-process, so a revoked key stops working everywhere within ``cache_seconds``.
+Keys live in ``wxp_control.api_keys`` (:mod:`shared.platform.key_store`); lookups are
+cached for a few seconds per process, so a revoked key stops working everywhere within
+``cache_seconds``.
 Each request under ``/api/`` (but the OpenAPI document) gets a :class:`Principal`,
 and is rate-limited per key.
 """
@@ -10,72 +11,26 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
-from shared.keys import Principal, Scope, is_admin_key, key_id_of, matches, new_key
-from shared.ratelimit import TokenBuckets
-from shared.storage import CONTROL_DB, Client
-from shared.web import ApiError, bearer_key
+from shared.platform.keys import Principal, is_admin_key, key_id_of, matches
+from shared.platform.ratelimit import TokenBuckets
+from shared.platform.web import ApiError, bearer_key
 
 PRINCIPAL = web.RequestKey("principal", Principal)
 PUBLIC_PATHS = frozenset({"/api/openapi.json"})
 
 
-class KeyStore:
-    def __init__(self, client: Client) -> None:
-        self._keys = client[CONTROL_DB].api_keys
+class KeyLookup(Protocol):
+    """Where stored keys are found (:class:`shared.platform.key_store.KeyStore`)."""
 
-    async def create(
-        self, *, scope: Scope, name: str, tenant_id: str | None, now: datetime
-    ) -> tuple[dict[str, Any], str]:
-        key = new_key()
-        doc = {
-            "_id": key.key_id,
-            "digest": key.digest,
-            "scope": scope,
-            "tenant_id": tenant_id,
-            "name": name,
-            "created_at": now,
-        }
-        await self._keys.insert_one(doc)
-        return doc, key.plaintext
-
-    async def get(self, key_id: str) -> dict[str, Any] | None:
-        return await self._keys.find_one({"_id": key_id})
-
-    async def list(
-        self, *, tenant_id: str | None = None, scope: Scope | None = None
-    ) -> list[dict[str, Any]]:
-        query: dict[str, Any] = {}
-        if tenant_id is not None:
-            query["tenant_id"] = tenant_id
-        if scope is not None:
-            query["scope"] = scope
-        return [doc async for doc in self._keys.find(query).sort("created_at", 1)]
-
-    async def revoke(self, key_id: str) -> bool:
-        return (await self._keys.delete_one({"_id": key_id})).deleted_count == 1
-
-    async def revoke_tenant(self, tenant_id: str) -> int:
-        return (await self._keys.delete_many({"tenant_id": tenant_id})).deleted_count
-
-
-def public_key(doc: dict[str, Any]) -> dict[str, Any]:
-    created = doc.get("created_at")
-    return {
-        "id": doc["_id"],
-        "scope": doc["scope"],
-        "tenant_id": doc.get("tenant_id"),
-        "name": doc.get("name", ""),
-        "created_at": created.isoformat() if isinstance(created, datetime) else created,
-    }
+    async def get(self, key_id: str) -> dict[str, Any] | None: ...
 
 
 class Authenticator:
-    def __init__(self, store: KeyStore, *, admin_key: str, cache_seconds: float = 5.0) -> None:
+    def __init__(self, store: KeyLookup, *, admin_key: str, cache_seconds: float = 5.0) -> None:
         self._store = store
         self._admin_key = admin_key
         self._cache_seconds = cache_seconds

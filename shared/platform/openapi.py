@@ -6,6 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
+from shared.contracts.tenancy import TENANT_ID_PATTERN
+
 ERROR = {
     "type": "object",
     "required": ["error"],
@@ -53,7 +55,7 @@ def operation(
     return op
 
 
-def path_param(name: str, pattern: str = "^[a-z0-9][a-z0-9-]{1,40}$") -> dict[str, Any]:
+def path_param(name: str, pattern: str = TENANT_ID_PATTERN) -> dict[str, Any]:
     return {
         "name": name,
         "in": "path",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import aio_pika
@@ -20,9 +21,9 @@ from aio_pika.abc import (
     AbstractIncomingMessage,
 )
 
-from shared.bus import BrokerUnavailable
-from shared.envelope import Envelope
-from shared.topology import QueueSpec, declare_exchanges, declare_queue
+from shared.contracts.envelope import Envelope
+from shared.contracts.topology import QueueSpec, declare_exchanges, declare_queue
+from shared.platform.bus import BrokerUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class EventPublisher:
 
     async def publish(
         self,
-        envelope: Envelope,
+        envelope: Envelope[Any],
         *,
         headers: dict[str, Any] | None = None,
         correlation_id: str | None = None,
@@ -74,7 +75,7 @@ class EventPublisher:
         *,
         routing_key: str,
         message_id: str,
-        headers: dict[str, Any] | None = None,
+        headers: Mapping[str, Any] | None = None,
         correlation_id: str | None = None,
         confirm_timeout: float | None = None,
     ) -> None:
@@ -86,7 +87,7 @@ class EventPublisher:
             message_id=message_id,
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            headers=headers or {},
+            headers=dict(headers or {}),
             correlation_id=correlation_id,
             reply_to=REPLY_TO if correlation_id else None,
         )

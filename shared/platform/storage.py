@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
 
-CONTROL_DB = "wxp_control"
-TENANT_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,40}$")
+from shared.contracts.tenancy import CONTROL_DB, tenant_db_name
 
 # Errors that mean the database is unreachable right now (retry later), as opposed
 # to a write it refused (a duplicate key, a validation error).
@@ -27,12 +25,6 @@ __all__ = [
 ]
 
 Client = AsyncMongoClient[dict[str, Any]]
-
-
-def tenant_db_name(tenant_id: str) -> str:
-    if not TENANT_ID_RE.fullmatch(tenant_id):
-        raise ValueError(f"not a tenant id: {tenant_id!r}")
-    return f"wxp_t_{tenant_id}"
 
 
 def mongo_client(url: str, *, app_name: str, timeout_ms: int = 3000) -> Client:

@@ -38,13 +38,6 @@ class Broker:
             self._ready.is_set() and self._connection is not None and not self._connection.is_closed
         )
 
-    async def wait_connected(self, seconds: float) -> bool:
-        try:
-            await asyncio.wait_for(self._ready.wait(), seconds)
-        except TimeoutError:
-            return False
-        return True
-
     async def run(self) -> None:
         """Keeps a connection until cancelled; cancelling closes it."""
         delay = 0.2

@@ -20,7 +20,7 @@ from aio_pika.abc import (
     AbstractIncomingMessage,
 )
 
-from shared.bus import BrokerUnavailable
+from shared.platform.bus import BrokerUnavailable
 
 logger = logging.getLogger(__name__)
 CONTROL_EXCHANGE = "wx.control"

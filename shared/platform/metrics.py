@@ -51,13 +51,15 @@ class HttpMetrics:
 class ConsumerMetrics:
     messages: Counter
     latency: Histogram
+    dead_lettered: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> ConsumerMetrics:
         return cls(
             messages=Counter(
                 "wxp_consumer_messages_total",
-                "Messages handled from a queue, by outcome (ack, requeue, dead_letter, dropped)",
+                "Messages handled from a queue, by outcome "
+                "(ack, requeue, dead_letter, dropped, ignored)",
                 ["queue", "outcome"],
                 registry=registry,
             ),
@@ -66,6 +68,13 @@ class ConsumerMetrics:
                 "Time to handle one message",
                 ["queue"],
                 buckets=LATENCY_BUCKETS,
+                registry=registry,
+            ),
+            dead_lettered=Counter(
+                "wxp_consumer_dead_lettered_total",
+                "Messages sent to the dead-letter queue by the consumer, by reason "
+                "(undecodable, tenant_mismatch, rejected)",
+                ["queue", "reason"],
                 registry=registry,
             ),
         )

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import time
 
-from shared.storage import CONTROL_DB, Client, PyMongoError
+from shared.contracts.tenancy import DEFAULT_TIMEZONE
+from shared.platform.storage import CONTROL_DB, Client, PyMongoError
 
 
 class TenantDirectory:
@@ -34,7 +35,7 @@ class TenantDirectory:
         if hit is not None and hit[0] > now:
             return hit[1]
         doc = await self._tenants.find_one({"_id": tenant_id}, {"timezone": 1})
-        zone = None if doc is None else str(doc.get("timezone") or "Asia/Shanghai")
+        zone = None if doc is None else str(doc.get("timezone") or DEFAULT_TIMEZONE)
         if len(self._cache) > 50_000:
             self._cache.clear()
         self._cache[tenant_id] = (now + self._cache_seconds, zone)

@@ -1,0 +1,23 @@
+"""What ``wxp`` reads from its environment, once, in :func:`shared.cli.main`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+@dataclass(frozen=True, slots=True)
+class CliSettings:
+    """``WXP_URL`` (the gateway) and ``WXP_API_KEY``, or else ``WXP_ADMIN_KEY``."""
+
+    base_url: str = DEFAULT_URL
+    key: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> CliSettings:
+        return cls(
+            base_url=env.get("WXP_URL", DEFAULT_URL).rstrip("/"),
+            key=env.get("WXP_API_KEY") or env.get("WXP_ADMIN_KEY") or None,
+        )

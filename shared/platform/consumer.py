@@ -1,0 +1,206 @@
+"""Consuming a service's queue: decode, route by payload type, one failure policy.
+
+A service registers one handler per payload class (:class:`Handlers`). The frame decodes
+the typed envelope before any handler runs. Then:
+
+* bytes that do not decode, or an envelope whose inner and outer tenant differ, go to the
+  dead-letter queue at once, with the reason in ``x-wxp-dead-letter-reason``;
+* an event of a tenant that no longer exists is acked and dropped;
+* a type the service has no handler for is acked (``ignored``);
+* the handler returns: ack (the work is stored); raises :class:`Reject`: dead-letter now;
+  raises anything else: back to the queue, until the queue's delivery limit dead-letters it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
+
+from shared.contracts.envelope import Envelope, EnvelopeError
+from shared.contracts.payloads import Payload, decode
+from shared.contracts.topology import DEAD_LETTER_EXCHANGE, QueueSpec, declare_queue
+from shared.platform.metrics import ConsumerMetrics
+
+logger = logging.getLogger(__name__)
+P = TypeVar("P", bound=Payload)
+DEAD_LETTER_REASON = "x-wxp-dead-letter-reason"
+Respond = Callable[[bytes], Awaitable[None]]
+
+
+class Reject(Exception):
+    """The message can never be handled: dead-letter it without retrying."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery(Generic[P]):
+    """One decoded message as a handler sees it."""
+
+    envelope: Envelope[P]
+    headers: Mapping[str, object] = field(default_factory=dict)
+    redelivered: bool = False
+    respond: Respond | None = field(default=None, repr=False)  # None: nobody waits for a reply
+
+    @property
+    def wants_reply(self) -> bool:
+        return self.respond is not None
+
+    async def reply(self, body: bytes) -> None:
+        """Answers on the publisher's direct reply-to (fire and forget)."""
+        if self.respond is not None:
+            await self.respond(body)
+
+
+Handler = Callable[[Delivery[Any]], Awaitable[None]]
+
+
+class Handlers:
+    """``{payload class: handler}``, each pair type-checked where it is registered."""
+
+    def __init__(self) -> None:
+        self._by_type: dict[type[Any], Handler] = {}
+
+    def on(self, payload: type[P], handler: Callable[[Delivery[P]], Awaitable[None]]) -> Handlers:
+        self._by_type[payload] = handler
+        return self
+
+    def for_payload(self, payload: Payload) -> Handler | None:
+        return self._by_type.get(type(payload))
+
+
+class Consumer:
+    def __init__(
+        self,
+        spec: QueueSpec,
+        handlers: Handlers,
+        *,
+        metrics: ConsumerMetrics,
+        prefetch: int = 32,
+        tenant_exists: Callable[[str], Awaitable[bool]] | None = None,
+    ) -> None:
+        self.spec = spec
+        self._tenant_exists = tenant_exists
+        self._handlers = handlers
+        self._metrics = metrics
+        self._prefetch = prefetch
+        self._channel: AbstractChannel | None = None
+        self._dead_letters: AbstractChannel | None = None
+        self._queue: AbstractQueue | None = None
+        self._tag: str | None = None
+        self._inflight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def setup(self, connection: AbstractConnection) -> None:
+        """Broker on-connect step: channels, topology, consume."""
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=self._prefetch)
+        self._dead_letters = await connection.channel(
+            publisher_confirms=True, on_return_raises=True
+        )
+        self._channel = channel
+        self._queue = await declare_queue(channel, self.spec)
+        self._tag = await self._queue.consume(self._on_message)
+
+    async def stop(self, grace: float) -> None:
+        """Stops taking messages and waits (up to ``grace``) for those in flight."""
+        if self._queue is not None and self._tag is not None:
+            try:
+                await self._queue.cancel(self._tag)
+            except (aio_pika.exceptions.AMQPError, OSError, RuntimeError) as exc:
+                logger.info("cancel consumer on %s: %s", self.spec.name, exc)
+        self._tag = None
+        try:
+            await asyncio.wait_for(self._idle.wait(), grace)
+        except TimeoutError:
+            logger.warning(
+                "%d messages still in flight on %s at shutdown", self._inflight, self.spec.name
+            )
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        self._inflight += 1
+        self._idle.clear()
+        started = time.perf_counter()
+        try:
+            outcome = await self._handle(message)
+        finally:
+            self._inflight -= 1
+            if self._inflight == 0:
+                self._idle.set()
+        self._metrics.messages.labels(self.spec.name, outcome).inc()
+        self._metrics.latency.labels(self.spec.name).observe(time.perf_counter() - started)
+
+    async def _handle(self, message: AbstractIncomingMessage) -> str:
+        try:
+            envelope = decode(message.body)
+        except EnvelopeError as exc:
+            return await self._dead_letter(message, exc.reason, str(exc))
+        if self._tenant_exists is not None and not await self._tenant_exists(envelope.tenant_id):
+            logger.info("dropping event %s of deleted tenant %s", envelope.id, envelope.tenant_id)
+            await message.ack()
+            return "dropped"
+        handler = self._handlers.for_payload(envelope.payload)
+        if handler is None:
+            await message.ack()
+            return "ignored"
+        try:
+            await handler(self._delivery(message, envelope))
+        except Reject as exc:
+            return await self._dead_letter(message, "rejected", f"event {envelope.id}: {exc}")
+        except Exception:
+            logger.exception(
+                "event %s failed on %s; returning it to the queue", envelope.id, self.spec.name
+            )
+            await message.nack(requeue=True)
+            return "requeue"
+        await message.ack()
+        return "ack"
+
+    def _delivery(self, message: AbstractIncomingMessage, envelope: Envelope[Any]) -> Delivery[Any]:
+        respond: Respond | None = None
+        reply_to, correlation_id, channel = message.reply_to, message.correlation_id, self._channel
+        if reply_to and channel is not None:
+
+            async def respond(body: bytes) -> None:
+                reply = aio_pika.Message(
+                    body, correlation_id=correlation_id, content_type="application/json"
+                )
+                await channel.default_exchange.publish(reply, reply_to, mandatory=False)
+
+        return Delivery(
+            envelope=envelope,
+            headers=dict(message.headers or {}),
+            redelivered=bool(message.redelivered),
+            respond=respond,
+        )
+
+    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str, why: str) -> str:
+        """To the queue's DLQ now, saying why; if that publish is not confirmed, the message
+        goes back to the queue and its delivery limit dead-letters it later."""
+        logger.error("dead-lettering a message on %s (%s): %s", self.spec.name, reason, why[:300])
+        self._metrics.dead_lettered.labels(self.spec.name, reason).inc()
+        channel = self._dead_letters
+        copy = aio_pika.Message(
+            message.body,
+            headers={**(message.headers or {}), DEAD_LETTER_REASON: f"{reason}: {why[:300]}"},
+            message_id=message.message_id,
+            content_type=message.content_type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        )
+        try:
+            if channel is None or channel.is_closed:
+                raise aio_pika.exceptions.ChannelInvalidStateError("no dead-letter channel")
+            exchange = await channel.get_exchange(DEAD_LETTER_EXCHANGE, ensure=False)
+            await exchange.publish(copy, self.spec.name, mandatory=True, timeout=5)
+        except (aio_pika.exceptions.AMQPError, OSError, TimeoutError, RuntimeError) as exc:
+            logger.warning("dead-letter publish failed (%s); returning the message", exc)
+            await message.nack(requeue=True)
+            return "requeue"
+        await message.ack()
+        return "dead_letter"

@@ -1,0 +1,82 @@
+"""What every service's app mounts at its HTTP edge: the middleware that counts each
+request (RED metrics) and turns errors under ``/api/`` into the JSON error shape, and
+the ``/healthz``, ``/readyz`` and ``/metrics`` routes."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from shared.platform.metrics import HttpMetrics
+from shared.platform.web import ApiError, error_code, error_response
+
+logger = logging.getLogger(__name__)
+
+Readiness = Callable[[], Awaitable[Mapping[str, bool]]]
+HTTP_METRICS = web.AppKey("http_metrics", HttpMetrics)
+
+
+def _route_of(request: web.Request) -> str:
+    info = request.match_info.route.resource
+    return info.canonical if info is not None else "unmatched"
+
+
+@web.middleware
+async def edge_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Counts every request and turns errors under /api/ into the JSON error shape."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except ApiError as exc:
+        status = exc.status
+        return error_response(
+            exc.status, exc.code, exc.message, field=exc.field, headers=exc.headers
+        )
+    except web.HTTPException as exc:
+        status = exc.status
+        if request.path.startswith("/api/") and exc.status >= 400:
+            return error_response(exc.status, error_code(exc.status), exc.reason)
+        raise
+    except Exception:
+        logger.exception("unhandled error on %s %s", request.method, _route_of(request))
+        if request.path.startswith("/api/"):
+            return error_response(500, "internal", "internal error")
+        raise
+    finally:
+        metrics = request.app[HTTP_METRICS]
+        route = _route_of(request)
+        metrics.requests.labels(route, request.method, str(status)).inc()
+        metrics.latency.labels(route).observe(time.perf_counter() - started)
+
+
+def add_health_routes(
+    app: web.Application, registry: CollectorRegistry, readiness: Readiness
+) -> None:
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        checks = dict(await readiness())
+        ready = all(checks.values())
+        return web.json_response(
+            {"status": "ready" if ready else "unavailable", "checks": checks},
+            status=200 if ready else 503,
+        )
+
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(
+            body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)

@@ -1,0 +1,164 @@
+"""What every service's composition root shares: the platform parts built first, the base
+app, and running under aiohttp with graceful SIGTERM handling. Nothing here builds a
+client: ``services/<name>/app.py`` does (lifecycles are in ``lifecycle.py``)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import uvloop
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from shared.contracts.topology import service_queues
+from shared.platform.auth import Authenticator, auth_middleware
+from shared.platform.bus import Broker, OnConnect
+from shared.platform.consumer import Consumer, Handlers
+from shared.platform.control import ControlBus
+from shared.platform.directory import TenantDirectory
+from shared.platform.edge import HTTP_METRICS, add_health_routes, edge_middleware
+from shared.platform.key_store import KeyStore
+from shared.platform.lifecycle import CleanupContext, run_consumer
+from shared.platform.logs import configure
+from shared.platform.metrics import ConsumerMetrics, HttpMetrics, new_registry
+from shared.platform.openapi import add_openapi_route
+from shared.platform.ratelimit import TokenBuckets
+from shared.platform.secretbox import SecretError
+from shared.platform.settings import CommonSettings, ConsumerSettings, SettingsError
+from shared.platform.storage import Client, ping
+
+logger = logging.getLogger(__name__)
+S = TypeVar("S")
+
+
+@dataclass(frozen=True, slots=True)
+class Platform:
+    """What every service builds first: metrics, API keys, control notices, around the
+    database client its composition root made."""
+
+    service: str
+    common: CommonSettings
+    registry: CollectorRegistry
+    mongo: Client
+    control: ControlBus
+    authenticator: Authenticator
+    buckets: TokenBuckets
+
+    @classmethod
+    def build(cls, service: str, common: CommonSettings, *, mongo: Client) -> Platform:
+        authenticator = Authenticator(KeyStore(mongo), admin_key=common.admin_key)
+        control = ControlBus()
+        control.on("key.revoked", authenticator.forget)
+        return cls(
+            service=service,
+            common=common,
+            registry=new_registry(),
+            mongo=mongo,
+            control=control,
+            authenticator=authenticator,
+            buckets=TokenBuckets(rate=common.api_rate_per_second, burst=common.api_burst),
+        )
+
+
+def base_app(
+    platform: Platform,
+    *,
+    broker: Broker,
+    openapi: dict[str, Any],
+    client_max_size: int = 1024 * 1024,
+) -> web.Application:
+    """Middlewares (metrics, JSON errors, API keys, rate limits), health routes, OpenAPI."""
+    app = web.Application(
+        middlewares=[edge_middleware, auth_middleware(platform.authenticator, platform.buckets)],
+        client_max_size=client_max_size,
+    )
+    app[HTTP_METRICS] = HttpMetrics.create(platform.registry)
+
+    async def readiness() -> Mapping[str, bool]:
+        return {"broker": broker.connected, "database": await ping(platform.mongo)}
+
+    add_health_routes(app, platform.registry, readiness)
+    add_openapi_route(app, openapi)
+    return app
+
+
+def tenant_directory(platform: Platform) -> TenantDirectory:
+    """Which tenants exist (cached), forgetting a tenant on every change notice."""
+    directory = TenantDirectory(platform.mongo)
+    for change in ("tenant.deleted", "tenant.changed"):
+        platform.control.on(change, directory.forget)
+    return directory
+
+
+def consumer_app(
+    platform: Platform,
+    settings: ConsumerSettings,
+    *,
+    handlers: Handlers,
+    directory: TenantDirectory,
+    openapi: dict[str, Any],
+    routes: Sequence[web.RouteDef] = (),
+    on_connect: Sequence[OnConnect] = (),
+    resources: Sequence[CleanupContext] = (),
+) -> web.Application:
+    """A service whose work arrives on its queue: the queue's consumer routing to
+    ``handlers``, the broker connection, health, API ``routes``; ``on_connect``: more broker
+    set-up (publishers), ``resources``: more to hold for the app's life."""
+    consumer = Consumer(
+        service_queues(settings.queue_prefix)[platform.service],
+        handlers,
+        metrics=ConsumerMetrics.create(platform.registry),
+        prefetch=settings.prefetch,
+        tenant_exists=directory.exists,
+    )
+    broker = Broker(
+        settings.common.amqp_url,
+        name=f"wxp-{platform.service}",
+        on_connect=[platform.control.setup, *on_connect, consumer.setup],
+    )
+    app = base_app(platform, broker=broker, openapi=openapi)
+    app.add_routes(routes)
+    run_consumer(
+        app,
+        mongo=platform.mongo,
+        broker=broker,
+        consumer=consumer,
+        grace=settings.common.shutdown_grace_seconds,
+        resources=resources,
+    )
+    return app
+
+
+def serve(app: web.Application, settings: CommonSettings) -> None:
+    """Runs until SIGTERM/SIGINT; in-flight requests get the grace period, then cleanup."""
+    logger.info("listening on %s:%d", settings.host, settings.port)
+    web.run_app(
+        app,
+        loop=uvloop.new_event_loop(),  # measured: about 1.5x the requests/s of asyncio's loop
+        host=settings.host,
+        port=settings.port,
+        access_log=None,
+        print=None,
+        shutdown_timeout=settings.shutdown_grace_seconds,
+        handle_signals=True,
+    )
+
+
+def main(
+    service: str,
+    load: Callable[[], S],
+    common: Callable[[S], CommonSettings],
+    create_app: Callable[[S], web.Application],
+) -> None:
+    """``python -m services.<name>``: settings from the environment, once; logs; serve."""
+    try:
+        settings = load()
+        configure(service, common(settings).log_level)
+        app = create_app(settings)
+    except (SettingsError, SecretError) as exc:
+        sys.exit(f"{service}: {exc}")
+    serve(app, common(settings))
