@@ -1,26 +1,10 @@
-"""``python -m services.gateway``: settings from the environment, logs, serve."""
+"""``python -m services.gateway``: settings from the environment, once; logs; serve."""
 
 from __future__ import annotations
 
-import sys
-
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
-from shared.logs import configure
-from shared.runtime import serve
-from shared.secretbox import SecretError
-from shared.settings import SettingsError
-
-
-def main() -> None:
-    try:
-        settings = GatewaySettings.from_env()
-        configure("gateway", settings.common.log_level)
-        app = create_app(settings)
-    except (SettingsError, SecretError) as exc:
-        sys.exit(f"gateway: {exc}")
-    serve(app, settings.common)
-
+from shared.platform.service import main
 
 if __name__ == "__main__":
-    main()
+    main("gateway", GatewaySettings.from_env, lambda s: s.common, create_app)

@@ -9,30 +9,34 @@ from datetime import timedelta
 from aiohttp import web
 
 from services.gateway.api import TenantApi
-from services.gateway.events import EventStore, RelayClaims
+from services.gateway.dedup import DedupStore
+from services.gateway.dispatch import Dispatch
 from services.gateway.intake import Intake
+from services.gateway.keys_api import KeyApi
 from services.gateway.marks import PublishedMarks
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.openapi import gateway_openapi
+from services.gateway.outbox import Outbox
 from services.gateway.relay import Relay
 from services.gateway.repository import TenantRepository
 from services.gateway.settings import GatewaySettings
 from services.gateway.tenant_cache import TenantCache
 from services.gateway.webhook import Webhook
-from shared.auth import KeyStore
-from shared.bus import Broker
-from shared.publisher import EventPublisher
-from shared.runtime import Platform, background, base_app, closing
-from shared.secretbox import SecretBox
-from shared.storage import UNAVAILABLE
-from shared.topology import service_queues
+from shared.contracts.topology import service_queues
+from shared.platform.bus import Broker
+from shared.platform.key_store import KeyStore
+from shared.platform.lifecycle import background, closing
+from shared.platform.publisher import EventPublisher
+from shared.platform.secretbox import SecretBox
+from shared.platform.service import Platform, base_app
+from shared.platform.storage import UNAVAILABLE, mongo_client
 
 
 def create_app(settings: GatewaySettings) -> web.Application:
     common = settings.common
     box = SecretBox.from_setting(common.master_key)
-    platform = Platform.build("gateway", common)
-    mongo = platform.mongo
+    mongo = mongo_client(common.mongodb_url, app_name="wxp-gateway")
+    platform = Platform.build("gateway", common, mongo=mongo)
     metrics = GatewayMetrics.create(platform.registry)
     publisher = EventPublisher(
         queues=list(service_queues(settings.queue_prefix).values()),
@@ -45,40 +49,56 @@ def create_app(settings: GatewaySettings) -> web.Application:
     tenant_cache = TenantCache(tenants, ttl=settings.tenant_cache_seconds)
     for change in ("tenant.changed", "tenant.deleted"):
         platform.control.on(change, tenant_cache.forget)
-    store = EventStore(mongo)
+    dedup = DedupStore(mongo)
     marks = PublishedMarks(mongo)
+    outbox = Outbox(mongo, stale_claim_after=timedelta(seconds=30))
+    dispatch = Dispatch(publisher=publisher, keeper=outbox, marks=marks, metrics=metrics)
     intake = Intake(
-        store=store,
+        dedup=dedup,
         marks=marks,
+        dispatch=dispatch,
         publisher=publisher,
         metrics=metrics,
         reply_deadline=settings.reply_deadline_seconds,
         retry_grace=settings.retry_grace_seconds,
     )
+    window = timedelta(seconds=settings.dedup_window_seconds)
+
+    async def purge() -> None:
+        await dedup.purge(window)
+        await marks.purge(window)
+
+    async def forget_events(tenant_id: str) -> None:
+        for records in (dedup, marks, outbox):
+            await records.forget_tenant(tenant_id)
+
     relay = Relay(
-        intake=intake,
-        store=store,
+        outbox=outbox,
         publisher=publisher,
-        broker=broker,
+        marks=marks,
+        backlog=dispatch.backlog,
         metrics=metrics,
-        claims=RelayClaims(mongo, stale_after=timedelta(seconds=30)),
+        connected=lambda: broker.connected,
+        purge=purge,
         interval=settings.relay_interval_seconds,
-        dedup_window=timedelta(seconds=settings.dedup_window_seconds),
     )
 
     app = base_app(platform, broker=broker, openapi=gateway_openapi())
     app.add_routes(
         Webhook(settings=settings, intake=intake, metrics=metrics, tenants=tenant_cache).routes()
     )
+    keys = KeyStore(mongo)
     app.add_routes(
         TenantApi(
             repository=tenants,
-            keys=KeyStore(mongo),
+            keys=keys,
             control=platform.control,
             public_url=common.public_url,
             aes_key_grace=timedelta(seconds=settings.aes_key_grace_seconds),
+            forget_events=forget_events,
         ).routes()
     )
+    app.add_routes(KeyApi(repository=tenants, keys=keys, control=platform.control).routes())
 
     async def prepare(_: web.Application) -> AsyncIterator[None]:
         await _retry_until_reachable(tenants.prepare)
@@ -89,7 +109,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app.cleanup_ctx.append(closing(mongo.close))
     app.cleanup_ctx.append(prepare)
     app.cleanup_ctx.append(background(broker.run))
-    app.cleanup_ctx.append(closing(intake.drain))
+    app.cleanup_ctx.append(closing(dispatch.drain))
     app.cleanup_ctx.append(background(marks.run))
     app.cleanup_ctx.append(closing(marks.flush))  # runs first at shutdown: no note is lost
     app.cleanup_ctx.append(background(relay.run))

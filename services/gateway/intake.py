@@ -4,7 +4,7 @@
 parsed, with the moment the request arrived. Everything it does fits in the reply
 deadline, so WeChat never waits past 5 s: database calls are bounded, and when the
 database does not answer in time the event is published without dedup (consumers are
-idempotent on its id). It returns the reply spec to render, or None for ``success``;
+idempotent on its id). It returns the passive answer to render, or None for ``success``;
 it raises ``BrokerUnavailable`` only when neither the broker nor the database could
 take the event, and the handler answers 503 so that WeChat retries.
 """
@@ -12,197 +12,112 @@ take the event, and the handler answers 503 so that WeChat retries.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable
-from dataclasses import replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from services.gateway.events import EventStore
-from services.gateway.marks import PublishedMarks
+from services.gateway.bounded import Bounded, DatabaseSlow
+from services.gateway.dispatch import Dispatch
 from services.gateway.metrics import GatewayMetrics
-from shared.bus import BrokerUnavailable
-from shared.envelope import REPLY_DEADLINE_HEADER, Envelope, iso, reply_sent
-from shared.publisher import EventPublisher
-from shared.storage import UNAVAILABLE
+from services.gateway.ports import Dedup, Marks, Publisher
+from shared.contracts.codec import DecodeError
+from shared.contracts.envelope import REPLY_DEADLINE_HEADER, Envelope
+from shared.contracts.messages import WeChatMessage
+from shared.contracts.reply import PassiveAnswer
+from shared.platform.bus import BrokerUnavailable
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
-def fallback_of(event: Envelope, reason: str, *, now: datetime) -> Envelope:
-    """The ``reply.fallback`` event: answer ``event`` through the customer-service API."""
-    return replace(
-        event,
-        id=f"{event.id}-fb",
-        type="reply.fallback",
-        received_at=iso(now),
-        payload={"reason": reason, "event": event.as_dict()},
-    )
+def should_republish(seen_age: float | None, published: bool, retry_grace: float) -> bool:
+    """A retry of a seen id is published again only when it was seen long enough ago and
+    never confirmed (its first attempt died between dedup and publish)."""
+    return seen_age is not None and not published and seen_age >= retry_grace
 
 
-class DatabaseSlow(Exception):
-    """The database did not answer within the time the webhook can spare."""
-
-
+@dataclass(slots=True)
 class Intake:
-    def __init__(
-        self,
-        *,
-        store: EventStore,
-        marks: PublishedMarks,
-        publisher: EventPublisher,
-        metrics: GatewayMetrics,
-        reply_deadline: float,
-        retry_grace: float,
-        db_timeout: float = 1.0,
-    ) -> None:
-        self._store = store
-        self._marks = marks
-        self._publisher = publisher
-        self._metrics = metrics
-        self._deadline = reply_deadline
-        self._retry_grace = retry_grace
-        self._db_timeout = db_timeout
-        self.backlog = False  # events are kept: publish new ones after them, through the relay
-        self.wakeup = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def replied(self, event: Envelope, spec: dict[str, Any]) -> None:
-        """The passive reply went back to WeChat: say so on the bus (off the request path)."""
-        rule_id = spec.get("rule_id")
-        if not isinstance(rule_id, str):
-            return
-        sent = reply_sent(event, rule_id=rule_id, via="passive", at=datetime.now(UTC))
-        task = asyncio.ensure_future(self._publish_or_keep(sent))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def drain(self) -> None:
-        """Waits for the reply.sent events still being published (at shutdown)."""
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+    dedup: Dedup
+    marks: Marks
+    dispatch: Dispatch
+    publisher: Publisher
+    metrics: GatewayMetrics
+    reply_deadline: float
+    retry_grace: float
+    bounded: Bounded = field(default_factory=Bounded)
 
     async def accept(
-        self, event: Envelope, *, wants_reply: bool, arrived: float
-    ) -> dict[str, Any] | None:
+        self, event: Envelope[WeChatMessage], *, wants_reply: bool, arrived: float
+    ) -> PassiveAnswer | None:
         """``arrived`` is the request's ``time.monotonic()``: the deadline counts from it."""
         try:
-            first = await self._bounded(self._store.first_sight(event))
+            first = await self.bounded(self.dedup.first_sight(event))
         except DatabaseSlow as exc:
             logger.warning("no dedup for %s (%s); publishing it anyway", event.id, exc)
-            self._metrics.dedup_skipped.inc()
+            self.metrics.dedup_skipped.inc()
             first = True
         if not first:
             replay = await self._replay(event)
             if replay is not None:
                 return replay[0]
-        self._metrics.accepted.labels(event.kind).inc()
-        if wants_reply and not self.backlog:
-            return await self._publish_and_wait(event, deadline=arrived + self._deadline)
-        await self._publish_or_keep(event)
+        self.metrics.accepted.labels(event.kind).inc()
+        if wants_reply and not self.dispatch.backlog.active:
+            return await self._publish_and_wait(event, deadline=arrived + self.reply_deadline)
+        await self.dispatch.publish_or_keep(event)
         if wants_reply:
-            await self._fall_back(event, "broker_unavailable")
+            await self.dispatch.fall_back(event, "broker_unavailable")
         return None
 
-    async def _replay(self, event: Envelope) -> tuple[dict[str, Any] | None] | None:
-        """For an id seen before: ``(reply,)`` to answer with, or None to publish after all."""
+    async def _replay(self, event: Envelope[Any]) -> tuple[PassiveAnswer | None] | None:
+        """For an id seen before: ``(answer,)`` to answer with, or None to publish after all."""
         try:
-            seen = await self._bounded(self._store.seen(event.id))
+            seen_at = await self.bounded(self.dedup.seen_at(event.id))
+            note = await self.bounded(self.marks.lookup(event.id))
         except DatabaseSlow:
-            seen = None
-        if seen is not None and not seen.published and seen.age_seconds >= self._retry_grace:
+            seen_at, note = None, None
+        age = None if seen_at is None else (datetime.now(UTC) - seen_at).total_seconds()
+        if should_republish(age, note is not None, self.retry_grace):
             logger.warning("event %s was accepted but never published; publishing it now", event.id)
             return None
-        self._metrics.dedup_hits.inc()
-        return (seen.reply if seen is not None else None,)
+        self.metrics.dedup_hits.inc()
+        return (note.answer if note is not None else None,)
 
-    async def _bounded(self, work: Awaitable[T]) -> T:
-        try:
-            return await asyncio.wait_for(work, self._db_timeout)
-        except TimeoutError:
-            raise DatabaseSlow(f"no answer in {self._db_timeout}s") from None
-        except UNAVAILABLE as exc:
-            raise DatabaseSlow(str(exc)) from None
-
-    async def _publish(
-        self,
-        event: Envelope,
-        *,
-        path: str,
-        headers: dict[str, Any] | None = None,
-        correlation_id: str | None = None,
-    ) -> None:
-        started = time.perf_counter()
-        await self._publisher.publish(event, headers=headers, correlation_id=correlation_id)
-        self._metrics.publish_latency.observe(time.perf_counter() - started)
-        self._metrics.published.labels(path).inc()
-
-    async def _publish_or_keep(self, event: Envelope) -> None:
-        if not self.backlog:
-            try:
-                await self._publish(event, path="direct")
-            except BrokerUnavailable as exc:
-                logger.warning("keeping %s for the relay: %s", event.id, exc)
-            else:
-                self._marks.add(event.id, event.tenant_id)
-                return
-        await self._keep(event)
-
-    async def _keep(self, event: Envelope) -> None:
-        try:
-            await self._bounded(self._store.keep(event, {}))
-        except DatabaseSlow as exc:
-            raise BrokerUnavailable(f"neither broker nor database took {event.id}: {exc}") from exc
-        self._metrics.kept.inc()
-        self.backlog = True  # from here on the relay publishes, in order
-        self.wakeup.set()
-
-    async def _fall_back(self, event: Envelope, reason: str) -> None:
-        self._metrics.replies.labels("fallback").inc()
-        await self._publish_or_keep(fallback_of(event, reason, now=datetime.now(UTC)))
-
-    async def _publish_and_wait(self, event: Envelope, *, deadline: float) -> dict[str, Any] | None:
+    async def _publish_and_wait(
+        self, event: Envelope[WeChatMessage], *, deadline: float
+    ) -> PassiveAnswer | None:
         correlation_id = uuid.uuid4().hex
-        reply = self._publisher.expect_reply(correlation_id)
+        reply = self.publisher.expect_reply(correlation_id)
         deadline_ms = int((time.time() + deadline - time.monotonic()) * 1000)
+        headers = {REPLY_DEADLINE_HEADER: deadline_ms}
         try:
-            await self._publish(
-                event,
-                path="direct",
-                headers={REPLY_DEADLINE_HEADER: deadline_ms},
-                correlation_id=correlation_id,
-            )
+            await self.dispatch.publish(event, headers=headers, correlation_id=correlation_id)
         except BrokerUnavailable as exc:
-            self._publisher.forget(correlation_id)
+            self.publisher.forget(correlation_id)
             logger.warning("keeping %s for the relay: %s", event.id, exc)
-            await self._keep(event)
-            await self._fall_back(event, "broker_unavailable")
+            await self.dispatch.keep(event)
+            await self.dispatch.fall_back(event, "broker_unavailable")
             return None
         try:
             body = await asyncio.wait_for(reply, max(deadline - time.monotonic(), 0.0))
         except TimeoutError:
-            self._publisher.forget(correlation_id)
-            self._metrics.deadline_missed.inc()
-            self._marks.add(event.id, event.tenant_id)
-            await self._fall_back(event, "deadline")
+            self.publisher.forget(correlation_id)
+            self.metrics.deadline_missed.inc()
+            self.marks.add(event.id, event.tenant_id)
+            await self.dispatch.fall_back(event, "deadline")
             return None
-        self._metrics.reply_wait.observe(time.monotonic() - (deadline - self._deadline))
-        spec = _decode_reply(body)
-        self._metrics.replies.labels("none" if spec is None else "passive").inc()
-        self._marks.add(event.id, event.tenant_id, reply=spec)
-        return spec
+        self.metrics.reply_wait.observe(time.monotonic() - (deadline - self.reply_deadline))
+        answer = _decode(body)
+        self.metrics.replies.labels("none" if answer.reply is None else "passive").inc()
+        self.marks.add(event.id, event.tenant_id, answer)
+        return answer if answer.reply is not None else None
 
 
-def _decode_reply(body: bytes) -> dict[str, Any] | None:
+def _decode(body: bytes) -> PassiveAnswer:
     try:
-        spec = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        logger.error("undecodable passive reply dropped")
-        return None
-    if not isinstance(spec, dict) or spec.get("type") in (None, "none"):
-        return None
-    return spec
+        return PassiveAnswer.decode(body)
+    except DecodeError as exc:
+        logger.error("undecodable passive reply dropped: %s", exc)
+        return PassiveAnswer()

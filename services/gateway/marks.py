@@ -12,15 +12,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.errors import BulkWriteError
 
-from shared.storage import CONTROL_DB, Client, PyMongoError
+from shared.contracts.codec import DecodeError
+from shared.contracts.reply import PassiveAnswer
+from shared.platform.storage import CONTROL_DB, Client, PyMongoError
 
 logger = logging.getLogger(__name__)
 MAX_PENDING = 20_000  # beyond this, while the database is away, the oldest notes are dropped
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    answer: PassiveAnswer | None  # the passive reply WeChat got, if any
 
 
 class PublishedMarks:
@@ -31,10 +39,10 @@ class PublishedMarks:
         self._pending: list[dict[str, Any]] = []
         self._wake = asyncio.Event()
 
-    def add(self, event_id: str, tenant_id: str, reply: dict[str, Any] | None = None) -> None:
+    def add(self, event_id: str, tenant_id: str, answer: PassiveAnswer | None = None) -> None:
         doc: dict[str, Any] = {"_id": event_id, "tenant_id": tenant_id, "at": datetime.now(UTC)}
-        if reply is not None:
-            doc["reply"] = reply
+        if answer is not None:
+            doc["reply"] = answer.to_json()
         self._pending.append(doc)
         if len(self._pending) >= self._batch:
             self._wake.set()
@@ -59,3 +67,21 @@ class PublishedMarks:
                 logger.warning("published notes not written (%s); retrying later", exc)
                 self._pending = (docs + self._pending)[-MAX_PENDING:]
                 return
+
+    async def lookup(self, event_id: str) -> Published | None:
+        """The note of a published event (the retry path only: a full scan on FerretDB)."""
+        doc = await self._collection.find_one({"_id": event_id})
+        if doc is None:
+            return None
+        try:
+            answer = None if doc.get("reply") is None else PassiveAnswer.from_json(doc["reply"])
+        except DecodeError:
+            logger.warning("unreadable reply noted for %s; answering success", event_id)
+            answer = None
+        return Published(answer=answer)
+
+    async def purge(self, older_than: timedelta) -> None:
+        await self._collection.delete_many({"at": {"$lt": datetime.now(UTC) - older_than}})
+
+    async def forget_tenant(self, tenant_id: str) -> None:
+        await self._collection.delete_many({"tenant_id": tenant_id})

@@ -1,4 +1,4 @@
-"""WeChat XML in, envelope out; reply spec in, WeChat XML out. Pure functions.
+"""WeChat XML in, envelope out. Pure functions.
 
 Parsing is defensive: no DTDs or entities (``defusedxml``), a root named ``xml``, the
 four header fields present. Every message and event type becomes an envelope, known or
@@ -15,7 +15,8 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from shared.envelope import Envelope, event_event_id, iso, message_event_id, type_name
+from shared.contracts.envelope import Envelope, event_event_id, iso, message_event_id, type_name
+from shared.contracts.messages import WeChatMessage
 
 HEADER = ("ToUserName", "FromUserName", "CreateTime", "MsgType")
 REPLYABLE_EVENTS = frozenset({"subscribe", "scan", "click", "scancode_waitmsg"})
@@ -78,7 +79,9 @@ def _snake_tree(value: Any) -> Any:
     return value
 
 
-def to_envelope(tenant_id: str, fields: dict[str, Any], *, received_at: datetime) -> Envelope:
+def to_envelope(
+    tenant_id: str, fields: dict[str, Any], *, received_at: datetime
+) -> Envelope[WeChatMessage]:
     missing = [name for name in HEADER if not isinstance(fields.get(name), str) or not fields[name]]
     if missing:
         raise MessageError("missing_field", f"missing {', '.join(missing)}")
@@ -99,10 +102,9 @@ def to_envelope(tenant_id: str, fields: dict[str, Any], *, received_at: datetime
         else event_event_id(tenant_id, openid, create_time, event, key)
     )
     skip = {*HEADER, "Event"}
-    payload = {snake(k): _snake_tree(v) for k, v in fields.items() if k not in skip}
-    payload["account"] = fields["ToUserName"]
+    values = {snake(k): _snake_tree(v) for k, v in fields.items() if k not in skip}
     if kind_type in ("event.subscribe", "event.scan") and key:
-        payload["scene"] = key.removeprefix("qrscene_")
+        values["scene"] = key.removeprefix("qrscene_")
     return Envelope(
         id=envelope_id,
         tenant_id=tenant_id,
@@ -110,11 +112,11 @@ def to_envelope(tenant_id: str, fields: dict[str, Any], *, received_at: datetime
         occurred_at=iso(datetime.fromtimestamp(int(create_time), UTC)),
         received_at=iso(received_at),
         openid=openid,
-        payload=payload,
+        payload=WeChatMessage(account=fields["ToUserName"], fields=values),
     )
 
 
-def wants_reply(envelope: Envelope) -> bool:
+def wants_reply(envelope: Envelope[WeChatMessage]) -> bool:
     """Readers' messages and the events WeChat lets us answer passively."""
     kind, _, name = envelope.type.partition(".")
     return kind == "msg" or (kind == "event" and name in REPLYABLE_EVENTS)

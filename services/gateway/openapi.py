@@ -1,108 +1,12 @@
-"""The gateway's OpenAPI document: the agency API as its routes really are."""
+"""The gateway's OpenAPI document: the agency API as its routes really are (the
+schemas are in ``schemas.py``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from shared.openapi import document, json_response, operation, path_param
-
-STR = {"type": "string"}
-TENANT_FIELDS: dict[str, Any] = {
-    "name": {"type": "string", "minLength": 1, "maxLength": 100},
-    "account_type": {"type": "string", "enum": ["subscription", "service"]},
-    "encrypt_mode": {"type": "string", "enum": ["plain", "compatible", "safe"]},
-    "timezone": {"type": "string", "example": "Asia/Shanghai"},
-    "token": {"type": "string", "pattern": "^[A-Za-z0-9]{3,32}$"},
-    "encoding_aes_key": {"type": "string", "pattern": "^[A-Za-z0-9]{43}$"},
-    "app_secret": {"type": "string", "minLength": 1, "maxLength": 128},
-}
-SCHEMAS: dict[str, Any] = {
-    "TenantCreate": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["name", "appid", "app_secret", "account_type", "encrypt_mode"],
-        "properties": {
-            **TENANT_FIELDS,
-            "id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{1,40}$"},
-            "appid": {"type": "string", "pattern": "^wx[0-9a-zA-Z]{16}$"},
-        },
-    },
-    "TenantPatch": {
-        "type": "object",
-        "additionalProperties": False,
-        "minProperties": 1,
-        "properties": {
-            **TENANT_FIELDS,
-            "regenerate": {
-                "type": "array",
-                "items": {"type": "string", "enum": ["token", "encoding_aes_key"]},
-            },
-        },
-    },
-    "Tenant": {
-        "type": "object",
-        "required": [
-            "id",
-            "name",
-            "appid",
-            "account_type",
-            "encrypt_mode",
-            "timezone",
-            "webhook_url",
-        ],
-        "properties": {
-            "id": STR,
-            "name": STR,
-            "appid": STR,
-            "account_type": STR,
-            "encrypt_mode": STR,
-            "timezone": STR,
-            "cluster": STR,
-            "created_at": STR,
-            "updated_at": STR,
-            "webhook_url": STR,
-            "token": {"type": "string", "description": "only when just created or rotated"},
-            "encoding_aes_key": {
-                "type": "string",
-                "description": "only when just created or rotated",
-            },
-        },
-    },
-    "TenantPage": {
-        "type": "object",
-        "required": ["items", "next_after"],
-        "properties": {
-            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Tenant"}},
-            "next_after": {"type": "string", "nullable": True},
-        },
-    },
-    "KeyCreate": {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {"name": {"type": "string", "maxLength": 100}},
-    },
-    "Key": {
-        "type": "object",
-        "required": ["id", "scope", "name", "created_at"],
-        "properties": {
-            "id": STR,
-            "scope": {"type": "string", "enum": ["agency", "tenant"]},
-            "tenant_id": {"type": "string", "nullable": True},
-            "name": STR,
-            "created_at": STR,
-            "key": {"type": "string", "description": "only when just created"},
-        },
-    },
-    "KeyList": {
-        "type": "object",
-        "required": ["items"],
-        "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Key"}}},
-    },
-}
-
-
-def ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+from services.gateway.schemas import STR, gateway_schemas, ref
+from shared.platform.openapi import document, json_response, operation, path_param
 
 
 def gateway_openapi() -> dict[str, Any]:
@@ -180,4 +84,4 @@ def gateway_openapi() -> dict[str, Any]:
             ),
         },
     }
-    return document("wxp gateway: agency API", paths, SCHEMAS)
+    return document("wxp gateway: agency API", paths, gateway_schemas())

@@ -2,7 +2,7 @@
 
 Runs in every gateway replica. A pass takes kept events in ``seq`` order, claims
 each (so two replicas never publish the same one), publishes it with confirms and
-only then deletes it. A pass stops at the first failure, so order is kept.
+only then releases it. A pass stops at the first failure, so order is kept.
 """
 
 from __future__ import annotations
@@ -10,84 +10,73 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
-from services.gateway.events import EventStore, RelayClaims
-from services.gateway.intake import Intake
+from services.gateway.dispatch import Backlog
 from services.gateway.metrics import GatewayMetrics
-from shared.bus import Broker, BrokerUnavailable
-from shared.publisher import EventPublisher
-from shared.storage import PyMongoError
+from services.gateway.ports import Marks, Outbox, Publisher
+from shared.platform.bus import BrokerUnavailable
+from shared.platform.storage import PyMongoError
 
 logger = logging.getLogger(__name__)
 BATCH = 200
+PURGE_EVERY = 60  # passes
 # Nobody waits on the relay, and right after a broker restart quorum queues confirm slowly:
 # a short timeout would only publish twice what the broker was about to confirm.
 RELAY_CONFIRM_TIMEOUT = 10.0
 
 
+@dataclass(slots=True)
 class Relay:
-    def __init__(
-        self,
-        *,
-        intake: Intake,
-        store: EventStore,
-        claims: RelayClaims,
-        publisher: EventPublisher,
-        broker: Broker,
-        metrics: GatewayMetrics,
-        interval: float,
-        dedup_window: timedelta,
-    ) -> None:
-        self._intake = intake
-        self._store = store
-        self._claims = claims
-        self._publisher = publisher
-        self._broker = broker
-        self._metrics = metrics
-        self._interval = interval
-        self._dedup_window = dedup_window
+    outbox: Outbox
+    publisher: Publisher
+    marks: Marks
+    backlog: Backlog
+    metrics: GatewayMetrics
+    connected: Callable[[], bool]
+    purge: Callable[[], Awaitable[None]]  # forgets records older than the dedup window
+    interval: float
 
     async def run(self) -> None:
         """Relay passes until cancelled: promptly when woken, else every ``interval``."""
         passes = 0
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._intake.wakeup.wait(), self._interval)
-            self._intake.wakeup.clear()
-            if not self._broker.connected:
+                await asyncio.wait_for(self.backlog.wakeup.wait(), self.interval)
+            self.backlog.wakeup.clear()
+            if not self.connected():
                 continue
             try:
                 await self.run_pass()
                 passes += 1
-                if passes % 60 == 0:
-                    purged = await self._store.purge_seen(self._dedup_window)
-                    logger.info("purged %d dedup records", purged)
+                if passes % PURGE_EVERY == 0:
+                    await self.purge()
             except PyMongoError as exc:
                 logger.warning("relay pass failed on the database: %s", exc)
 
     async def run_pass(self) -> None:
         while True:
-            kept = await self._store.kept(BATCH)
-            self._metrics.backlog.set(len(kept))
+            kept = await self.outbox.kept(BATCH)
+            self.metrics.backlog.set(len(kept))
             if not kept:
-                self._intake.backlog = False
+                self.backlog.active = False
                 return
-            for doc in kept:
-                if not await self._claims.claim(doc["_id"]):
+            for event in kept:
+                if not await self.outbox.claim(event.event_id):
                     return  # another replica is relaying; it keeps the order
                 try:
-                    await self._publisher.publish_raw(
-                        doc["body"],
-                        routing_key=doc["routing_key"],
-                        message_id=doc["_id"],
-                        headers=doc.get("headers") or {},
+                    await self.publisher.publish_raw(
+                        event.body,
+                        routing_key=event.routing_key,
+                        message_id=event.event_id,
+                        headers=event.headers,
                         confirm_timeout=RELAY_CONFIRM_TIMEOUT,
                     )
                 except BrokerUnavailable as exc:
-                    await self._claims.release(doc["_id"])
+                    await self.outbox.unclaim(event.event_id)
                     logger.warning("relay paused: %s", exc)
                     return
-                await self._store.release(doc["_id"], doc["tenant_id"])
-                await self._claims.release(doc["_id"])
-                self._metrics.published.labels("relay").inc()
+                await self.outbox.release(event.event_id)
+                self.marks.add(event.event_id, event.tenant_id)
+                self.metrics.published.labels("relay").inc()

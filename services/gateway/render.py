@@ -1,20 +1,14 @@
-"""Rendering a reply spec (the replies service's JSON) as WeChat's passive-reply XML.
+"""A reply as WeChat's passive-reply XML. Pure.
 
-Pure: the account and reader come from the inbound envelope, never from the spec, so
-a reply can only go back to the reader who wrote, on the account that received it.
+The account and reader come from the inbound envelope, never from the reply, so a reply
+can only go back to the reader who wrote, on the account that received it.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from shared.envelope import Envelope
-
-MAX_ARTICLES = 8
-
-
-class ReplyError(ValueError):
-    """A reply spec the gateway cannot render."""
+from shared.contracts.envelope import Envelope
+from shared.contracts.messages import WeChatMessage
+from shared.contracts.reply import Article, Reply
 
 
 def cdata(value: object) -> str:
@@ -22,68 +16,53 @@ def cdata(value: object) -> str:
     return f"<![CDATA[{text}]]>"
 
 
-def _field(spec: dict[str, Any], name: str, *, required: bool = True) -> str:
-    value = spec.get(name)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value):
-        raise ReplyError(f"reply field {name!r} must be a non-empty string")
-    return value
+def _tags(pairs: tuple[tuple[str, str | None], ...], *, keep_empty: bool) -> str:
+    return "".join(
+        f"<{tag}>{cdata(value or '')}</{tag}>" for tag, value in pairs if keep_empty or value
+    )
 
 
-def _body(spec: dict[str, Any]) -> tuple[str, str]:
-    kind = spec.get("type")
-    if kind == "text":
-        return "text", f"<Content>{cdata(_field(spec, 'content'))}</Content>"
-    if kind in ("image", "voice"):
-        tag = kind.capitalize()
-        return kind, f"<{tag}><MediaId>{cdata(_field(spec, 'media_id'))}</MediaId></{tag}>"
-    if kind == "video":
-        parts = [f"<MediaId>{cdata(_field(spec, 'media_id'))}</MediaId>"]
-        for name, tag in (("title", "Title"), ("description", "Description")):
-            if spec.get(name):
-                parts.append(f"<{tag}>{cdata(_field(spec, name))}</{tag}>")
-        return "video", f"<Video>{''.join(parts)}</Video>"
-    if kind == "music":
-        names = (
-            ("title", "Title"),
-            ("description", "Description"),
-            ("music_url", "MusicUrl"),
-            ("hq_music_url", "HQMusicUrl"),
+def _article(article: Article) -> str:
+    pairs = (
+        ("Title", article.title),
+        ("Description", article.description),
+        ("PicUrl", article.picurl),
+        ("Url", article.url),
+    )
+    return f"<item>{_tags(pairs, keep_empty=True)}</item>"
+
+
+def _body(reply: Reply) -> str:
+    if reply.type == "text":
+        return f"<Content>{cdata(reply.content)}</Content>"
+    if reply.type in ("image", "voice"):
+        tag = reply.type.capitalize()
+        return f"<{tag}><MediaId>{cdata(reply.media_id)}</MediaId></{tag}>"
+    if reply.type == "video":
+        pairs = (
+            ("MediaId", reply.media_id),
+            ("Title", reply.title),
+            ("Description", reply.description),
         )
-        parts = [f"<{tag}>{cdata(_field(spec, n, required=False))}</{tag}>" for n, tag in names]
-        parts.append(f"<ThumbMediaId>{cdata(_field(spec, 'thumb_media_id'))}</ThumbMediaId>")
-        return "music", f"<Music>{''.join(parts)}</Music>"
-    if kind == "news":
-        articles = spec.get("articles")
-        if not isinstance(articles, list) or not 1 <= len(articles) <= MAX_ARTICLES:
-            raise ReplyError(f"news needs 1 to {MAX_ARTICLES} articles")
-        items = "".join(_article(a) for a in articles)
-        return "news", f"<ArticleCount>{len(articles)}</ArticleCount><Articles>{items}</Articles>"
-    raise ReplyError(f"unknown reply type {kind!r}")
+        return f"<Video>{_tags(pairs, keep_empty=False)}</Video>"
+    if reply.type == "music":
+        music = (
+            ("Title", reply.title),
+            ("Description", reply.description),
+            ("MusicUrl", reply.music_url),
+            ("HQMusicUrl", reply.hq_music_url),
+            ("ThumbMediaId", reply.thumb_media_id),
+        )
+        return f"<Music>{_tags(music, keep_empty=True)}</Music>"
+    items = "".join(_article(a) for a in reply.articles)
+    return f"<ArticleCount>{len(reply.articles)}</ArticleCount><Articles>{items}</Articles>"
 
 
-def _article(article: object) -> str:
-    if not isinstance(article, dict):
-        raise ReplyError("each article must be an object")
-    names = (
-        ("title", "Title"),
-        ("description", "Description"),
-        ("picurl", "PicUrl"),
-        ("url", "Url"),
-    )
-    inner = "".join(
-        f"<{tag}>{cdata(_field(article, n, required=n == 'title'))}</{tag}>" for n, tag in names
-    )
-    return f"<item>{inner}</item>"
-
-
-def render_reply(spec: dict[str, Any], inbound: Envelope, *, now: int) -> bytes:
+def render_reply(reply: Reply, inbound: Envelope[WeChatMessage], *, now: int) -> bytes:
     """The plaintext XML of a passive reply to ``inbound``."""
-    msgtype, body = _body(spec)
-    account = inbound.payload.get("account", "")
     return (
         f"<xml><ToUserName>{cdata(inbound.openid)}</ToUserName>"
-        f"<FromUserName>{cdata(account)}</FromUserName>"
-        f"<CreateTime>{now}</CreateTime><MsgType>{cdata(msgtype)}</MsgType>{body}</xml>"
+        f"<FromUserName>{cdata(inbound.payload.account)}</FromUserName>"
+        f"<CreateTime>{now}</CreateTime><MsgType>{cdata(reply.type)}</MsgType>"
+        f"{_body(reply)}</xml>"
     ).encode()

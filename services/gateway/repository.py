@@ -1,5 +1,5 @@
 """Tenants in ``wxp_control.tenants``: one document per account, its secrets sealed
-with the master key (see ``events.py`` for the gateway's records of events)."""
+with the master key in the layout ``shared.platform.tenant_records`` owns."""
 
 from __future__ import annotations
 
@@ -8,11 +8,16 @@ from typing import Any
 
 from services.gateway.tenants import NewTenant, TenantChanges
 from services.gateway.verify import Credentials
-from shared.secretbox import SecretBox
-from shared.storage import CONTROL_DB, Client, DuplicateKeyError, tenant_db_name
-from shared.tenant_secrets import secret_context
+from shared.platform.secretbox import SecretBox
+from shared.platform.storage import CONTROL_DB, Client, DuplicateKeyError, tenant_db_name
+from shared.platform.tenant_records import (
+    SECRETS,
+    open_aes_keys,
+    open_secret,
+    reseal_secrets,
+    seal_secrets,
+)
 
-SECRET_FIELDS = ("token", "encoding_aes_key", "app_secret")
 PUBLIC_FIELDS = (
     "id",
     "name",
@@ -63,9 +68,6 @@ class TenantRepository:
         if found is not None:
             self._box.verify_check_value(found["value"])
 
-    def _context(self, tenant_id: str, field: str) -> str:
-        return secret_context(tenant_id, field)
-
     async def create(self, tenant: NewTenant, *, now: datetime) -> dict[str, Any]:
         doc: dict[str, Any] = {
             "_id": tenant.id,
@@ -76,10 +78,7 @@ class TenantRepository:
             "timezone": tenant.timezone,
             "cluster": "default",
             "created_at": now,
-            "secrets": {
-                f: self._box.seal(getattr(tenant, f), self._context(tenant.id, f))
-                for f in SECRET_FIELDS
-            },
+            **seal_secrets(self._box, tenant.id, tenant.secrets),
         }
         try:
             await self._db.tenants.insert_one(doc)
@@ -91,11 +90,11 @@ class TenantRepository:
 
     async def list(self, *, limit: int, after: str | None) -> list[dict[str, Any]]:
         query = {"_id": {"$gt": after}} if after else {}
-        cursor = self._db.tenants.find(query, {"secrets": 0}).sort("_id", 1).limit(limit)
+        cursor = self._db.tenants.find(query, {SECRETS: 0}).sort("_id", 1).limit(limit)
         return [public_view(doc) async for doc in cursor]
 
     async def get(self, tenant_id: str) -> dict[str, Any] | None:
-        doc = await self._db.tenants.find_one({"_id": tenant_id}, {"secrets": 0})
+        doc = await self._db.tenants.find_one({"_id": tenant_id}, {SECRETS: 0})
         return public_view(doc) if doc is not None else None
 
     async def update(
@@ -106,44 +105,27 @@ class TenantRepository:
         if doc is None:
             return None
         doc.update(changes.fields)
-        sealed = doc["secrets"]
-        if "encoding_aes_key" in changes.secrets:
-            sealed["previous_encoding_aes_key"] = sealed["encoding_aes_key"]
-            doc["previous_aes_key_until"] = now + aes_key_grace
-        for name, value in changes.secrets.items():
-            sealed[name] = self._box.seal(value, self._context(tenant_id, name))
+        doc.update(
+            reseal_secrets(self._box, doc, changes.secrets, previous_until=now + aes_key_grace)
+        )
         doc["updated_at"] = now
         await self._db.tenants.replace_one({"_id": tenant_id}, doc)
         return public_view(doc)
 
     async def delete(self, tenant_id: str) -> bool:
-        """Removes the tenant, its database and the gateway's records of its events."""
+        """Removes the tenant's document and drops its database; False if it was gone."""
         if (await self._db.tenants.delete_one({"_id": tenant_id})).deleted_count == 0:
             return False
         await self._client.drop_database(tenant_db_name(tenant_id))
-        for collection in ("gateway_seen", "gateway_published", "gateway_outbox"):
-            await self._db[collection].delete_many({"tenant_id": tenant_id})
         return True
 
     async def credentials(self, tenant_id: str, *, now: datetime) -> Credentials | None:
         doc = await self._db.tenants.find_one({"_id": tenant_id})
         if doc is None:
             return None
-        sealed = doc["secrets"]
-        keys = [
-            self._box.open(sealed["encoding_aes_key"], self._context(tenant_id, "encoding_aes_key"))
-        ]
-        until = doc.get("previous_aes_key_until")
-        if "previous_encoding_aes_key" in sealed and isinstance(until, datetime) and until > now:
-            keys.append(
-                self._box.open(
-                    sealed["previous_encoding_aes_key"],
-                    self._context(tenant_id, "encoding_aes_key"),
-                )
-            )
         return Credentials(
-            token=self._box.open(sealed["token"], self._context(tenant_id, "token")),
+            token=open_secret(self._box, doc, "token"),
             appid=doc["appid"],
             encrypt_mode=doc["encrypt_mode"],
-            aes_keys=tuple(keys),
+            aes_keys=open_aes_keys(self._box, doc, now=now),
         )

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from shared.settings import CommonSettings, env_float, env_int
+from shared.platform.settings import CommonSettings, env_float, env_int
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 
 from services.gateway.repository import TenantRepository
 from services.gateway.verify import Credentials
-from shared.storage import TENANT_ID_RE, UNAVAILABLE
+from shared.contracts.tenancy import TENANT_ID_RE
+from shared.platform.storage import UNAVAILABLE
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from services.gateway.messages import MessageError, parse_xml
-from shared.wechat_crypto import CryptoError, MessageCrypto, signature_matches, timestamp_fresh
+from shared.wechat.crypto import CryptoError, MessageCrypto, signature_matches, timestamp_fresh
 
 
 class Rejected(Exception):

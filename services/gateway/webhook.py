@@ -18,13 +18,13 @@ from aiohttp import web
 from services.gateway.intake import Intake
 from services.gateway.messages import MessageError, parse_xml, to_envelope, wants_reply
 from services.gateway.metrics import GatewayMetrics
-from services.gateway.replies import ReplyError, render_reply
+from services.gateway.render import render_reply
 from services.gateway.settings import GatewaySettings
 from services.gateway.tenant_cache import TenantCache
 from services.gateway.verify import Credentials, Rejected, Verified, verify_echo, verify_post
-from shared.bus import BrokerUnavailable
-from shared.storage import PyMongoError
-from shared.wechat_crypto import MessageCrypto, encrypted_envelope
+from shared.platform.bus import BrokerUnavailable
+from shared.platform.storage import PyMongoError
+from shared.wechat.crypto import MessageCrypto, encrypted_envelope
 
 logger = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -93,15 +93,11 @@ class Webhook:
             )
         except MessageError as exc:
             raise Rejected(400, exc.reason, str(exc)) from None
-        spec = await self.intake.accept(event, wants_reply=wants_reply(event), arrived=arrived)
-        if spec is None:
+        answer = await self.intake.accept(event, wants_reply=wants_reply(event), arrived=arrived)
+        if answer is None or answer.reply is None:
             return web.Response(text="success")
-        try:
-            xml = render_reply(spec, event, now=int(time.time()))
-        except ReplyError as exc:
-            logger.error("unrenderable reply for %s: %s", event.id, exc)
-            return web.Response(text="success")
-        self.intake.replied(event, spec)
+        xml = render_reply(answer.reply, event, now=int(time.time()))
+        self.intake.dispatch.replied(event, answer)
         return web.Response(
             body=self._seal(xml, credentials, verified), content_type="application/xml"
         )

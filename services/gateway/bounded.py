@@ -1,0 +1,29 @@
+"""Database calls on the webhook path, bounded so that WeChat never waits past 5 s."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from shared.platform.storage import UNAVAILABLE
+
+T = TypeVar("T")
+
+
+class DatabaseSlow(Exception):
+    """The database did not answer within the time the webhook can spare."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bounded:
+    seconds: float = 1.0
+
+    async def __call__(self, work: Awaitable[T]) -> T:
+        try:
+            return await asyncio.wait_for(work, self.seconds)
+        except TimeoutError:
+            raise DatabaseSlow(f"no answer in {self.seconds}s") from None
+        except UNAVAILABLE as exc:
+            raise DatabaseSlow(str(exc)) from None

@@ -1,0 +1,59 @@
+"""What the webhook's intake and the relay need from the world, as protocols: the real
+stores and publisher implement them, and the unit tests' in-memory fakes do too."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from services.gateway.marks import Published
+from services.gateway.outbox import Kept
+from shared.contracts.envelope import Envelope
+from shared.contracts.reply import PassiveAnswer
+
+
+class Dedup(Protocol):
+    async def first_sight(self, envelope: Envelope[Any]) -> bool: ...
+    async def seen_at(self, event_id: str) -> datetime | None: ...
+
+
+class Marks(Protocol):
+    def add(self, event_id: str, tenant_id: str, answer: PassiveAnswer | None = None) -> None: ...
+    async def lookup(self, event_id: str) -> Published | None: ...
+
+
+class Keeper(Protocol):
+    async def keep(self, envelope: Envelope[Any]) -> None: ...
+
+
+class Outbox(Keeper, Protocol):
+    async def kept(self, limit: int) -> list[Kept]: ...
+    async def claim(self, event_id: str) -> bool: ...
+    async def unclaim(self, event_id: str) -> None: ...
+    async def release(self, event_id: str) -> None: ...
+
+
+class Publisher(Protocol):
+    async def publish(
+        self,
+        envelope: Envelope[Any],
+        *,
+        headers: dict[str, Any] | None = None,
+        correlation_id: str | None = None,
+    ) -> None: ...
+
+    async def publish_raw(
+        self,
+        body: bytes,
+        *,
+        routing_key: str,
+        message_id: str,
+        headers: Mapping[str, Any] | None = None,
+        correlation_id: str | None = None,
+        confirm_timeout: float | None = None,
+    ) -> None: ...
+
+    def expect_reply(self, correlation_id: str) -> asyncio.Future[bytes]: ...
+    def forget(self, correlation_id: str) -> None: ...

@@ -1,0 +1,357 @@
+"""The webhook intake's decisions (dedup, publish or keep, wait for the passive reply),
+against in-memory fakes of its ports: no broker, no database. The same paths on the real
+stack are in test_webhook_flow.py and tests/e2e."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from services.gateway.bounded import Bounded
+from services.gateway.dispatch import Dispatch
+from services.gateway.intake import Intake, should_republish
+from services.gateway.metrics import GatewayMetrics
+from shared.contracts.envelope import REPLY_DEADLINE_HEADER, Envelope
+from shared.contracts.payloads import decode
+from shared.contracts.reply import PassiveAnswer, Reply
+from shared.contracts.reply_events import ReplyFallback, ReplySent
+from shared.platform.bus import BrokerUnavailable
+from tests.support.fakes import FakeDedup, FakeMarks, FakeOutbox, FakePublisher, message
+
+ANSWER = PassiveAnswer(Reply("text", content="hello"), rule_id="r-1")
+RETRY_GRACE = 10.0
+
+
+@dataclass
+class Gateway:
+    dedup: FakeDedup
+    marks: FakeMarks
+    outbox: FakeOutbox
+    publisher: FakePublisher
+    metrics: GatewayMetrics
+    dispatch: Dispatch
+    intake: Intake
+
+    async def accept(self, event: Envelope[Any], *, wants_reply: bool) -> PassiveAnswer | None:
+        return await self.intake.accept(event, wants_reply=wants_reply, arrived=time.monotonic())
+
+
+def gateway(
+    *, answer: PassiveAnswer | bytes | None = ANSWER, reply_deadline: float = 1.0
+) -> Gateway:
+    """A gateway whose replies service answers ``answer`` at once (None: never)."""
+    dedup, marks, outbox = FakeDedup(), FakeMarks(), FakeOutbox()
+    body = answer.encode() if isinstance(answer, PassiveAnswer) else answer
+    publisher = FakePublisher(answer=body)
+    metrics = GatewayMetrics.create(CollectorRegistry())
+    bounded = Bounded(0.05)
+    dispatch = Dispatch(
+        publisher=publisher, keeper=outbox, marks=marks, metrics=metrics, bounded=bounded
+    )
+    intake = Intake(
+        dedup=dedup,
+        marks=marks,
+        dispatch=dispatch,
+        publisher=publisher,
+        metrics=metrics,
+        reply_deadline=reply_deadline,
+        retry_grace=RETRY_GRACE,
+        bounded=bounded,
+    )
+    return Gateway(dedup, marks, outbox, publisher, metrics, dispatch, intake)
+
+
+def count(metric: Any, *labels: str) -> float:
+    value: float = (metric.labels(*labels) if labels else metric)._value.get()
+    return value
+
+
+def fallback_in(body: bytes) -> ReplyFallback:
+    payload = decode(body).payload
+    assert isinstance(payload, ReplyFallback)
+    return payload
+
+
+# --- dedup ---------------------------------------------------------------------------
+
+
+async def test_first_sight_publishes_once_and_notes_it() -> None:
+    gw = gateway()
+    event = message()
+
+    assert await gw.accept(event, wants_reply=False) is None
+
+    assert gw.publisher.ids == [event.id]
+    assert gw.publisher.sent[0].routing_key == "acme.msg.text"
+    assert gw.marks.notes[event.id].answer is None
+    assert count(gw.metrics.accepted, "msg") == 1
+    assert count(gw.metrics.published, "direct") == 1
+    assert count(gw.metrics.dedup_hits) == 0
+
+
+async def test_retry_of_a_published_event_answers_from_its_note_without_publishing() -> None:
+    gw = gateway()
+    event = message()
+    first = await gw.accept(event, wants_reply=True)
+
+    retry = await gw.accept(event, wants_reply=True)
+
+    assert first == ANSWER
+    assert retry == ANSWER
+    assert gw.publisher.ids == [event.id]
+    assert count(gw.metrics.dedup_hits) == 1
+    assert count(gw.metrics.accepted, "msg") == 1
+
+
+async def test_retry_of_a_published_event_without_reply_answers_success() -> None:
+    gw = gateway()
+    event = message()
+    await gw.accept(event, wants_reply=False)
+
+    assert await gw.accept(event, wants_reply=False) is None
+    assert gw.publisher.ids == [event.id]
+    assert count(gw.metrics.dedup_hits) == 1
+
+
+async def test_seen_but_never_published_event_older_than_the_grace_is_published_again() -> None:
+    gw = gateway()
+    event = message()
+    gw.dedup.seen[event.id] = datetime.now(UTC) - timedelta(seconds=RETRY_GRACE + 1)
+
+    await gw.accept(event, wants_reply=False)
+
+    assert gw.publisher.ids == [event.id]
+    assert event.id in gw.marks.notes
+    assert count(gw.metrics.dedup_hits) == 0
+
+
+async def test_seen_but_never_published_event_younger_than_the_grace_is_not_published() -> None:
+    gw = gateway()
+    event = message()
+    gw.dedup.seen[event.id] = datetime.now(UTC) - timedelta(seconds=RETRY_GRACE - 5)
+
+    assert await gw.accept(event, wants_reply=True) is None
+
+    assert gw.publisher.sent == []
+    assert gw.outbox.items == []
+    assert count(gw.metrics.dedup_hits) == 1
+
+
+@pytest.mark.parametrize(
+    ("seen_age", "published", "expected"),
+    [
+        (None, False, False),  # the record is gone (purged or unreadable)
+        (RETRY_GRACE - 0.1, False, False),  # the first attempt may still be publishing
+        (RETRY_GRACE, False, True),
+        (RETRY_GRACE * 10, False, True),
+        (RETRY_GRACE * 10, True, False),  # on the bus already
+    ],
+)
+def test_should_republish(seen_age: float | None, published: bool, expected: bool) -> None:
+    assert should_republish(seen_age, published, RETRY_GRACE) is expected
+
+
+async def test_dedup_database_unavailable_still_publishes_and_counts_the_skip() -> None:
+    gw = gateway()
+    gw.dedup.down = True
+    event = message()
+
+    assert await gw.accept(event, wants_reply=True) == ANSWER
+
+    assert gw.publisher.ids == [event.id]
+    assert count(gw.metrics.dedup_skipped) == 1
+
+
+async def test_dedup_database_too_slow_still_publishes_and_counts_the_skip() -> None:
+    gw = gateway()
+    gw.dedup.stalls = True  # the bound (0.05 s here) gives up on it
+    event = message()
+
+    await gw.accept(event, wants_reply=False)
+
+    assert gw.publisher.ids == [event.id]
+    assert count(gw.metrics.dedup_skipped) == 1
+
+
+# --- the broker away -----------------------------------------------------------------
+
+
+async def test_broker_unavailable_keeps_the_event_and_a_fallback_for_its_reply() -> None:
+    gw = gateway()
+    gw.publisher.break_down()
+    event = message()
+
+    assert await gw.accept(event, wants_reply=True) is None
+
+    assert gw.outbox.ids == [event.id, f"{event.id}-fb"]
+    fallback = fallback_in(gw.outbox.items[1].body)
+    assert fallback.reason == "broker_unavailable"
+    assert fallback.event == event
+    assert gw.dispatch.backlog.active
+    assert gw.dispatch.backlog.wakeup.is_set()
+    assert gw.publisher.waiting == {}  # the reply it expected is forgotten
+    assert count(gw.metrics.kept) == 2
+    assert count(gw.metrics.replies, "fallback") == 1
+    assert gw.marks.notes == {}  # the relay notes it once it is on the bus
+
+
+async def test_broker_unavailable_keeps_an_event_that_wants_no_reply_alone() -> None:
+    gw = gateway()
+    gw.publisher.break_down()
+    event = message(kind="event.view", fields={"event_key": "https://example.com/"})
+
+    assert await gw.accept(event, wants_reply=False) is None
+
+    assert gw.outbox.ids == [event.id]
+    assert gw.dispatch.backlog.active
+
+
+async def test_events_after_a_kept_one_are_kept_behind_it_even_when_the_broker_is_back() -> None:
+    gw = gateway()
+    gw.publisher.break_down()
+    first = message("m1")
+    await gw.accept(first, wants_reply=True)
+    gw.publisher.recover()
+
+    assert await gw.accept(message("m2"), wants_reply=False) is None
+    assert await gw.accept(message("m3"), wants_reply=True) is None
+
+    assert gw.publisher.sent == []
+    assert gw.outbox.ids == ["m1", "m1-fb", "m2", "m3", "m3-fb"]
+    assert fallback_in(gw.outbox.items[4].body).reason == "broker_unavailable"
+
+
+@pytest.mark.parametrize("wants_reply", [True, False])
+async def test_neither_broker_nor_database_raises_broker_unavailable(wants_reply: bool) -> None:
+    gw = gateway()
+    gw.publisher.break_down()
+    gw.outbox.down = True
+
+    with pytest.raises(BrokerUnavailable):
+        await gw.accept(message(), wants_reply=wants_reply)
+
+    assert gw.outbox.items == []
+    assert gw.publisher.waiting == {}
+    assert not gw.dispatch.backlog.active
+
+
+# --- the passive reply ---------------------------------------------------------------
+
+
+async def test_passive_reply_in_time_is_returned_and_noted() -> None:
+    gw = gateway(answer=ANSWER)
+    event = message()
+    before_ms = int(time.time() * 1000)
+
+    assert await gw.accept(event, wants_reply=True) == ANSWER
+
+    [sent] = gw.publisher.sent
+    assert sent.message_id == event.id
+    assert sent.correlation_id is not None
+    assert sent.headers[REPLY_DEADLINE_HEADER] > before_ms  # epoch ms, in the future
+    assert gw.marks.notes[event.id].answer == ANSWER
+    assert count(gw.metrics.replies, "passive") == 1
+    assert count(gw.metrics.deadline_missed) == 0
+    assert gw.outbox.items == []
+
+
+async def test_a_none_answer_is_success_and_noted() -> None:
+    gw = gateway(answer=PassiveAnswer())
+    event = message()
+
+    assert await gw.accept(event, wants_reply=True) is None
+
+    assert gw.marks.notes[event.id].answer == PassiveAnswer()
+    assert count(gw.metrics.replies, "none") == 1
+    assert gw.publisher.ids == [event.id]  # no fallback: the rules had nothing to say
+
+
+async def test_deadline_passes_publishes_a_fallback_with_reason_deadline() -> None:
+    gw = gateway(answer=None, reply_deadline=0.05)
+    event = message()
+
+    assert await gw.accept(event, wants_reply=True) is None
+
+    assert gw.publisher.ids == [event.id, f"{event.id}-fb"]
+    assert fallback_in(gw.publisher.sent[1].body).reason == "deadline"
+    assert count(gw.metrics.deadline_missed) == 1
+    assert count(gw.metrics.replies, "fallback") == 1
+    assert gw.marks.notes[event.id].answer is None  # published, and no reply to repeat
+    assert gw.publisher.waiting == {}
+    assert gw.publisher.forgotten == [gw.publisher.sent[0].correlation_id]
+
+
+async def test_the_deadline_counts_from_the_request_arriving() -> None:
+    gw = gateway(answer=None, reply_deadline=0.5)
+    event = message()
+    started = time.monotonic()
+
+    answer = await gw.intake.accept(event, wants_reply=True, arrived=started - 1.0)
+
+    assert answer is None
+    assert time.monotonic() - started < 0.25
+    assert gw.publisher.sent[0].headers[REPLY_DEADLINE_HEADER] < int(time.time() * 1000)
+    assert count(gw.metrics.deadline_missed) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"\xff\xfe",
+        b"[1, 2]",
+        b'{"type": "text"}',
+        b'{"type": "gif", "content": "x"}',
+        b'{"type": "news", "articles": "x"}',
+    ],
+)
+async def test_an_undecodable_reply_body_is_treated_as_none(body: bytes) -> None:
+    gw = gateway(answer=body)
+    event = message()
+
+    assert await gw.accept(event, wants_reply=True) is None
+
+    assert count(gw.metrics.replies, "none") == 1
+    assert gw.marks.notes[event.id].answer == PassiveAnswer()
+    assert gw.publisher.ids == [event.id]
+
+
+# --- reply.sent, off the request path ------------------------------------------------
+
+
+async def test_replied_publishes_reply_sent_off_the_request_path() -> None:
+    gw = gateway()
+    event = message()
+
+    gw.dispatch.replied(event, ANSWER)
+    assert gw.publisher.sent == []  # not yet: the webhook answers first
+    await gw.dispatch.drain()
+
+    [sent] = gw.publisher.sent
+    payload = decode(sent.body).payload
+    assert payload == ReplySent(event_id=event.id, rule_id="r-1", via="passive")
+
+
+async def test_replied_without_a_rule_publishes_nothing() -> None:
+    gw = gateway()
+
+    gw.dispatch.replied(message(), PassiveAnswer(Reply("text", content="hi")))
+    await gw.dispatch.drain()
+
+    assert gw.publisher.sent == []
+
+
+async def test_replied_while_the_broker_is_away_keeps_reply_sent() -> None:
+    gw = gateway()
+    gw.publisher.break_down()
+    event = message()
+
+    gw.dispatch.replied(event, ANSWER)
+    await gw.dispatch.drain()
+
+    assert gw.outbox.ids == [f"{event.id}-sent"]

@@ -1,0 +1,185 @@
+"""The relay's decisions (claim, publish, release, stop at the first failure), against
+in-memory fakes of the outbox, the publisher and the marks: no broker, no database."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from services.gateway.dispatch import Backlog, Dispatch
+from services.gateway.metrics import GatewayMetrics
+from services.gateway.outbox import Kept
+from services.gateway.relay import RELAY_CONFIRM_TIMEOUT, Relay
+from tests.support.fakes import FakeMarks, FakeOutbox, FakePublisher, message
+
+
+@dataclass
+class Setup:
+    outbox: FakeOutbox
+    publisher: FakePublisher
+    marks: FakeMarks
+    backlog: Backlog
+    metrics: GatewayMetrics
+    relay: Relay
+
+
+async def relay_over(*event_ids: str, outbox: FakeOutbox | None = None) -> Setup:
+    """A relay over an outbox holding ``event_ids`` (kept in that order), backlog active."""
+    outbox = outbox or FakeOutbox()
+    for event_id in event_ids:
+        await outbox.keep(message(event_id))
+    publisher, marks, backlog = FakePublisher(), FakeMarks(), Backlog(active=bool(event_ids))
+    metrics = GatewayMetrics.create(CollectorRegistry())
+
+    async def purge() -> None:
+        return None
+
+    relay = Relay(
+        outbox=outbox,
+        publisher=publisher,
+        marks=marks,
+        backlog=backlog,
+        metrics=metrics,
+        connected=lambda: True,
+        purge=purge,
+        interval=60.0,
+    )
+    return Setup(outbox, publisher, marks, backlog, metrics, relay)
+
+
+def relayed(s: Setup) -> float:
+    value: float = s.metrics.published.labels("relay")._value.get()
+    return value
+
+
+async def test_publishes_kept_events_in_order_releasing_and_noting_each() -> None:
+    s = await relay_over("m1", "m2", "m3")
+    bodies = [item.body for item in s.outbox.items]
+
+    await s.relay.run_pass()
+
+    assert s.publisher.ids == ["m1", "m2", "m3"]
+    assert [sent.body for sent in s.publisher.sent] == bodies
+    assert [sent.routing_key for sent in s.publisher.sent] == ["acme.msg.text"] * 3
+    assert s.outbox.released == ["m1", "m2", "m3"]
+    assert s.outbox.items == []
+    assert s.outbox.claims == set()
+    assert set(s.marks.notes) == {"m1", "m2", "m3"}
+    assert relayed(s) == 3
+    assert not s.backlog.active  # the next pass found it empty
+
+
+async def test_publishes_with_the_relay_confirm_timeout_and_the_kept_headers() -> None:
+    outbox = FakeOutbox(items=[Kept("m1", "acme", "acme.msg.text", b"{}", {"x-h": 1})])
+    s = await relay_over(outbox=outbox)
+
+    await s.relay.run_pass()
+
+    assert s.publisher.sent[0].confirm_timeout == RELAY_CONFIRM_TIMEOUT
+    assert s.publisher.sent[0].headers == {"x-h": 1}
+
+
+async def test_stops_at_the_first_event_another_replica_has_claimed() -> None:
+    s = await relay_over("m1", "m2", "m3")
+    s.outbox.claims.add("m2")  # another gateway is relaying from m2 on
+
+    await s.relay.run_pass()
+
+    assert s.publisher.ids == ["m1"]
+    assert s.outbox.ids == ["m2", "m3"]
+    assert s.outbox.released == ["m1"]
+    assert s.backlog.active  # still kept events: new ones still go behind them
+
+
+async def test_broker_unavailable_unclaims_and_stops_keeping_the_order() -> None:
+    s = await relay_over("m1", "m2", "m3")
+    s.publisher.confirms = 1  # m1 is confirmed, then the broker goes away
+
+    await s.relay.run_pass()
+
+    assert s.publisher.ids == ["m1"]
+    assert s.outbox.released == ["m1"]
+    assert s.outbox.ids == ["m2", "m3"]
+    assert s.outbox.claims == set()  # m2 unclaimed: any replica may take it next time
+    assert set(s.marks.notes) == {"m1"}
+    assert s.backlog.active
+
+
+async def test_broker_unavailable_from_the_start_releases_nothing() -> None:
+    s = await relay_over("m1", "m2")
+    s.publisher.break_down()
+
+    await s.relay.run_pass()
+
+    assert s.publisher.sent == []
+    assert s.outbox.released == []
+    assert s.outbox.ids == ["m1", "m2"]
+    assert s.outbox.claims == set()
+    assert s.marks.notes == {}
+    assert relayed(s) == 0
+
+
+async def test_the_next_pass_resumes_where_the_last_stopped() -> None:
+    s = await relay_over("m1", "m2", "m3")
+    s.publisher.confirms = 1
+    await s.relay.run_pass()
+    s.publisher.recover()
+
+    await s.relay.run_pass()
+
+    assert s.publisher.ids == ["m1", "m2", "m3"]
+    assert not s.backlog.active
+
+
+async def test_an_empty_outbox_clears_the_backlog() -> None:
+    s = await relay_over()
+    s.backlog.active = True
+
+    await s.relay.run_pass()
+
+    assert not s.backlog.active
+    assert s.metrics.backlog._value.get() == 0
+    assert s.publisher.sent == []
+
+
+class SlowReadOutbox(FakeOutbox):
+    """Its ``kept`` reads the outbox, then answers only when ``gate`` opens (a slow query)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reading = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    async def kept(self, limit: int) -> list[Kept]:
+        snapshot = await super().kept(limit)
+        self.reading.set()
+        await self.gate.wait()
+        return snapshot
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: run_pass clears backlog.active on an empty read taken before an event was "
+    "kept concurrently; later events are then published directly, ahead of the kept one",
+)
+async def test_an_event_kept_while_the_relay_reads_an_empty_outbox_stays_ahead() -> None:
+    outbox = SlowReadOutbox()
+    s = await relay_over(outbox=outbox)
+    dispatch = Dispatch(
+        publisher=s.publisher, keeper=outbox, marks=s.marks, metrics=s.metrics, backlog=s.backlog
+    )
+    relay_pass = asyncio.ensure_future(s.relay.run_pass())
+    await outbox.reading.wait()  # the relay's query has seen an empty outbox
+
+    s.publisher.break_down()  # the broker does not confirm m1: it is kept
+    await dispatch.publish_or_keep(message("m1"))
+    s.publisher.recover()
+    outbox.gate.set()
+    await relay_pass
+    await dispatch.publish_or_keep(message("m2"))
+
+    # m1 was accepted first: m2 must not be on the bus while m1 still waits in the outbox
+    assert not ("m2" in s.publisher.ids and "m1" in outbox.ids)

@@ -1,0 +1,344 @@
+"""In-memory fakes of the gateway's and the replies service's ports (``ports.py``), for
+the unit tests of their decision logic: no broker, no database. Each fake keeps what
+was done to it in plain attributes for the test to read, and fails on request the way
+the real one does (``ConnectionFailure`` for a database that is away,
+``BrokerUnavailable`` for a broker that does not confirm)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo.errors import AutoReconnect
+
+from services.gateway.marks import Published
+from services.gateway.outbox import Kept
+from services.replies.matching import RuleSet
+from shared.contracts.envelope import Envelope, iso
+from shared.contracts.messages import WeChatMessage
+from shared.contracts.reply import PassiveAnswer
+from shared.platform.bus import BrokerUnavailable
+from shared.platform.tenant_records import TenantAccount
+
+TENANT = "acme"
+OPENID = "o_reader"
+
+
+def message(
+    event_id: str = "m1",
+    *,
+    tenant: str = TENANT,
+    content: str = "price",
+    kind: str = "msg.text",
+    occurred: datetime | None = None,
+    fields: Mapping[str, Any] | None = None,
+) -> Envelope[WeChatMessage]:
+    """A reader's message (or, with ``kind="event.*"``, an event) as the gateway publishes it."""
+    at = occurred or datetime.now(UTC)
+    payload = WeChatMessage(account="gh_acme", fields=dict(fields or {"content": content}))
+    return Envelope(event_id, tenant, kind, iso(at), iso(at), OPENID, payload)
+
+
+def database_down() -> Exception:
+    """What pymongo raises when the database is unreachable (one of ``UNAVAILABLE``)."""
+    return AutoReconnect("the database is away")
+
+
+# --- the gateway's ports -------------------------------------------------------------
+
+
+@dataclass
+class FakeDedup:
+    """``gateway_seen``: ``seen`` maps ids to when they were first seen."""
+
+    seen: dict[str, datetime] = field(default_factory=dict)
+    down: bool = False
+    stalls: bool = False  # never answers (a database too slow for the webhook)
+
+    async def _reach(self) -> None:
+        if self.down:
+            raise database_down()
+        if self.stalls:
+            await asyncio.Event().wait()
+
+    async def first_sight(self, envelope: Envelope[Any]) -> bool:
+        await self._reach()
+        if envelope.id in self.seen:
+            return False
+        self.seen[envelope.id] = datetime.now(UTC)
+        return True
+
+    async def seen_at(self, event_id: str) -> datetime | None:
+        await self._reach()
+        return self.seen.get(event_id)
+
+
+@dataclass
+class FakeMarks:
+    """``gateway_published``: ``notes`` maps published ids to the answer WeChat got."""
+
+    notes: dict[str, Published] = field(default_factory=dict)
+
+    def add(self, event_id: str, tenant_id: str, answer: PassiveAnswer | None = None) -> None:
+        self.notes[event_id] = Published(answer=answer)
+
+    async def lookup(self, event_id: str) -> Published | None:
+        return self.notes.get(event_id)
+
+
+@dataclass
+class FakeOutbox:
+    """``gateway_outbox`` and ``gateway_relay_claims``: ``items`` in keeping order."""
+
+    items: list[Kept] = field(default_factory=list)
+    claims: set[str] = field(default_factory=set)
+    released: list[str] = field(default_factory=list)
+    down: bool = False
+
+    @property
+    def ids(self) -> list[str]:
+        return [item.event_id for item in self.items]
+
+    async def keep(self, envelope: Envelope[Any]) -> None:
+        if self.down:
+            raise database_down()
+        if envelope.id not in self.ids:  # idempotent per id, as the unique _id makes it
+            self.items.append(
+                Kept(envelope.id, envelope.tenant_id, envelope.routing_key, envelope.to_bytes(), {})
+            )
+
+    async def kept(self, limit: int) -> list[Kept]:
+        return self.items[:limit]
+
+    async def claim(self, event_id: str) -> bool:
+        if event_id in self.claims:
+            return False
+        self.claims.add(event_id)
+        return True
+
+    async def unclaim(self, event_id: str) -> None:
+        self.claims.discard(event_id)
+
+    async def release(self, event_id: str) -> None:
+        self.items = [item for item in self.items if item.event_id != event_id]
+        self.claims.discard(event_id)
+        self.released.append(event_id)
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """One message the broker confirmed."""
+
+    routing_key: str
+    message_id: str
+    body: bytes
+    headers: Mapping[str, Any]
+    correlation_id: str | None
+    confirm_timeout: float | None
+
+
+@dataclass
+class FakePublisher:
+    """The confirming publisher and its direct reply-to. ``confirms`` is how many more
+    publishes the broker confirms (None: all); after that each raises BrokerUnavailable.
+    ``answer`` is what the replies service sends back to a publish that expects a reply
+    (None: it stays silent)."""
+
+    confirms: int | None = None
+    answer: bytes | None = None
+    sent: list[Confirmed] = field(default_factory=list)
+    waiting: dict[str, asyncio.Future[bytes]] = field(default_factory=dict)
+    forgotten: list[str] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[str]:
+        return [message.message_id for message in self.sent]
+
+    def break_down(self) -> None:
+        self.confirms = 0
+
+    def recover(self) -> None:
+        self.confirms = None
+
+    async def publish(
+        self,
+        envelope: Envelope[Any],
+        *,
+        headers: dict[str, Any] | None = None,
+        correlation_id: str | None = None,
+    ) -> None:
+        await self.publish_raw(
+            envelope.to_bytes(),
+            routing_key=envelope.routing_key,
+            message_id=envelope.id,
+            headers=headers,
+            correlation_id=correlation_id,
+        )
+
+    async def publish_raw(
+        self,
+        body: bytes,
+        *,
+        routing_key: str,
+        message_id: str,
+        headers: Mapping[str, Any] | None = None,
+        correlation_id: str | None = None,
+        confirm_timeout: float | None = None,
+    ) -> None:
+        if self.confirms is not None:
+            if self.confirms <= 0:
+                raise BrokerUnavailable(f"publish of {message_id} not confirmed")
+            self.confirms -= 1
+        self.sent.append(
+            Confirmed(routing_key, message_id, body, headers or {}, correlation_id, confirm_timeout)
+        )
+        reply = self.waiting.get(correlation_id or "")
+        if reply is not None and self.answer is not None:
+            answer = self.answer
+            asyncio.get_running_loop().call_soon(
+                lambda: None if reply.done() else reply.set_result(answer)
+            )
+
+    def expect_reply(self, correlation_id: str) -> asyncio.Future[bytes]:
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.waiting[correlation_id] = future
+        return future
+
+    def forget(self, correlation_id: str) -> None:
+        self.waiting.pop(correlation_id, None)
+        self.forgotten.append(correlation_id)
+
+
+# --- the replies service's ports -----------------------------------------------------
+
+
+@dataclass
+class FakeRuleSource:
+    """Compiled rule sets by tenant; ``error`` is raised instead when set."""
+
+    sets: dict[str, RuleSet] = field(default_factory=dict)
+    error: Exception | None = None
+    reads: int = 0
+
+    async def get(self, tenant_id: str) -> RuleSet:
+        self.reads += 1
+        if self.error is not None:
+            raise self.error
+        return self.sets[tenant_id]
+
+
+@dataclass
+class FakeRuleStore:
+    """The stored rule documents by tenant; ``reads`` counts the reads per tenant."""
+
+    rules: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    reads: dict[str, int] = field(default_factory=dict)
+
+    async def all(self, tenant_id: str) -> list[dict[str, Any]]:
+        self.reads[tenant_id] = self.reads.get(tenant_id, 0) + 1
+        return list(self.rules.get(tenant_id, []))
+
+
+@dataclass
+class FakeTimezones:
+    zones: dict[str, str] = field(default_factory=dict)
+
+    async def timezone(self, tenant_id: str) -> str:
+        return self.zones.get(tenant_id, "Asia/Shanghai")
+
+
+@dataclass
+class SentRecord:
+    openid: str
+    rule_id: str
+    at: datetime
+    status: str = "sending"
+
+
+@dataclass
+class FakeSentLog:
+    """``replies_sent``: one record per (tenant, event id); the record is the claim."""
+
+    records: dict[tuple[str, str], SentRecord] = field(default_factory=dict)
+
+    def status(self, tenant_id: str, event_id: str) -> str | None:
+        record = self.records.get((tenant_id, event_id))
+        return None if record is None else record.status
+
+    async def claim(
+        self, tenant_id: str, event_id: str, *, openid: str, rule_id: str, at: datetime
+    ) -> bool:
+        if (tenant_id, event_id) in self.records:
+            return False
+        self.records[tenant_id, event_id] = SentRecord(openid, rule_id, at)
+        return True
+
+    async def sent_since(self, tenant_id: str, openid: str, since: datetime) -> int:
+        return sum(
+            1
+            for (tenant, _), record in self.records.items()
+            if tenant == tenant_id
+            and record.openid == openid
+            and record.status == "sent"
+            and record.at >= since
+        )
+
+    async def finish(self, tenant_id: str, event_id: str, status: str) -> None:
+        self.records[tenant_id, event_id].status = status
+
+    async def unclaim(self, tenant_id: str, event_id: str) -> None:
+        self.records.pop((tenant_id, event_id), None)
+
+
+class FakeAccounts:
+    async def account(self, tenant_id: str) -> TenantAccount:
+        return TenantAccount(tenant_id=tenant_id, appid=f"wx_{tenant_id}")
+
+
+@dataclass
+class FakeCustomerService:
+    """The customer-service API: ``failures`` are raised, one per call, before any send
+    goes through; ``delivered`` holds what reached readers."""
+
+    failures: list[Exception] = field(default_factory=list)
+    attempts: int = 0
+    delivered: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    async def send_custom_message(self, appid: str, payload: dict[str, Any]) -> Any:
+        self.attempts += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        self.delivered.append((appid, payload))
+        return {"errcode": 0, "errmsg": "ok"}
+
+
+@dataclass
+class FakeEventSink:
+    published: list[Envelope[Any]] = field(default_factory=list)
+
+    async def publish(self, envelope: Envelope[Any]) -> None:
+        self.published.append(envelope)
+
+
+@dataclass
+class Responses:
+    """A delivery's ``respond``: the bodies sent back on the direct reply-to."""
+
+    bodies: list[bytes] = field(default_factory=list)
+
+    async def __call__(self, body: bytes) -> None:
+        self.bodies.append(body)
+
+
+@dataclass
+class FakeClock:
+    now: float = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
