@@ -1,7 +1,10 @@
-"""``python -m services.replies``."""
+"""``python -m services.replies``: settings from the environment, once; logs; serve."""
 
-from services.replies.consumer import build
-from shared.runtime import main
+from __future__ import annotations
+
+from services.replies.app import create_app
+from services.replies.settings import RepliesSettings
+from shared.platform.service import main
 
 if __name__ == "__main__":
-    main("replies", "REPLIES_PORT", 8081, build)
+    main("replies", RepliesSettings.from_env, lambda s: s.common, create_app)

@@ -13,17 +13,17 @@ from typing import Any
 from aiohttp import web
 
 from services.replies.cache import RuleSetCache
+from services.replies.inbound import BadMessage, inbound_of_test
 from services.replies.repository import RuleRepository
 from services.replies.rules import InvalidRule
-from services.replies.spec import BadMessage, inbound_of_test, reply_spec
 from services.replies.validation import validate_rule
-from shared.auth import require_tenant
-from shared.control import ControlBus
-from shared.directory import TenantDirectory
-from shared.web import ApiError, read_json_object
+from shared.contracts.tenancy import TENANT_ID_ROUTE
+from shared.platform.auth import require_tenant
+from shared.platform.control import ControlBus
+from shared.platform.directory import TenantDirectory
+from shared.platform.web import ApiError, read_json_object
 
-TENANT = "{tenant_id:[a-z0-9][a-z0-9-]{1,40}}"
-RULES = f"/api/tenants/{TENANT}/rules"
+RULES = f"/api/tenants/{TENANT_ID_ROUTE}/rules"
 RULE = RULES + "/{rule_id:r[0-9a-f]{12}}"
 
 
@@ -136,4 +136,4 @@ class RulesApi:
             return web.json_response({"rule": None, "reply": None})
         rule, reply = answer
         stored = await self.repository.get(tenant_id, rule.id) if rule.id else None
-        return web.json_response({"rule": stored, "reply": reply_spec(reply)})
+        return web.json_response({"rule": stored, "reply": reply.to_json()})

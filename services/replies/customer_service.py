@@ -7,13 +7,11 @@ to 3 within a minute of a click, subscribe or scan. They change: they are settin
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.settings import env_float, env_int
+from shared.contracts.reply import Reply
 
 BRIEF_EVENTS = frozenset({"event.click", "event.subscribe", "event.scan"})
 
@@ -24,18 +22,6 @@ class QuotaPolicy:
     message_limit: int = 5
     event_window: timedelta = timedelta(minutes=1)
     event_limit: int = 3
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> QuotaPolicy:
-        """``WXP_CS_MESSAGE_WINDOW_HOURS``, ``WXP_CS_MESSAGE_LIMIT``,
-        ``WXP_CS_EVENT_WINDOW_SECONDS``, ``WXP_CS_EVENT_LIMIT``."""
-        env = os.environ if env is None else env
-        return cls(
-            message_window=timedelta(hours=env_float(env, "WXP_CS_MESSAGE_WINDOW_HOURS", 48)),
-            message_limit=env_int(env, "WXP_CS_MESSAGE_LIMIT", 5),
-            event_window=timedelta(seconds=env_float(env, "WXP_CS_EVENT_WINDOW_SECONDS", 60)),
-            event_limit=env_int(env, "WXP_CS_EVENT_LIMIT", 3),
-        )
 
 
 def refusal(
@@ -56,32 +42,26 @@ def refusal(
     return None
 
 
-def cs_message(openid: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """The body of ``/cgi-bin/message/custom/send`` for a reply spec."""
-    kind = spec["type"]
-    body: dict[str, Any] = {"touser": openid, "msgtype": kind}
-    if kind == "text":
-        body["text"] = {"content": spec["content"]}
-    elif kind in ("image", "voice"):
-        body[kind] = {"media_id": spec["media_id"]}
-    elif kind == "video":
-        body["video"] = {k: spec[k] for k in ("media_id", "title", "description") if k in spec}
-    elif kind == "music":
-        names = {
-            "title": "title",
-            "description": "description",
-            "music_url": "musicurl",
-            "hq_music_url": "hqmusicurl",
-            "thumb_media_id": "thumb_media_id",
+def cs_message(openid: str, reply: Reply) -> dict[str, Any]:
+    """The body of ``/cgi-bin/message/custom/send`` for a reply."""
+    body: dict[str, Any] = {"touser": openid, "msgtype": reply.type}
+    if reply.type == "text":
+        body["text"] = {"content": reply.content}
+    elif reply.type in ("image", "voice"):
+        body[reply.type] = {"media_id": reply.media_id}
+    elif reply.type == "video":
+        video = {"media_id": reply.media_id, "title": reply.title, "description": reply.description}
+        body["video"] = {k: v for k, v in video.items() if v is not None}
+    elif reply.type == "music":
+        music = {
+            "title": reply.title,
+            "description": reply.description,
+            "musicurl": reply.music_url,
+            "hqmusicurl": reply.hq_music_url,
+            "thumb_media_id": reply.thumb_media_id,
         }
-        body["music"] = {theirs: spec[ours] for ours, theirs in names.items() if ours in spec}
-    elif kind == "news":  # WeChat sends one article through this API
-        first = spec["articles"][0]
-        body["news"] = {
-            "articles": [
-                {k: first[k] for k in ("title", "description", "url", "picurl") if first.get(k)}
-            ]
-        }
-    else:
-        raise ValueError(f"no customer-service message for reply type {kind!r}")
+        body["music"] = {k: v for k, v in music.items() if v is not None}
+    else:  # news: WeChat sends one article through this API
+        first = reply.articles[0].to_json()
+        body["news"] = {"articles": [{k: v for k, v in first.items() if v}]}
     return body

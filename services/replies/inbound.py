@@ -1,14 +1,11 @@
-"""Translations at the replies service's edges, pure: envelope → ``Inbound`` for matching,
-a dry-run message → ``Inbound``, and a ``Reply`` → the reply spec the gateway renders."""
+"""What a rule set matches, from the replies service's two edges, pure: an envelope off the
+bus, or a dry-run message from the API, each becomes an ``Inbound``."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any
-
 from services.replies.matching import Inbound
-from services.replies.rules import Reply
-from shared.envelope import Envelope
+from shared.contracts.envelope import Envelope
+from shared.contracts.messages import WeChatMessage
 
 
 class BadMessage(ValueError):
@@ -17,17 +14,16 @@ class BadMessage(ValueError):
         self.field = field
 
 
-def inbound_of(event: Envelope) -> Inbound:
+def inbound_of(event: Envelope[WeChatMessage]) -> Inbound:
     kind, _, name = event.type.partition(".")
-    payload = event.payload
-    key = payload.get("event_key")
+    message = event.payload
     return Inbound(
         kind="event" if kind == "event" else "msg",
         type=name,
         openid=event.openid,
-        content=payload.get("content") if isinstance(payload.get("content"), str) else None,
-        event_key=key if isinstance(key, str) else None,
-        scene=payload.get("scene") if isinstance(payload.get("scene"), str) else None,
+        content=message.content,
+        event_key=message.event_key,
+        scene=message.scene,
         msgtype="event" if kind == "event" else name,
     )
 
@@ -67,11 +63,3 @@ def inbound_of_test(message: object) -> Inbound:
             msgtype=msgtype.lower(),
         )
     raise BadMessage("message", 'give "msgtype" (with "content" for text) or "event"')
-
-
-def reply_spec(reply: Reply) -> dict[str, Any]:
-    """The JSON the gateway renders as WeChat's XML (``services/gateway/replies.py``)."""
-    spec = {k: v for k, v in asdict(reply).items() if v not in (None, (), [])}
-    if reply.articles:
-        spec["articles"] = [asdict(article) for article in reply.articles]
-    return spec

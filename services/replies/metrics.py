@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from shared.metrics import LATENCY_BUCKETS
+from shared.platform.metrics import LATENCY_BUCKETS
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.openapi import json_response, operation, path_param
+from shared.platform.openapi import json_response, operation, path_param
 
 RULE_ID = path_param("rule_id", "^r[0-9a-f]{12}$")
 TENANT = path_param("tenant_id")

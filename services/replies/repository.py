@@ -13,7 +13,7 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from shared.storage import Client, tenant_db_name
+from shared.platform.storage import Client, tenant_db_name
 
 COLLECTION = "replies_rules"
 

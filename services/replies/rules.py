@@ -1,5 +1,6 @@
 """Reply rules: typed rules, safe text placeholders, picking one of several replies
-(validation from JSON is in ``validation.py``).
+(validation from JSON is in ``validation.py``; the reply itself is the shared
+:class:`~shared.contracts.reply.Reply`).
 
 Pure: no I/O and no clock. See DESIGN.md (replies) for the JSON contract.
 """
@@ -15,11 +16,12 @@ from typing import Literal, Protocol
 import re2  # type: ignore[import-untyped]  # google-re2: linear-time matching
 
 from services.replies.schedule_window import Window
+from shared.contracts.reply import Reply
 
 MATCH_MODES = ("exact", "prefix", "contains", "regex")
 MSGTYPES = ("text", "image", "voice", "video", "shortvideo", "location", "link", "file")
 PLACEHOLDERS = frozenset({"openid", "keyword", "date", "time"})
-MAX_PATTERN, MAX_TEXT, MAX_FIELD, MAX_REPLIES = 256, 2048, 1024, 20
+MAX_PATTERN, MAX_REPLIES = 256, 20
 TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")  # {{ and }} are literal braces
 
 
@@ -46,27 +48,6 @@ class Trigger:
     scene: str | None = None
     key: str | None = None
     msgtype: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Article:
-    title: str
-    description: str
-    url: str
-    picurl: str
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    type: Literal["text", "image", "voice", "video", "music", "news"]
-    content: str | None = None
-    media_id: str | None = None
-    title: str | None = None
-    description: str | None = None
-    music_url: str | None = None
-    hq_music_url: str | None = None
-    thumb_media_id: str | None = None
-    articles: tuple[Article, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

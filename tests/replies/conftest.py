@@ -8,9 +8,9 @@ import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
-from services.replies.consumer import build
-from shared.runtime import consumer_app
-from shared.settings import ConsumerSettings
+from services.replies.app import create_app
+from services.replies.settings import RepliesSettings
+from shared.platform.settings import ConsumerSettings
 from tests.gateway.conftest import ADMIN_KEY, gateway, http, new_account  # noqa: F401
 from tests.support.gateway import wait_ready
 from tests.support.infra import common_settings
@@ -19,7 +19,9 @@ from tests.support.infra import common_settings
 @pytest.fixture(scope="module")  # it answers every passive-reply request while it runs
 async def replies(infra: None, queue_prefix: str) -> AsyncIterator[str]:
     common = common_settings(admin_key=ADMIN_KEY, api_rate_per_second=1000.0, api_burst=1000.0)
-    app = consumer_app("replies", ConsumerSettings(common=common, queue_prefix=queue_prefix), build)
+    app = create_app(
+        RepliesSettings(consumer=ConsumerSettings(common=common, queue_prefix=queue_prefix))
+    )
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     base = str(server.make_url("")).rstrip("/")

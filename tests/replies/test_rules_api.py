@@ -3,13 +3,16 @@ broker and database with the in-process gateway."""
 
 from __future__ import annotations
 
+import time
+
 from defusedxml.ElementTree import fromstring
 
 from tests.gateway.conftest import ADMIN_KEY
-from tests.support.bus import wait_until
+from tests.support.bus import stays_true, wait_until
 from tests.support.gateway import send
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+REPLY_DEADLINE = 1.0  # the gateway fixture's reply_deadline_seconds (tests/gateway/conftest.py)
 
 
 def rule(pattern: str, content: str, *, priority: int = 1, match: str = "contains") -> dict:
@@ -114,9 +117,14 @@ async def test_a_keyword_rule_answers_the_reader_passively_and_changes_apply_at_
     answer = await send(http, gateway, account, "text", overrides={"Content": "菜单"})
     assert fromstring(answer.plaintext(account)).findtext("Content") == "明天的菜单: 饭"
 
+    started = time.monotonic()
     answer = await send(http, gateway, account, "text", overrides={"Content": "hello"})
-    assert answer.body == b"success"  # no rule: "none" at once, no deadline wait
-    await wait_until(lambda: len(tap.events) == 2)  # one reply.sent per reply given
-    assert {(e.payload["via"], e.payload["rule_id"]) for e in tap.events} == {
-        ("passive", created["id"])
-    }
+    took = time.monotonic() - started
+    assert answer.body == b"success"
+    # no rule: "none" at once; waiting out the deadline would take REPLY_DEADLINE at least
+    assert took < REPLY_DEADLINE / 2, f"answered after {took:.3f}s"
+    # One reply.sent per reply given, none for "hello": the gateway publishes it right
+    # after answering, so half a second without a third shows there is none.
+    await wait_until(lambda: len(tap.events) >= 2)
+    await stays_true(lambda: len(tap.events) == 2, seconds=0.5, what="two reply.sent events")
+    assert {(e.payload.via, e.payload.rule_id) for e in tap.events} == {("passive", created["id"])}

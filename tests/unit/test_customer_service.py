@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.replies.customer_service import QuotaPolicy, cs_message, refusal
+from shared.contracts.reply import Article, Reply
 
 AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 POLICY = QuotaPolicy()
@@ -35,26 +36,15 @@ def test_the_numbers_are_settings():
 
 
 def test_message_bodies():
-    assert cs_message("o1", {"type": "text", "content": "hi"}) == {
+    assert cs_message("o1", Reply("text", content="hi")) == {
         "touser": "o1",
         "msgtype": "text",
         "text": {"content": "hi"},
     }
-    assert cs_message("o1", {"type": "image", "media_id": "m"})["image"] == {"media_id": "m"}
-    music = cs_message(
-        "o1", {"type": "music", "title": "t", "music_url": "u", "thumb_media_id": "th"}
-    )["music"]
-    assert music == {"title": "t", "musicurl": "u", "thumb_media_id": "th"}
-    news = cs_message(
-        "o1",
-        {
-            "type": "news",
-            "articles": [
-                {"title": "A", "url": "http://a", "description": "", "picurl": ""},
-                {"title": "B"},
-            ],
-        },
-    )
+    assert cs_message("o1", Reply("image", media_id="m"))["image"] == {"media_id": "m"}
+    music = cs_message("o1", Reply("music", title="t", music_url="u", thumb_media_id="th"))
+    assert music["music"] == {"title": "t", "musicurl": "u", "thumb_media_id": "th"}
+    video = cs_message("o1", Reply("video", media_id="v", description="d"))
+    assert video["video"] == {"media_id": "v", "description": "d"}
+    news = cs_message("o1", Reply("news", articles=(Article("A", url="http://a"), Article("B"))))
     assert news["news"] == {"articles": [{"title": "A", "url": "http://a"}]}
-    with pytest.raises(ValueError, match="none"):
-        cs_message("o1", {"type": "none"})

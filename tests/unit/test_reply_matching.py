@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.replies.matching import Automaton, Inbound, RuleSet, normalise
+from services.replies.automaton import Automaton
+from services.replies.matching import Inbound, RuleSet, normalise
 from services.replies.rules import Rule
 from services.replies.validation import validate_rule
 

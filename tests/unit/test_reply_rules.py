@@ -10,9 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.replies.rules import (
-    Article,
     InvalidRule,
-    Reply,
     Rule,
     Trigger,
     pick_reply,
@@ -22,6 +20,7 @@ from services.replies.rules import (
 )
 from services.replies.schedule_window import Window
 from services.replies.validation import validate_rule
+from shared.contracts.reply import Article, Reply
 
 TEXT = {"type": "text", "content": "hi"}
 

@@ -1,0 +1,75 @@
+"""The replies service's composition root: the only place that builds its clients."""
+
+from __future__ import annotations
+
+import random
+import time
+
+from aiohttp import web
+
+from services.replies.api import RulesApi
+from services.replies.cache import RuleSetCache
+from services.replies.handlers import Fallbacks, PassiveReplies
+from services.replies.metrics import ReplyMetrics
+from services.replies.openapi import PATHS, SCHEMAS
+from services.replies.repository import RuleRepository
+from services.replies.sent import SentStore
+from services.replies.settings import RepliesSettings
+from shared.contracts.messages import WeChatMessage
+from shared.contracts.reply_events import ReplyFallback
+from shared.platform.consumer import Handlers
+from shared.platform.openapi import document
+from shared.platform.publisher import EventPublisher
+from shared.platform.secretbox import SecretBox
+from shared.platform.service import Platform, consumer_app, tenant_directory
+from shared.platform.storage import mongo_client
+from shared.platform.tenant_records import TenantSecrets
+from shared.wechat.metrics import WeChatMetrics
+from shared.wechat.runtime import WeChatRuntime
+
+
+def create_app(settings: RepliesSettings) -> web.Application:
+    common = settings.common
+    box = SecretBox.from_setting(common.master_key)  # opens app secrets, seals access tokens
+    mongo = mongo_client(common.mongodb_url, app_name="wxp-replies")
+    platform = Platform.build("replies", common, mongo=mongo)
+    directory = tenant_directory(platform)
+    repository = RuleRepository(mongo)
+    cache = RuleSetCache(repository, directory, clock=time.monotonic)
+    for change in ("rules.changed", "tenant.changed", "tenant.deleted"):
+        platform.control.on(change, cache.forget)
+    metrics = ReplyMetrics.create(platform.registry)
+    rng = random.Random()
+    secrets = TenantSecrets(mongo, box)
+    wechat = WeChatRuntime(
+        mongo=mongo,
+        box=box,
+        base_url=common.wechat_api_base,
+        secret_for=secrets.app_secret,
+        metrics=WeChatMetrics.create(platform.registry),
+    )
+    publisher = EventPublisher(queues=[], confirm_timeout=5.0, direct_replies=False)
+    passive = PassiveReplies(rules=cache, metrics=metrics, rng=rng)
+    fallbacks = Fallbacks(
+        rules=cache,
+        sent=SentStore(mongo),
+        accounts=secrets,
+        wechat=wechat,
+        events=publisher,
+        metrics=metrics,
+        policy=settings.quota,
+        rng=rng,
+    )
+    api = RulesApi(
+        repository=repository, cache=cache, directory=directory, control=platform.control
+    )
+    return consumer_app(
+        platform,
+        settings.consumer,
+        handlers=Handlers().on(WeChatMessage, passive.handle).on(ReplyFallback, fallbacks.handle),
+        directory=directory,
+        openapi=document("wxp replies", PATHS, SCHEMAS),
+        routes=api.routes(),
+        on_connect=[publisher.setup],
+        resources=[wechat.context],
+    )

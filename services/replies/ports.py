@@ -1,0 +1,46 @@
+"""What the reply handlers and the rule cache need from the world, as protocols: the real
+stores and clients implement them, and the unit tests' in-memory fakes do too."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from services.replies.matching import RuleSet
+from shared.contracts.envelope import Envelope
+from shared.platform.tenant_records import TenantAccount
+
+
+class RuleSource(Protocol):
+    async def get(self, tenant_id: str) -> RuleSet: ...
+
+
+class RuleStore(Protocol):
+    async def all(self, tenant_id: str) -> list[dict[str, Any]]: ...
+
+
+class Timezones(Protocol):
+    async def timezone(self, tenant_id: str) -> str: ...
+
+
+class SentLog(Protocol):
+    """Customer-service replies per tenant: a claim per event, then its outcome."""
+
+    async def claim(
+        self, tenant_id: str, event_id: str, *, openid: str, rule_id: str, at: datetime
+    ) -> bool: ...
+    async def sent_since(self, tenant_id: str, openid: str, since: datetime) -> int: ...
+    async def finish(self, tenant_id: str, event_id: str, status: str) -> None: ...
+    async def unclaim(self, tenant_id: str, event_id: str) -> None: ...
+
+
+class Accounts(Protocol):
+    async def account(self, tenant_id: str) -> TenantAccount: ...
+
+
+class CustomerService(Protocol):
+    async def send_custom_message(self, appid: str, payload: dict[str, Any]) -> Any: ...
+
+
+class EventSink(Protocol):
+    async def publish(self, envelope: Envelope[Any]) -> None: ...
