@@ -1,7 +1,10 @@
-"""``python -m services.analytics``."""
+"""``python -m services.analytics``: settings from the environment, once; logs; serve."""
 
-from services.analytics.consumer import build
-from shared.runtime import main
+from __future__ import annotations
+
+from services.analytics.app import create_app
+from services.analytics.settings import from_env
+from shared.platform.service import main
 
 if __name__ == "__main__":
-    main("analytics", "ANALYTICS_PORT", 8083, build)
+    main("analytics", from_env, lambda s: s.common, create_app)

@@ -1,7 +1,10 @@
-"""``python -m services.scheduler``."""
+"""``python -m services.scheduler``: settings from the environment, once; logs; serve."""
 
-from services.scheduler.consumer import build
-from shared.runtime import main
+from __future__ import annotations
+
+from services.scheduler.app import create_app
+from services.scheduler.settings import from_env
+from shared.platform.service import main
 
 if __name__ == "__main__":
-    main("scheduler", "SCHEDULER_PORT", 8082, build)
+    main("scheduler", from_env, lambda s: s.common, create_app)
