@@ -18,10 +18,10 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractConnection
 
-from shared.envelope import Envelope
-from shared.storage import CONTROL_DB, Client, PyMongoError, mongo_client
-from shared.topology import service_queues
-from shared.wechat_sim import Account
+from shared.contracts.envelope import Envelope
+from shared.contracts.topology import service_queues
+from shared.platform.storage import CONTROL_DB, Client, PyMongoError, mongo_client
+from shared.wechat.simulator import Account
 from tests.support.bus import Answer, Tap
 from tests.support.infra import LOCAL, amqp_url, local_broker, mongodb_url, reachable, run_output
 

@@ -49,10 +49,11 @@ from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector
 from defusedxml.ElementTree import fromstring
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared.envelope import Envelope, event_event_id, message_event_id
-from shared.storage import CONTROL_DB, Client, mongo_client
-from shared.topology import service_queues
-from shared.wechat_sim import SAMPLES, Account, build_xml, open_reply, sign_request
+from shared.contracts.envelope import Envelope, event_event_id, message_event_id
+from shared.contracts.topology import service_queues
+from shared.platform.storage import CONTROL_DB, Client, mongo_client
+from shared.wechat.samples import SAMPLES, build_xml
+from shared.wechat.simulator import Account, open_reply, sign_request
 from tests.support.bus import Tap
 from tests.support.gateway import onboard
 from tests.support.infra import ROOT, amqp_url, mongodb_url
@@ -465,7 +466,7 @@ def internals(before: dict[str, float], after: dict[str, float]) -> list[str]:
 @dataclass(frozen=True, slots=True)
 class Scenario:
     name: str
-    sample: str  # a key of shared.wechat_sim.SAMPLES
+    sample: str  # a key of shared.wechat.samples.SAMPLES
     warmup: int
     requests: int
     concurrency: int

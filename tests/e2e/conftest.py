@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession
 
-from shared.wechat_sim import Account
+from shared.wechat.simulator import Account
 from tests.conftest import account_from, new_appid
 from tests.support.gateway import onboard, wait_ready
 from tests.support.processes import ServiceProcess, start_service

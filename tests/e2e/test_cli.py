@@ -60,7 +60,7 @@ async def test_onboard_list_and_simulate_with_a_passive_reply(
 
     tap = await tap_factory(
         [f"{created['id']}.#"],
-        answer=lambda e: {"type": "text", "content": f"echo {e.payload['content']}"},
+        answer=lambda e: {"type": "text", "content": f"echo {e.payload.content}"},
     )
     code, out, err = await wxp(
         "simulate",
@@ -78,7 +78,7 @@ async def test_onboard_list_and_simulate_with_a_passive_reply(
     assert "signature verified" in out
     assert "Content: echo 菜单" in out
     assert "ToUserName: o_op" in out
-    assert [e.payload["content"] for e in tap.events] == ["菜单"]
+    assert [e.payload.content for e in tap.events] == ["菜单"]
 
     code, out, err = await wxp(
         "simulate", "event:CLICK", "--credentials", str(credentials), url=gateway.url

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import aio_pika
 import pytest
 
-from shared.topology import EVENTS_EXCHANGE
-from shared.wechat_sim import Account
+from shared.contracts.topology import EVENTS_EXCHANGE
+from shared.wechat.simulator import Account
 from tests.e2e.conftest import ADMIN_KEY
 from tests.support.bus import eventually, wait_until
 from tests.support.fake_wechat import FakeAdmin, running_fake
@@ -83,8 +83,8 @@ async def test_fallback_goes_through_customer_service_once(fallback_stack, http,
     }
     await wait_until(lambda: len(tap.of_type("reply.sent")) == 1)
     sent = tap.of_type("reply.sent")[0]
-    assert sent.payload["via"] == "customer_service"
-    assert sent.payload["rule_id"].startswith("r")
+    assert sent.payload.via == "customer_service"
+    assert sent.payload.rule_id.startswith("r")
 
     # The same fallback again (a redelivery, a second replica): nothing more is sent.
     fallback = tap.of_type("reply.fallback")[0]

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestServer
 
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
-from shared.wechat_sim import Account
+from shared.wechat.simulator import Account
 from tests.conftest import account_from, new_appid
 from tests.support.gateway import onboard, wait_ready
 from tests.support.infra import common_settings

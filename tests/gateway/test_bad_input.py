@@ -9,8 +9,9 @@ import urllib.parse
 from aiohttp import ClientSession
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from shared.wechat_crypto import MessageCrypto, decode_aes_key, signature
-from shared.wechat_sim import Account, SignedRequest, build_xml, sign_request
+from shared.wechat.crypto import MessageCrypto, decode_aes_key, signature
+from shared.wechat.samples import build_xml
+from shared.wechat.simulator import Account, SignedRequest, sign_request
 from tests.support.bus import wait_until
 from tests.support.gateway import post_signed, send
 

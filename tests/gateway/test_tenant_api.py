@@ -11,8 +11,8 @@ import pytest
 from services.gateway.app import create_app
 from services.gateway.repository import TenantRepository
 from services.gateway.settings import GatewaySettings
-from shared.secretbox import SecretBox, SecretError
-from shared.storage import CONTROL_DB
+from shared.platform.secretbox import SecretBox, SecretError
+from shared.platform.storage import CONTROL_DB
 from tests.conftest import new_appid
 from tests.gateway.conftest import ADMIN_KEY
 from tests.support.infra import common_settings

@@ -9,8 +9,8 @@ from defusedxml.ElementTree import fromstring
 
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
-from shared.storage import CONTROL_DB, tenant_db_name
-from shared.wechat_sim import Account
+from shared.platform.storage import CONTROL_DB, tenant_db_name
+from shared.wechat.simulator import Account
 from tests.gateway.conftest import ADMIN_KEY
 from tests.support.bus import wait_until
 from tests.support.gateway import send

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from aiohttp import ClientSession
 from defusedxml.ElementTree import fromstring
 
-from shared.envelope import message_event_id
-from shared.wechat_sim import SAMPLES
-from tests.support.bus import wait_until
+from shared.contracts.envelope import message_event_id
+from shared.wechat.samples import SAMPLES
+from tests.support.bus import Tap, stays_true, wait_until
 from tests.support.gateway import send
+
+REPLY_DEADLINE = 1.0  # the gateway fixture's reply_deadline_seconds (tests/gateway/conftest.py)
+# "No fallback" is seen over a window the deadline and a publish fit in: an answer that
+# came late would have published its reply.fallback by then.
+NO_FALLBACK_WINDOW = REPLY_DEADLINE + 0.5
+
+
+async def no_fallback_published(tap: Tap) -> None:
+    await stays_true(
+        lambda: not tap.of_type("reply.fallback"),
+        seconds=NO_FALLBACK_WINDOW,
+        what="no reply.fallback published",
+    )
 
 
 @pytest.mark.parametrize("mode", ["plain", "compatible", "safe"])
@@ -35,8 +50,8 @@ async def test_text_message_is_published_once_with_its_envelope(
     assert event.routing_key == f"{account.tenant_id}.msg.text"
     assert event.id == message_event_id(account.tenant_id, "9001")
     assert event.openid == "o_alice"
-    assert event.payload["content"] == "价格 please"
-    assert event.payload["account"] == "gh_test"
+    assert event.payload.content == "价格 please"
+    assert event.payload.account == "gh_test"
 
 
 async def test_every_documented_type_becomes_an_event(gateway, http, new_account, tap_factory):
@@ -71,12 +86,12 @@ async def test_every_documented_type_becomes_an_event(gateway, http, new_account
         "event.masssendjobfinish",
         "event.templatesendjobfinish",
     } == types
-    scenes = {e.payload.get("scene") for e in tap.of_type("event.subscribe")}
+    scenes = {e.payload.scene for e in tap.of_type("event.subscribe")}
     assert scenes == {None, "42"}
-    pics = tap.of_type("event.pic_weixin")[0].payload["send_pics_info"]
+    pics = tap.of_type("event.pic_weixin")[0].payload.fields["send_pics_info"]
     assert pics["pic_list"] == [{"pic_md5_sum": "aa"}, {"pic_md5_sum": "bb"}]
     job = tap.of_type("event.masssendjobfinish")[0]
-    assert job.payload["sent_count"] == "75"
+    assert job.payload.fields["sent_count"] == "75"
 
 
 async def test_unknown_type_is_published_not_dropped(gateway, http, new_account, tap_factory):
@@ -120,7 +135,7 @@ async def test_passive_reply_comes_back_encrypted_and_signed(
     assert reply.findtext("MsgType") == "text"
     assert reply.findtext("Content") == "hi o_bob <&>"
     assert len(tap.reply_requests) == 1
-    assert tap.of_type("reply.fallback") == []
+    await no_fallback_published(tap)
 
 
 async def test_late_reply_falls_back_to_success_and_a_fallback_event(
@@ -128,16 +143,18 @@ async def test_late_reply_falls_back_to_success_and_a_fallback_event(
 ):
     account = await new_account("safe")
     tap = await tap_factory(
-        [f"{account.tenant_id}.#"], answer=lambda e: {"type": "text", "content": "late"}, delay=1.5
-    )  # the test gateway's deadline is 1.0 s
+        [f"{account.tenant_id}.#"],
+        answer=lambda e: {"type": "text", "content": "late"},
+        delay=REPLY_DEADLINE + 0.5,
+    )
     answer = await send(http, gateway, account, "event:subscribe", openid="o_carol")
     assert answer.status == 200
     assert answer.body == b"success"
     await wait_until(lambda: len(tap.of_type("reply.fallback")) == 1)
     fallback = tap.of_type("reply.fallback")[0]
     original = tap.of_type("event.subscribe")[0]
-    assert fallback.payload["reason"] == "deadline"
-    assert fallback.payload["event"]["id"] == original.id
+    assert fallback.payload.reason == "deadline"
+    assert fallback.payload.event.id == original.id
     assert fallback.openid == "o_carol"
 
 
@@ -146,8 +163,13 @@ async def test_reply_none_answers_success_without_waiting(
 ):
     account = await new_account("compatible")
     tap = await tap_factory([f"{account.tenant_id}.#"])  # answers "none", like replies with no rule
+    started = time.monotonic()
     answer = await send(http, gateway, account, "event:CLICK")
+    took = time.monotonic() - started
     assert answer.status == 200
     assert answer.body == b"success"
+    assert len(tap.reply_requests) == 1  # the gateway asked for a reply and got "none"
+    # Waiting out the deadline would take REPLY_DEADLINE at least: half of it cannot.
+    assert took < REPLY_DEADLINE / 2, f"answered after {took:.3f}s"
     await wait_until(lambda: len(tap.events) == 1)
-    assert tap.of_type("reply.fallback") == []
+    await no_fallback_published(tap)

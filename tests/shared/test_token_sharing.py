@@ -26,8 +26,8 @@ from typing import IO, Any
 import aiohttp
 import pytest
 
-from shared.storage import CONTROL_DB, Client
-from shared.wechat.tokens import LEASES, TOKENS
+from shared.platform.storage import CONTROL_DB, Client
+from shared.wechat.token_store import LEASES, TOKENS
 from tests.support.fake_wechat import FakeAdmin, running_fake
 from tests.support.infra import ROOT, master_key, mongodb_url
 

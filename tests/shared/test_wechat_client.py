@@ -18,8 +18,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 from prometheus_client import CollectorRegistry
 
-from shared.secretbox import SecretBox
-from shared.storage import CONTROL_DB, Client
+from shared.platform.secretbox import SecretBox
+from shared.platform.storage import CONTROL_DB, Client
 from shared.wechat.client import WeChatClient
 from shared.wechat.errors import (
     InvalidCredential,
@@ -34,7 +34,8 @@ from shared.wechat.http import WeChatHttp
 from shared.wechat.metrics import WeChatMetrics
 from shared.wechat.retry import RetryPolicy
 from shared.wechat.token_policy import TokenPolicy
-from shared.wechat.tokens import LEASES, TOKENS, TokenService
+from shared.wechat.token_store import LEASES, TOKENS
+from shared.wechat.tokens import TokenService
 from tests.support.fake_wechat import Account, Call, FakeWeChat, Fault
 
 INFO = "/cgi-bin/user/info"

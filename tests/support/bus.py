@@ -1,6 +1,10 @@
 """A test peer on the real broker: a tap that records what the gateway published
 and, when given ``answer``, replies to passive-reply requests like the replies
-service does (after ``delay`` seconds)."""
+service does (after ``delay`` seconds).
+
+And the one polling loop every test awaits effects with: ``eventually`` / ``wait_until``
+(something happens within a bound) and ``continually`` / ``stays_true`` (nothing
+happens for a whole window)."""
 
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
 
-from shared.envelope import Envelope
-from shared.topology import declare_exchanges
+from shared.contracts.envelope import Envelope
+from shared.contracts.payloads import decode
+from shared.contracts.topology import declare_exchanges
 
 Answer = Callable[[Envelope], dict[str, Any] | None]
 
@@ -55,7 +60,7 @@ class Tap:
         return [e for e in self.events if e.type == kind]
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        envelope = Envelope.from_bytes(message.body)
+        envelope = decode(message.body)
         self.events.append(envelope)
         if message.reply_to and self.answer is not None:
             self.reply_requests.append(envelope)
@@ -80,28 +85,76 @@ class Tap:
         await self.channel.close()
 
 
-async def wait_until(
-    predicate: Callable[[], bool], timeout: float = 15.0, step: float = 0.05
-) -> None:
-    """A bounded poll: returns once ``predicate()`` holds, fails the test after ``timeout``."""
+STEP = 0.05  # seconds between two looks
+LATE = 5.0  # a look still unanswered this long after the window's end fails the poll
+
+
+async def _poll(check: Callable[[], Awaitable[bool]], seconds: float, *, stop_on: bool) -> bool:
+    """The one polling loop: looks at ``check()`` every ``STEP`` for ``seconds``; True as
+    soon as a look answers ``stop_on``, False once the window is over without one.
+
+    Looking for something to happen (``stop_on=True``), no look begins after the window;
+    making sure nothing happens (``stop_on=False``), the last look begins after it. A look
+    must answer within ``LATE`` of the window's end."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(step)
+    end = loop.time() + max(seconds, 0.0)
+    while True:
+        began = loop.time()
+        timer = asyncio.timeout_at(end + LATE)
+        try:
+            async with timer:
+                answer = await check()
+        except TimeoutError:
+            if timer.expired():
+                raise AssertionError(f"a look still unanswered {LATE}s after the window") from None
+            raise
+        if bool(answer) is stop_on:
+            return True
+        if (loop.time() if stop_on else began) >= end:
+            return False
+        await asyncio.sleep(min(STEP, max(end - loop.time(), 0.0)))
+
+
+def _asynchronous(predicate: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return predicate()
+
+    return check
 
 
 async def eventually(
     check: Callable[[], Awaitable[bool]], timeout: float = 15.0, what: str = "condition"
 ) -> None:
     """A bounded poll of an async check: returns once it holds, fails after ``timeout``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"{what} not met within {timeout}s")
-        await asyncio.sleep(0.1)
+    if not await _poll(check, timeout, stop_on=True):
+        raise AssertionError(f"{what} not met within {timeout}s")
+
+
+async def continually(
+    check: Callable[[], Awaitable[bool]], seconds: float, what: str = "condition"
+) -> None:
+    """The converse poll: ``check`` must hold at every look for the whole of ``seconds``
+    (the last look begins after they are over); fails at the first look where it does not.
+    "Nothing arrived" proves something only over a window longer than the time it would
+    have taken to arrive."""
+    started = asyncio.get_running_loop().time()
+    if await _poll(check, seconds, stop_on=False):
+        after = asyncio.get_running_loop().time() - started
+        raise AssertionError(f"{what}: broken after {after:.2f}s of the {seconds}s window")
+
+
+async def wait_until(
+    predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition"
+) -> None:
+    """``eventually`` for a plain predicate (a tap's list of events, say)."""
+    await eventually(_asynchronous(predicate), timeout, what)
+
+
+async def stays_true(
+    predicate: Callable[[], bool], seconds: float, what: str = "condition"
+) -> None:
+    """``continually`` for a plain predicate."""
+    await continually(_asynchronous(predicate), seconds, what)
 
 
 async def queue_depth(connection: AbstractConnection, name: str) -> int:

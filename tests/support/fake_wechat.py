@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientSession, web
@@ -34,6 +35,7 @@ API = "/cgi-bin"
 CUSTOM_TYPES = {"text", "image", "voice", "video", "music", "news", "mpnews", "msgmenu", "wxcard"}
 MASS_TYPES = {"text", "image", "voice", "mpvideo", "mpnews", "wxcard"}
 MEDIA_TYPES = {"image", "voice", "video", "mpvideo", "mpnews"}
+ROOT = Path(__file__).resolve().parents[2]  # where `python -m tests.support.fake_wechat` runs
 
 
 class Refusal(Exception):
@@ -436,17 +438,23 @@ async def running_fake(*, expires_in: int = 7200, grace: float = 300.0) -> Async
         "-m",
         "tests.support.fake_wechat",
         *argv,
+        cwd=ROOT,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
+    # Imported here, not at the top: the fake's own process has no use for the bus.
+    from tests.support.bus import eventually
+
     try:
         async with ClientSession() as http:
-            deadline = time.monotonic() + 15
-            while not await FakeAdmin(http, base).ready():
+            admin = FakeAdmin(http, base)
+
+            async def started() -> bool:
                 assert process.returncode is None, "the fake WeChat API exited"
-                assert time.monotonic() < deadline, "the fake WeChat API did not start"
-                await asyncio.sleep(0.05)
+                return await admin.ready()
+
+            await eventually(started, timeout=15, what="the fake WeChat API answering")
         yield base
     finally:
         process.terminate()

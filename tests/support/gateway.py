@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -10,7 +9,9 @@ from typing import Any
 
 from aiohttp import ClientSession
 
-from shared.wechat_sim import Account, SignedRequest, build_xml, open_reply, sign_request
+from shared.wechat.samples import build_xml
+from shared.wechat.simulator import Account, SignedRequest, open_reply, sign_request
+from tests.support.bus import eventually
 
 
 @dataclass
@@ -25,17 +26,15 @@ class Answer:
 
 async def wait_ready(http: ClientSession, base: str, timeout: float = 30.0) -> None:
     """Polls /readyz until the service has its broker and database."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    async def ready() -> bool:
         try:
             async with http.get(f"{base}/readyz") as response:
-                if response.status == 200:
-                    return
+                return response.status == 200
         except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{base} not ready within {timeout}s")
-        await asyncio.sleep(0.1)
+            return False
+
+    await eventually(ready, timeout, what=f"{base} ready")
 
 
 async def onboard(http: ClientSession, base: str, admin_key: str, **fields: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
-from shared.settings import DEFAULT_AMQP_URL, CommonSettings
+from shared.platform.settings import DEFAULT_AMQP_URL, CommonSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL = ROOT / "deploy" / "local"

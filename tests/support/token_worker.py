@@ -22,8 +22,8 @@ from typing import Any
 import aiohttp
 from prometheus_client import CollectorRegistry
 
-from shared.secretbox import SecretBox
-from shared.storage import CONTROL_DB, Client, mongo_client, ping
+from shared.platform.secretbox import SecretBox
+from shared.platform.storage import CONTROL_DB, Client, mongo_client, ping
 from shared.wechat.client import WeChatClient
 from shared.wechat.errors import WeChatError
 from shared.wechat.http import WeChatHttp
@@ -31,6 +31,7 @@ from shared.wechat.metrics import WeChatMetrics
 from shared.wechat.retry import RetryPolicy
 from shared.wechat.token_policy import TokenPolicy
 from shared.wechat.tokens import TokenService
+from tests.support.bus import eventually
 from tests.support.infra import mongodb_url
 
 
@@ -60,11 +61,7 @@ async def call(client: WeChatClient, appid: str, openid: str, n: int) -> str | N
 
 async def wait_for_database(mongo: Client, timeout: float = 20.0) -> None:
     """Other test runs may be restarting the local FerretDB: wait for it, bounded."""
-    deadline = time.monotonic() + timeout
-    while not await ping(mongo):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the database did not answer within {timeout}s")
-        await asyncio.sleep(0.2)
+    await eventually(lambda: ping(mongo), timeout, what="the database answering")
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:

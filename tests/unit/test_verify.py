@@ -7,7 +7,7 @@ from wechatpy.crypto import WeChatCrypto
 
 from services.gateway.messages import parse_xml
 from services.gateway.verify import Credentials, Rejected, Verified, verify_echo, verify_post
-from shared.wechat_crypto import MessageCrypto, signature
+from shared.wechat.crypto import MessageCrypto, signature
 
 TOKEN = "verifyToken123"
 APPID = "wx1234567890abcdef"

@@ -12,7 +12,7 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 
 from services.gateway.messages import parse_xml
-from shared.wechat_crypto import (
+from shared.wechat.crypto import (
     BLOCK,
     CryptoError,
     MessageCrypto,
