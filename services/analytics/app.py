@@ -7,9 +7,10 @@ from aiohttp import web
 from services.analytics.handlers import reply_sent, wechat_event
 from shared.contracts.messages import WeChatMessage
 from shared.contracts.reply_events import ReplySent
-from shared.platform.consumer import Handlers
+from shared.platform.consumer_service import consumer_app, tenant_directory
+from shared.platform.delivery import Handlers
 from shared.platform.openapi import document
-from shared.platform.service import Platform, consumer_app, tenant_directory
+from shared.platform.service import Platform
 from shared.platform.settings import ConsumerSettings
 from shared.platform.storage import mongo_client
 

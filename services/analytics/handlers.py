@@ -7,7 +7,7 @@ import logging
 
 from shared.contracts.messages import WeChatMessage
 from shared.contracts.reply_events import ReplySent
-from shared.platform.consumer import Delivery
+from shared.platform.delivery import Delivery
 
 logger = logging.getLogger(__name__)
 

@@ -17,11 +17,12 @@ from services.replies.sent import SentStore
 from services.replies.settings import RepliesSettings
 from shared.contracts.messages import WeChatMessage
 from shared.contracts.reply_events import ReplyFallback
-from shared.platform.consumer import Handlers
+from shared.platform.consumer_service import consumer_app, tenant_directory
+from shared.platform.delivery import Handlers
 from shared.platform.openapi import document
 from shared.platform.publisher import EventPublisher
 from shared.platform.secretbox import SecretBox
-from shared.platform.service import Platform, consumer_app, tenant_directory
+from shared.platform.service import Platform
 from shared.platform.storage import mongo_client
 from shared.platform.tenant_records import TenantSecrets
 from shared.wechat.metrics import WeChatMetrics

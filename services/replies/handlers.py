@@ -26,7 +26,7 @@ from shared.contracts.envelope import REPLY_DEADLINE_HEADER, Envelope, parse_iso
 from shared.contracts.messages import WeChatMessage
 from shared.contracts.reply import PassiveAnswer, Reply
 from shared.contracts.reply_events import ReplyFallback, reply_sent
-from shared.platform.consumer import Delivery
+from shared.platform.delivery import Delivery
 from shared.platform.storage import PyMongoError
 from shared.wechat.errors import RateLimited, Transient, WeChatError
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from shared.contracts.messages import WeChatMessage
-from shared.platform.consumer import Delivery
+from shared.platform.delivery import Delivery
 
 logger = logging.getLogger(__name__)
 

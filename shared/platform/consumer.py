@@ -16,62 +16,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
 
-from shared.contracts.envelope import Envelope, EnvelopeError
-from shared.contracts.payloads import Payload, decode
+from shared.contracts.envelope import EnvelopeError
+from shared.contracts.payloads import decode
 from shared.contracts.topology import DEAD_LETTER_EXCHANGE, QueueSpec, declare_queue
+from shared.platform.delivery import Handlers, Reject, dead_letter_copy, delivery_of
 from shared.platform.metrics import ConsumerMetrics
 
 logger = logging.getLogger(__name__)
-P = TypeVar("P", bound=Payload)
-DEAD_LETTER_REASON = "x-wxp-dead-letter-reason"
-Respond = Callable[[bytes], Awaitable[None]]
-
-
-class Reject(Exception):
-    """The message can never be handled: dead-letter it without retrying."""
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery(Generic[P]):
-    """One decoded message as a handler sees it."""
-
-    envelope: Envelope[P]
-    headers: Mapping[str, object] = field(default_factory=dict)
-    redelivered: bool = False
-    respond: Respond | None = field(default=None, repr=False)  # None: nobody waits for a reply
-
-    @property
-    def wants_reply(self) -> bool:
-        return self.respond is not None
-
-    async def reply(self, body: bytes) -> None:
-        """Answers on the publisher's direct reply-to (fire and forget)."""
-        if self.respond is not None:
-            await self.respond(body)
-
-
-Handler = Callable[[Delivery[Any]], Awaitable[None]]
-
-
-class Handlers:
-    """``{payload class: handler}``, each pair type-checked where it is registered."""
-
-    def __init__(self) -> None:
-        self._by_type: dict[type[Any], Handler] = {}
-
-    def on(self, payload: type[P], handler: Callable[[Delivery[P]], Awaitable[None]]) -> Handlers:
-        self._by_type[payload] = handler
-        return self
-
-    def for_payload(self, payload: Payload) -> Handler | None:
-        return self._by_type.get(type(payload))
 
 
 class Consumer:
@@ -150,7 +106,7 @@ class Consumer:
             await message.ack()
             return "ignored"
         try:
-            await handler(self._delivery(message, envelope))
+            await handler(delivery_of(message, envelope, self._channel))
         except Reject as exc:
             return await self._dead_letter(message, "rejected", f"event {envelope.id}: {exc}")
         except Exception:
@@ -162,37 +118,12 @@ class Consumer:
         await message.ack()
         return "ack"
 
-    def _delivery(self, message: AbstractIncomingMessage, envelope: Envelope[Any]) -> Delivery[Any]:
-        respond: Respond | None = None
-        reply_to, correlation_id, channel = message.reply_to, message.correlation_id, self._channel
-        if reply_to and channel is not None:
-
-            async def respond(body: bytes) -> None:
-                reply = aio_pika.Message(
-                    body, correlation_id=correlation_id, content_type="application/json"
-                )
-                await channel.default_exchange.publish(reply, reply_to, mandatory=False)
-
-        return Delivery(
-            envelope=envelope,
-            headers=dict(message.headers or {}),
-            redelivered=bool(message.redelivered),
-            respond=respond,
-        )
-
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str, why: str) -> str:
         """To the queue's DLQ now, saying why; if that publish is not confirmed, the message
         goes back to the queue and its delivery limit dead-letters it later."""
         logger.error("dead-lettering a message on %s (%s): %s", self.spec.name, reason, why[:300])
         self._metrics.dead_lettered.labels(self.spec.name, reason).inc()
-        channel = self._dead_letters
-        copy = aio_pika.Message(
-            message.body,
-            headers={**(message.headers or {}), DEAD_LETTER_REASON: f"{reason}: {why[:300]}"},
-            message_id=message.message_id,
-            content_type=message.content_type,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        )
+        channel, copy = self._dead_letters, dead_letter_copy(message, f"{reason}: {why[:300]}")
         try:
             if channel is None or channel.is_closed:
                 raise aio_pika.exceptions.ChannelInvalidStateError("no dead-letter channel")

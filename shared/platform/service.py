@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -14,21 +14,17 @@ import uvloop
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from shared.contracts.topology import service_queues
 from shared.platform.auth import Authenticator, auth_middleware
-from shared.platform.bus import Broker, OnConnect
-from shared.platform.consumer import Consumer, Handlers
+from shared.platform.bus import Broker
 from shared.platform.control import ControlBus
-from shared.platform.directory import TenantDirectory
 from shared.platform.edge import HTTP_METRICS, add_health_routes, edge_middleware
 from shared.platform.key_store import KeyStore
-from shared.platform.lifecycle import CleanupContext, run_consumer
 from shared.platform.logs import configure
-from shared.platform.metrics import ConsumerMetrics, HttpMetrics, new_registry
+from shared.platform.metrics import HttpMetrics, new_registry
 from shared.platform.openapi import add_openapi_route
 from shared.platform.ratelimit import TokenBuckets
 from shared.platform.secretbox import SecretError
-from shared.platform.settings import CommonSettings, ConsumerSettings, SettingsError
+from shared.platform.settings import CommonSettings, SettingsError
 from shared.platform.storage import Client, ping
 
 logger = logging.getLogger(__name__)
@@ -83,53 +79,6 @@ def base_app(
 
     add_health_routes(app, platform.registry, readiness)
     add_openapi_route(app, openapi)
-    return app
-
-
-def tenant_directory(platform: Platform) -> TenantDirectory:
-    """Which tenants exist (cached), forgetting a tenant on every change notice."""
-    directory = TenantDirectory(platform.mongo)
-    for change in ("tenant.deleted", "tenant.changed"):
-        platform.control.on(change, directory.forget)
-    return directory
-
-
-def consumer_app(
-    platform: Platform,
-    settings: ConsumerSettings,
-    *,
-    handlers: Handlers,
-    directory: TenantDirectory,
-    openapi: dict[str, Any],
-    routes: Sequence[web.RouteDef] = (),
-    on_connect: Sequence[OnConnect] = (),
-    resources: Sequence[CleanupContext] = (),
-) -> web.Application:
-    """A service whose work arrives on its queue: the queue's consumer routing to
-    ``handlers``, the broker connection, health, API ``routes``; ``on_connect``: more broker
-    set-up (publishers), ``resources``: more to hold for the app's life."""
-    consumer = Consumer(
-        service_queues(settings.queue_prefix)[platform.service],
-        handlers,
-        metrics=ConsumerMetrics.create(platform.registry),
-        prefetch=settings.prefetch,
-        tenant_exists=directory.exists,
-    )
-    broker = Broker(
-        settings.common.amqp_url,
-        name=f"wxp-{platform.service}",
-        on_connect=[platform.control.setup, *on_connect, consumer.setup],
-    )
-    app = base_app(platform, broker=broker, openapi=openapi)
-    app.add_routes(routes)
-    run_consumer(
-        app,
-        mongo=platform.mongo,
-        broker=broker,
-        consumer=consumer,
-        grace=settings.common.shutdown_grace_seconds,
-        resources=resources,
-    )
     return app
 
 

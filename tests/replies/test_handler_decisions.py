@@ -23,7 +23,7 @@ from shared.contracts.envelope import REPLY_DEADLINE_HEADER, Envelope
 from shared.contracts.messages import WeChatMessage
 from shared.contracts.reply import PassiveAnswer, Reply
 from shared.contracts.reply_events import ReplyFallback, ReplySent, fallback_of
-from shared.platform.consumer import Delivery
+from shared.platform.delivery import Delivery
 from shared.platform.storage import PyMongoError
 from shared.platform.tenant_records import TenantAccount
 from shared.wechat.errors import (

@@ -17,7 +17,8 @@ from shared.contracts.messages import WeChatMessage
 from shared.contracts.payloads import announce
 from shared.contracts.reply_events import ReplyFallback, ReplySent, reply_sent
 from shared.contracts.topology import EVENTS_EXCHANGE, QueueSpec, declare_queue
-from shared.platform.consumer import DEAD_LETTER_REASON, Consumer, Delivery, Handlers, Reject
+from shared.platform.consumer import Consumer
+from shared.platform.delivery import DEAD_LETTER_REASON, Delivery, Handlers, Reject
 from shared.platform.metrics import ConsumerMetrics
 from tests.support.bus import queue_depth, wait_for_depth, wait_until
 

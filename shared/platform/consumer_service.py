@@ -1,0 +1,66 @@
+"""A service whose work arrives on its queue, as its composition root assembles it: the
+tenant directory, the consumer routing to the service's handlers, the broker, the app."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aiohttp import web
+
+from shared.contracts.topology import service_queues
+from shared.platform.bus import Broker, OnConnect
+from shared.platform.consumer import Consumer
+from shared.platform.delivery import Handlers
+from shared.platform.directory import TenantDirectory
+from shared.platform.lifecycle import CleanupContext, run_consumer
+from shared.platform.metrics import ConsumerMetrics
+from shared.platform.service import Platform, base_app
+from shared.platform.settings import ConsumerSettings
+
+
+def tenant_directory(platform: Platform) -> TenantDirectory:
+    """Which tenants exist (cached), forgetting a tenant on every change notice."""
+    directory = TenantDirectory(platform.mongo)
+    for change in ("tenant.deleted", "tenant.changed"):
+        platform.control.on(change, directory.forget)
+    return directory
+
+
+def consumer_app(
+    platform: Platform,
+    settings: ConsumerSettings,
+    *,
+    handlers: Handlers,
+    directory: TenantDirectory,
+    openapi: dict[str, Any],
+    routes: Sequence[web.RouteDef] = (),
+    on_connect: Sequence[OnConnect] = (),
+    resources: Sequence[CleanupContext] = (),
+) -> web.Application:
+    """A service whose work arrives on its queue: the queue's consumer routing to
+    ``handlers``, the broker connection, health, API ``routes``; ``on_connect``: more broker
+    set-up (publishers), ``resources``: more to hold for the app's life."""
+    consumer = Consumer(
+        service_queues(settings.queue_prefix)[platform.service],
+        handlers,
+        metrics=ConsumerMetrics.create(platform.registry),
+        prefetch=settings.prefetch,
+        tenant_exists=directory.exists,
+    )
+    broker = Broker(
+        settings.common.amqp_url,
+        name=f"wxp-{platform.service}",
+        on_connect=[platform.control.setup, *on_connect, consumer.setup],
+    )
+    app = base_app(platform, broker=broker, openapi=openapi)
+    app.add_routes(routes)
+    run_consumer(
+        app,
+        mongo=platform.mongo,
+        broker=broker,
+        consumer=consumer,
+        grace=settings.common.shutdown_grace_seconds,
+        resources=resources,
+    )
+    return app
