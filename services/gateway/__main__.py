@@ -7,4 +7,4 @@ from services.gateway.settings import GatewaySettings
 from shared.platform.service import main
 
 if __name__ == "__main__":
-    main("gateway", GatewaySettings.from_env, lambda s: s.common, create_app)
+    main("gateway", GatewaySettings.from_env, create_app)

@@ -57,16 +57,15 @@ def create_app(settings: GatewaySettings) -> web.Application:
         dedup=dedup,
         marks=marks,
         dispatch=dispatch,
-        publisher=publisher,
         metrics=metrics,
         reply_deadline=settings.reply_deadline_seconds,
         retry_grace=settings.retry_grace_seconds,
     )
     window = timedelta(seconds=settings.dedup_window_seconds)
 
-    async def purge() -> None:
-        await dedup.purge(window)
+    async def purge() -> int:
         await marks.purge(window)
+        return await dedup.purge(window)
 
     async def forget_events(tenant_id: str) -> None:
         for records in (dedup, marks, outbox):

@@ -22,7 +22,7 @@ from typing import Any
 from services.gateway.bounded import Bounded, DatabaseSlow
 from services.gateway.dispatch import Dispatch
 from services.gateway.metrics import GatewayMetrics
-from services.gateway.ports import Dedup, Marks, Publisher
+from services.gateway.ports import Dedup, Marks
 from shared.contracts.codec import DecodeError
 from shared.contracts.envelope import REPLY_DEADLINE_HEADER, Envelope
 from shared.contracts.messages import WeChatMessage
@@ -42,8 +42,7 @@ def should_republish(seen_age: float | None, published: bool, retry_grace: float
 class Intake:
     dedup: Dedup
     marks: Marks
-    dispatch: Dispatch
-    publisher: Publisher
+    dispatch: Dispatch  # its publisher also carries the direct reply-to the wait needs
     metrics: GatewayMetrics
     reply_deadline: float
     retry_grace: float
@@ -89,13 +88,14 @@ class Intake:
         self, event: Envelope[WeChatMessage], *, deadline: float
     ) -> PassiveAnswer | None:
         correlation_id = uuid.uuid4().hex
-        reply = self.publisher.expect_reply(correlation_id)
+        publisher = self.dispatch.publisher
+        reply = publisher.expect_reply(correlation_id)
         deadline_ms = int((time.time() + deadline - time.monotonic()) * 1000)
         headers = {REPLY_DEADLINE_HEADER: deadline_ms}
         try:
             await self.dispatch.publish(event, headers=headers, correlation_id=correlation_id)
         except BrokerUnavailable as exc:
-            self.publisher.forget(correlation_id)
+            publisher.forget(correlation_id)
             logger.warning("keeping %s for the relay: %s", event.id, exc)
             await self.dispatch.keep(event)
             await self.dispatch.fall_back(event, "broker_unavailable")
@@ -103,7 +103,7 @@ class Intake:
         try:
             body = await asyncio.wait_for(reply, max(deadline - time.monotonic(), 0.0))
         except TimeoutError:
-            self.publisher.forget(correlation_id)
+            publisher.forget(correlation_id)
             self.metrics.deadline_missed.inc()
             self.marks.add(event.id, event.tenant_id)
             await self.dispatch.fall_back(event, "deadline")

@@ -35,7 +35,7 @@ class Relay:
     backlog: Backlog
     metrics: GatewayMetrics
     connected: Callable[[], bool]
-    purge: Callable[[], Awaitable[None]]  # forgets records older than the dedup window
+    purge: Callable[[], Awaitable[int]]  # forgets records older than the dedup window
     interval: float
 
     async def run(self) -> None:
@@ -51,7 +51,7 @@ class Relay:
                 await self.run_pass()
                 passes += 1
                 if passes % PURGE_EVERY == 0:
-                    await self.purge()
+                    logger.info("purged %d dedup records", await self.purge())
             except PyMongoError as exc:
                 logger.warning("relay pass failed on the database: %s", exc)
 

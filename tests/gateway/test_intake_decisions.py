@@ -57,7 +57,6 @@ def gateway(
         dedup=dedup,
         marks=marks,
         dispatch=dispatch,
-        publisher=publisher,
         metrics=metrics,
         reply_deadline=reply_deadline,
         retry_grace=RETRY_GRACE,

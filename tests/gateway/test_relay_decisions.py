@@ -34,8 +34,8 @@ async def relay_over(*event_ids: str, outbox: FakeOutbox | None = None) -> Setup
     publisher, marks, backlog = FakePublisher(), FakeMarks(), Backlog(active=bool(event_ids))
     metrics = GatewayMetrics.create(CollectorRegistry())
 
-    async def purge() -> None:
-        return None
+    async def purge() -> int:
+        return 0
 
     relay = Relay(
         outbox=outbox,
