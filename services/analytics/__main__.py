@@ -7,4 +7,4 @@ from services.analytics.settings import from_env
 from shared.platform.service import main
 
 if __name__ == "__main__":
-    main("analytics", from_env, lambda s: s.common, create_app)
+    main("analytics", from_env, create_app)

@@ -7,4 +7,4 @@ from services.replies.settings import RepliesSettings
 from shared.platform.service import main
 
 if __name__ == "__main__":
-    main("replies", RepliesSettings.from_env, lambda s: s.common, create_app)
+    main("replies", RepliesSettings.from_env, create_app)

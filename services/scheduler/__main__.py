@@ -7,4 +7,4 @@ from services.scheduler.settings import from_env
 from shared.platform.service import main
 
 if __name__ == "__main__":
-    main("scheduler", from_env, lambda s: s.common, create_app)
+    main("scheduler", from_env, create_app)

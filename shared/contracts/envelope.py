@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from shared.contracts.codec import DecodeError, JsonObject
 
 if TYPE_CHECKING:
-    from shared.contracts.payloads import Payload
+    from shared.contracts.payloads import Payload, PlatformPayload
 
 VERSION = 1
 TYPE_RE = re.compile(r"^(msg|event|reply|broadcast|analytics)\.[a-z0-9_]{1,64}$")
@@ -29,6 +29,7 @@ _UNSAFE = re.compile(r"[^a-z0-9_]")
 REPLY_DEADLINE_HEADER = "x-wxp-reply-deadline"
 
 P = TypeVar("P", bound="Payload", covariant=True)
+Q = TypeVar("Q", bound="PlatformPayload")
 
 
 class EnvelopeError(DecodeError):
@@ -101,3 +102,9 @@ class Envelope(Generic[P]):
 
     def to_bytes(self) -> bytes:
         return json.dumps(self.as_json(), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def announce(payload: Q, *, id: str, tenant_id: str, at: datetime, openid: str = "") -> Envelope[Q]:
+    """The envelope of something the platform says at ``at``."""
+    stamp = iso(at)
+    return Envelope(id, tenant_id, payload.TYPE, stamp, stamp, openid, payload)

@@ -9,8 +9,7 @@ the envelope's type, or raises :class:`EnvelopeError` saying why not.
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import TypeAlias, TypeVar
+from typing import TypeAlias
 
 from shared.contracts.broadcast_events import (
     BroadcastFinished,
@@ -19,7 +18,7 @@ from shared.contracts.broadcast_events import (
     SendTimeAdvice,
 )
 from shared.contracts.codec import DecodeError, obj, text
-from shared.contracts.envelope import TYPE_RE, VERSION, Envelope, EnvelopeError, iso
+from shared.contracts.envelope import TYPE_RE, VERSION, Envelope, EnvelopeError
 from shared.contracts.messages import WeChatMessage
 from shared.contracts.reply_events import ReplyFallback, ReplySent
 
@@ -43,14 +42,7 @@ PLATFORM_TYPES: dict[str, type[PlatformPayload]] = {
         BroadcastImpact,
     )
 }
-Q = TypeVar("Q", bound=PlatformPayload)
 ENVELOPE_STRINGS = ("id", "tenant_id", "type", "occurred_at", "received_at", "openid")
-
-
-def announce(payload: Q, *, id: str, tenant_id: str, at: datetime, openid: str = "") -> Envelope[Q]:
-    """The envelope of something the platform says at ``at``."""
-    stamp = iso(at)
-    return Envelope(id, tenant_id, payload.TYPE, stamp, stamp, openid, payload)
 
 
 def envelope_from_json(value: object) -> Envelope[Payload]:

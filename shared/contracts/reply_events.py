@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import ClassVar, Literal, cast
 
 from shared.contracts.codec import DecodeError, Json, JsonObject, text
-from shared.contracts.envelope import Envelope, EnvelopeError, iso
+from shared.contracts.envelope import Envelope, EnvelopeError, announce, iso
 from shared.contracts.messages import WeChatMessage
 
 Via = Literal["passive", "customer_service"]
@@ -77,14 +77,10 @@ def reply_sent(
     original: Envelope[WeChatMessage], *, rule_id: str, via: Via, at: datetime
 ) -> Envelope[ReplySent]:
     """``reply.sent``: a rule's reply to ``original`` reached its reader."""
-    payload = ReplySent(event_id=original.id, rule_id=rule_id, via=via)
-    stamp = iso(at)
-    return Envelope(
-        f"{original.id}-sent",
-        original.tenant_id,
-        payload.TYPE,
-        stamp,
-        stamp,
-        original.openid,
-        payload,
+    return announce(
+        ReplySent(event_id=original.id, rule_id=rule_id, via=via),
+        id=f"{original.id}-sent",
+        tenant_id=original.tenant_id,
+        at=at,
+        openid=original.openid,
     )

@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import uvloop
 from aiohttp import web
@@ -28,7 +28,14 @@ from shared.platform.settings import CommonSettings, SettingsError
 from shared.platform.storage import Client, ping
 
 logger = logging.getLogger(__name__)
-S = TypeVar("S")
+
+
+class ServiceSettings(Protocol):
+    @property
+    def common(self) -> CommonSettings: ...
+
+
+S = TypeVar("S", bound=ServiceSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,14 +107,13 @@ def serve(app: web.Application, settings: CommonSettings) -> None:
 def main(
     service: str,
     load: Callable[[], S],
-    common: Callable[[S], CommonSettings],
     create_app: Callable[[S], web.Application],
 ) -> None:
     """``python -m services.<name>``: settings from the environment, once; logs; serve."""
     try:
         settings = load()
-        configure(service, common(settings).log_level)
+        configure(service, settings.common.log_level)
         app = create_app(settings)
     except (SettingsError, SecretError) as exc:
         sys.exit(f"{service}: {exc}")
-    serve(app, common(settings))
+    serve(app, settings.common)

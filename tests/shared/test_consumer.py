@@ -12,9 +12,8 @@ import aio_pika
 from prometheus_client import CollectorRegistry
 
 from shared.contracts.broadcast_events import BroadcastImpact
-from shared.contracts.envelope import Envelope
+from shared.contracts.envelope import Envelope, announce
 from shared.contracts.messages import WeChatMessage
-from shared.contracts.payloads import announce
 from shared.contracts.reply_events import ReplyFallback, ReplySent, reply_sent
 from shared.contracts.topology import EVENTS_EXCHANGE, QueueSpec, declare_queue
 from shared.platform.consumer import Consumer

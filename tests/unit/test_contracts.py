@@ -15,9 +15,9 @@ from shared.contracts.broadcast_events import (
     SendTimeAdvice,
 )
 from shared.contracts.codec import DecodeError
-from shared.contracts.envelope import Envelope, EnvelopeError
+from shared.contracts.envelope import Envelope, EnvelopeError, announce
 from shared.contracts.messages import WeChatMessage
-from shared.contracts.payloads import PLATFORM_TYPES, announce, decode
+from shared.contracts.payloads import PLATFORM_TYPES, decode
 from shared.contracts.reply import MAX_ARTICLES, Article, PassiveAnswer, Reply
 from shared.contracts.reply_events import ReplyFallback, ReplySent, fallback_of, reply_sent
 
