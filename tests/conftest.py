@@ -8,10 +8,11 @@ the end.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import aio_pika
@@ -23,7 +24,15 @@ from shared.contracts.topology import service_queues
 from shared.platform.storage import CONTROL_DB, Client, PyMongoError, mongo_client
 from shared.wechat.simulator import Account
 from tests.support.bus import Answer, Tap
-from tests.support.infra import LOCAL, amqp_url, local_broker, mongodb_url, reachable, run_output
+from tests.support.infra import (
+    LOCAL,
+    ROOT,
+    amqp_url,
+    local_broker,
+    mongodb_url,
+    reachable,
+    run_output,
+)
 
 
 @pytest.fixture(scope="session")
@@ -41,9 +50,10 @@ def infra() -> None:
 async def queue_prefix(infra: None) -> AsyncIterator[str]:
     """This run's prefix for the service queues; they are deleted at the end, and so are
     the queues that earlier runs left behind (killed runs, say) in the local test vhost."""
-    await delete_queues(await leftover_test_queues())
     prefix = f"test{secrets.token_hex(3)}"
-    yield prefix
+    with session_lock(prefix):
+        await delete_queues(await leftover_test_queues())
+        yield prefix
     await delete_queues(
         [
             name
@@ -53,11 +63,47 @@ async def queue_prefix(infra: None) -> AsyncIterator[str]:
     )
 
 
+SESSIONS = ROOT / "var" / "test-sessions"
+
+
+@contextlib.contextmanager
+def session_lock(prefix: str) -> Iterator[None]:
+    """Held for the whole run: another run (a second pytest at the same time) leaves this
+    run's queues alone, and deletes them once this process is gone."""
+    SESSIONS.mkdir(parents=True, exist_ok=True)
+    path = SESSIONS / f"{prefix}.lock"
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
+
+
+def session_alive(prefix: str) -> bool:
+    path = SESSIONS / f"{prefix}.lock"
+    try:
+        with path.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    path.unlink(missing_ok=True)
+    return False
+
+
 async def leftover_test_queues() -> list[str]:
+    """Queues of runs that are over (killed, say): their prefix has no live lock."""
     if not local_broker():
         return []
     listed = await run_output(str(LOCAL / "rabbitmq.sh"), "list-test-queues")
-    return [name for name in listed.split() if LEFTOVER.match(name)]
+    leftovers = []
+    for name in listed.split():
+        match = LEFTOVER.match(name)
+        if match and not session_alive(match["prefix"]):
+            leftovers.append(name)
+    return leftovers
 
 
 async def delete_queues(names: list[str]) -> None:
@@ -89,7 +135,9 @@ async def mongo(infra: None) -> AsyncIterator[Client]:
 
 
 @pytest.fixture
-async def tap_factory(amqp: AbstractConnection) -> AsyncIterator[Callable[..., Awaitable[Tap]]]:
+async def tap_factory(
+    amqp: AbstractConnection, queue_prefix: str
+) -> AsyncIterator[Callable[..., Awaitable[Tap]]]:
     taps: list[Tap] = []
 
     async def open_tap(
@@ -97,7 +145,8 @@ async def tap_factory(amqp: AbstractConnection) -> AsyncIterator[Callable[..., A
     ) -> Tap:
         """A tap that, by default, answers passive-reply requests with "none" at once,
         as the replies service does when no rule matches; ``answer=None`` stays silent."""
-        tap = await Tap.open(amqp, f"tap.{secrets.token_hex(4)}", keys, answer=answer, delay=delay)
+        name = f"tap.{queue_prefix}.{secrets.token_hex(4)}"
+        tap = await Tap.open(amqp, name, keys, answer=answer, delay=delay)
         taps.append(tap)
         return tap
 
@@ -119,7 +168,8 @@ async def created_tenants(mongo: Client) -> AsyncIterator[list[str]]:
     await control.tenants.delete_many({"_id": {"$in": ids}})
 
 
-LEFTOVER = re.compile(r"^((test|bench)[0-9a-f]{6}|wxp)\.|^tap\.")  # in the test vhost only
+# In the test vhost only: a run's service queues and its taps carry the run's prefix.
+LEFTOVER = re.compile(r"^(tap\.)?(?P<prefix>(test|bench)[0-9a-f]{6})\.")
 
 
 def no_reply(_: Envelope) -> None:

@@ -52,7 +52,9 @@ async def test_broker_outage_keeps_events_and_publishes_each_once_in_order(
     # reconnects by hand after the restart rather than trust a client library's recovery.
     keys = [f"{account.tenant_id}.#"]
     before = await aio_pika.connect(amqp_url())
-    tap = await Tap.open(before, f"tap.outage.{account.tenant_id}", keys, answer=None)
+    tap = await Tap.open(
+        before, f"tap.{queue_prefix}.outage.{account.tenant_id}", keys, answer=None
+    )
     plan = [
         ("o_ann", "text"),
         ("o_ben", "event:subscribe"),
