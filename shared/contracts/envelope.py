@@ -24,9 +24,12 @@ if TYPE_CHECKING:
 VERSION = 1
 TYPE_RE = re.compile(r"^(msg|event|reply|broadcast|analytics)\.[a-z0-9_]{1,64}$")
 _UNSAFE = re.compile(r"[^a-z0-9_]")
-# The AMQP header on an event the gateway waits on: epoch milliseconds after which a
-# passive reply no longer helps.
+# The AMQP headers on an event the gateway waits on. The deadline is epoch milliseconds
+# after which a passive reply no longer helps (for people and logs). The budget is the
+# milliseconds left when it was published: the consumer counts it from its own receipt,
+# so a skewed clock between two hosts moves nothing.
 REPLY_DEADLINE_HEADER = "x-wxp-reply-deadline"
+REPLY_BUDGET_HEADER = "x-wxp-reply-budget-ms"
 
 P = TypeVar("P", bound="Payload", covariant=True)
 Q = TypeVar("Q", bound="PlatformPayload")
