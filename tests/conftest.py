@@ -58,7 +58,7 @@ async def queue_prefix(infra: None) -> AsyncIterator[str]:
         [
             name
             for spec in service_queues(prefix).values()
-            for name in (spec.name, spec.dead_letter_name)
+            for name in (spec.name, spec.dead_letter_name, spec.retry_name)
         ]
     )
 

@@ -1,13 +1,17 @@
 """``/api/tenants/{id}/rules``: keyword and event rules, and the dry run.
 
-Every change tells all replicas (``rules.changed``), so the next message uses it.
+Every change tells all replicas (``rules.changed``), so the next message uses it. A
+stored rule that no longer validates is listed apart (``skipped``, with why), answers
+nothing, and can be replaced or deleted.
 """
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -16,6 +20,7 @@ from services.replies.cache import RuleSetCache
 from services.replies.inbound import BadMessage, inbound_of_test
 from services.replies.repository import RuleRepository
 from services.replies.rules import InvalidRule
+from services.replies.stored_rules import load_rules
 from services.replies.validation import validate_rule
 from shared.contracts.tenancy import TENANT_ID_ROUTE
 from shared.platform.auth import require_tenant
@@ -25,6 +30,7 @@ from shared.platform.web import ApiError, read_json_object
 
 RULES = f"/api/tenants/{TENANT_ID_ROUTE}/rules"
 RULE = RULES + "/{rule_id:r[0-9a-f]{12}}"
+as_stored = partial(json.dumps, default=str)  # a rule stored straight in the database
 
 
 def _valid(data: dict[str, Any]) -> dict[str, Any]:
@@ -32,8 +38,18 @@ def _valid(data: dict[str, Any]) -> dict[str, Any]:
     try:
         validate_rule(data)
     except InvalidRule as exc:
-        raise ApiError(422, "invalid", f"{exc.field}: {exc}", field=exc.field) from None
+        raise ApiError(422, "invalid", f"{exc.field}: {exc.message}", field=exc.field) from None
     return data
+
+
+def _order(body: dict[str, Any], ids: list[str]) -> list[str]:
+    """The ``order`` of a reorder: every rule id once, as strings."""
+    order = body.get("order")
+    if not isinstance(order, list) or not all(isinstance(rule_id, str) for rule_id in order):
+        raise ApiError(422, "invalid", "order: a list of rule ids (strings)", field="order")
+    if sorted(order) != sorted(ids):
+        raise ApiError(422, "invalid", "order: list every rule id once", field="order")
+    return order
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +58,7 @@ class RulesApi:
     cache: RuleSetCache
     directory: TenantDirectory
     control: ControlBus
+    max_rules: int
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -74,16 +91,22 @@ class RulesApi:
 
     async def list(self, request: web.Request) -> web.Response:
         tenant_id = await self._tenant(request)
-        return web.json_response({"items": await self.repository.all(tenant_id)})
+        loaded = load_rules(await self.repository.all(tenant_id))
+        skipped = [rule.to_json() for rule in loaded.skipped]
+        return web.json_response({"items": loaded.stored, "skipped": skipped})
 
     async def create(self, request: web.Request) -> web.Response:
         tenant_id = await self._tenant(request)
-        rule = await self.repository.create(tenant_id, _valid(await read_json_object(request)))
+        data = _valid(await read_json_object(request))
+        rule = await self.repository.create(tenant_id, data, limit=self.max_rules)
+        if rule is None:
+            message = f"a tenant has at most {self.max_rules} rules: delete one first"
+            raise ApiError(422, "too_many_rules", message)
         await self._changed(tenant_id)
         return web.json_response(rule, status=201)
 
     async def show(self, request: web.Request) -> web.Response:
-        return web.json_response((await self._rule(request))[1])
+        return web.json_response((await self._rule(request))[1], dumps=as_stored)
 
     async def replace(self, request: web.Request) -> web.Response:
         tenant_id, rule = await self._rule(request)
@@ -95,9 +118,12 @@ class RulesApi:
     async def update(self, request: web.Request) -> web.Response:
         """Changes some fields (``{"enabled": false}`` disables a rule)."""
         tenant_id, rule = await self._rule(request)
-        merged = {**{k: v for k, v in rule.items() if k != "id"}, **await read_json_object(request)}
+        change = await read_json_object(request)
+        if "reply" in change and "replies" in change:
+            raise ApiError(422, "invalid", 'reply: give one of "reply" or "replies"', field="reply")
+        merged = {**{k: v for k, v in rule.items() if k != "id"}, **change}
         if "reply" in merged and "replies" in merged:  # the change swaps one form for the other
-            merged.pop("reply" if "reply" in rule else "replies")
+            merged.pop("replies" if "reply" in change else "reply")
         saved = await self.repository.replace(tenant_id, rule["id"], _valid(merged))
         await self._changed(tenant_id)
         return web.json_response(saved)
@@ -109,19 +135,21 @@ class RulesApi:
         return web.Response(status=204)
 
     async def reorder(self, request: web.Request) -> web.Response:
-        """``{"order": [rule ids, first wins]}``: priorities are renumbered to that order."""
+        """``{"order": [rule ids, first wins]}``: priorities are renumbered to that order
+        (the rules listed as skipped keep theirs)."""
         tenant_id = await self._tenant(request)
-        order = (await read_json_object(request)).get("order")
-        rules = {rule["id"]: rule for rule in await self.repository.all(tenant_id)}
-        if not isinstance(order, list) or sorted(order) != sorted(rules):
-            raise ApiError(422, "invalid", "order: list every rule id once", field="order")
+        body = await read_json_object(request)
+        rules = {
+            rule["id"]: rule for rule in load_rules(await self.repository.all(tenant_id)).stored
+        }
+        order = _order(body, list(rules))
         for rank, rule_id in enumerate(order):
             rule = {k: v for k, v in rules[rule_id].items() if k != "id"}
             await self.repository.replace(
                 tenant_id, rule_id, {**rule, "priority": len(order) - rank}
             )
         await self._changed(tenant_id)
-        return web.json_response({"items": await self.repository.all(tenant_id)})
+        return await self.list(request)
 
     async def dry_run(self, request: web.Request) -> web.Response:
         """Which rule answers ``{"message": ...}`` now, and with what; nothing is sent."""

@@ -9,7 +9,8 @@ from aiohttp import web
 
 from services.replies.api import RulesApi
 from services.replies.cache import RuleSetCache
-from services.replies.handlers import Fallbacks, PassiveReplies
+from services.replies.fallback import Fallbacks
+from services.replies.handlers import PassiveReplies
 from services.replies.metrics import ReplyMetrics
 from services.replies.openapi import PATHS, SCHEMAS
 from services.replies.repository import RuleRepository
@@ -36,10 +37,10 @@ def create_app(settings: RepliesSettings) -> web.Application:
     platform = Platform.build("replies", common, mongo=mongo)
     directory = tenant_directory(platform)
     repository = RuleRepository(mongo)
-    cache = RuleSetCache(repository, directory, clock=time.monotonic)
+    metrics = ReplyMetrics.create(platform.registry)
+    cache = RuleSetCache(repository, directory, clock=time.monotonic, skipped=metrics.rules_skipped)
     for change in ("rules.changed", "tenant.changed", "tenant.deleted"):
         platform.control.on(change, cache.forget)
-    metrics = ReplyMetrics.create(platform.registry)
     rng = random.Random()
     secrets = TenantSecrets(mongo, box)
     wechat = WeChatRuntime(
@@ -62,7 +63,11 @@ def create_app(settings: RepliesSettings) -> web.Application:
         rng=rng,
     )
     api = RulesApi(
-        repository=repository, cache=cache, directory=directory, control=platform.control
+        repository=repository,
+        cache=cache,
+        directory=directory,
+        control=platform.control,
+        max_rules=settings.max_rules_per_tenant,
     )
     return consumer_app(
         platform,

@@ -1,14 +1,20 @@
 """Compiled rule sets per tenant, per process. A change anywhere reaches every replica
-through a ``rules.changed`` control notice; the expiry is only the backstop."""
+through a ``rules.changed`` control notice; the expiry is only the backstop. A stored rule
+that does not validate is skipped, logged and counted; the others still answer."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
+from prometheus_client import Counter
+
 from services.replies.matching import RuleSet
 from services.replies.ports import RuleStore, Timezones
-from services.replies.validation import validate_rule
+from services.replies.stored_rules import load_rules
+
+logger = logging.getLogger(__name__)
 
 
 class RuleSetCache:
@@ -19,8 +25,10 @@ class RuleSetCache:
         *,
         clock: Callable[[], float],
         ttl: float = 30.0,
+        skipped: Counter | None = None,
     ) -> None:
         self._store = store
+        self._skipped = skipped
         self._timezones = timezones
         self._clock = clock
         self._ttl = ttl
@@ -33,9 +41,15 @@ class RuleSetCache:
         if hit is not None and hit[0] > now:
             return hit[1]
         generation = self._changes.get(tenant_id, 0)
-        stored = await self._store.all(tenant_id)
+        loaded = load_rules(await self._store.all(tenant_id))
         timezone = await self._timezones.timezone(tenant_id)
-        rule_set = RuleSet.compile([validate_rule(rule) for rule in stored], tz=ZoneInfo(timezone))
+        rule_set = RuleSet.compile(loaded.rules, tz=ZoneInfo(timezone))
+        for skipped in loaded.skipped:
+            logger.warning(
+                "tenant %s: rule %s skipped (%s)", tenant_id, skipped.rule_id, skipped.error
+            )
+            if self._skipped is not None:
+                self._skipped.inc()
         if self._changes.get(tenant_id, 0) == generation:  # else a change came in mid-read
             self._sets[tenant_id] = (now + self._ttl, rule_set)
         return rule_set

@@ -24,6 +24,19 @@ class QuotaPolicy:
     event_limit: int = 3
 
 
+def quota_limit(policy: QuotaPolicy, interaction_type: str) -> int:
+    """How many messages the reader may get after an interaction of this type."""
+    return policy.event_limit if interaction_type in BRIEF_EVENTS else policy.message_limit
+
+
+def outside_window(
+    policy: QuotaPolicy, interaction_type: str, interaction_at: datetime, now: datetime
+) -> bool:
+    """Whether WeChat's window after the reader's interaction has closed at ``now``."""
+    brief = interaction_type in BRIEF_EVENTS
+    return now - interaction_at > (policy.event_window if brief else policy.message_window)
+
+
 def refusal(
     policy: QuotaPolicy,
     interaction_type: str,
@@ -32,12 +45,9 @@ def refusal(
     already_sent: int,
 ) -> str | None:
     """Why no message may go to the reader now (None: one may)."""
-    brief = interaction_type in BRIEF_EVENTS
-    window = policy.event_window if brief else policy.message_window
-    limit = policy.event_limit if brief else policy.message_limit
-    if now - interaction_at > window:
+    if outside_window(policy, interaction_type, interaction_at, now):
         return "outside_window"
-    if already_sent >= limit:
+    if already_sent >= quota_limit(policy, interaction_type):
         return "quota_exhausted"
     return None
 

@@ -28,18 +28,23 @@ def inbound_of(event: Envelope[WeChatMessage]) -> Inbound:
     )
 
 
+MESSAGE_FIELDS = ("openid", "msgtype", "content", "event", "event_key")
+
+
 def inbound_of_test(message: object) -> Inbound:
-    """A dry-run message: ``{"msgtype": "text", "content"}`` or ``{"event", "event_key"?}``."""
+    """A dry-run message: ``{"msgtype": "text", "content"}`` or ``{"event", "event_key"?}``,
+    optionally with an ``openid``; each of them a string."""
     if not isinstance(message, dict):
         raise BadMessage("message", "message must be an object")
+    for key in sorted(set(message) - set(MESSAGE_FIELDS)):
+        raise BadMessage(f"message.{key}", f"unknown field; use {', '.join(MESSAGE_FIELDS)}")
+    for key in MESSAGE_FIELDS:
+        if key in message and not isinstance(message[key], str):
+            raise BadMessage(f"message.{key}", "a string")
     openid = message.get("openid", "o_dry_run")
-    if not isinstance(openid, str):
-        raise BadMessage("message.openid", "a string")
     event, msgtype = message.get("event"), message.get("msgtype")
-    if isinstance(event, str) and event:
+    if event:
         key = message.get("event_key")
-        if key is not None and not isinstance(key, str):
-            raise BadMessage("message.event_key", "a string")
         scene = (
             key.removeprefix("qrscene_") if key and event.lower() in ("subscribe", "scan") else None
         )
@@ -51,15 +56,15 @@ def inbound_of_test(message: object) -> Inbound:
             scene=scene,
             msgtype="event",
         )
-    if isinstance(msgtype, str) and msgtype:
+    if msgtype:
         content = message.get("content")
-        if msgtype == "text" and not isinstance(content, str):
+        if msgtype.lower() == "text" and content is None:
             raise BadMessage("message.content", "a text message needs content")
         return Inbound(
             kind="msg",
             type=msgtype.lower(),
             openid=openid,
-            content=content if isinstance(content, str) else None,
+            content=content,
             msgtype=msgtype.lower(),
         )
     raise BadMessage("message", 'give "msgtype" (with "content" for text) or "event"')

@@ -40,6 +40,7 @@ def at(field: str, key: str) -> str:
 
 
 def choice(d: dict[str, Any], key: str, field: str, allowed: Collection[str]) -> Any:
-    if d.get(key) not in allowed:
+    value = d.get(key)
+    if not isinstance(value, str) or value not in allowed:
         raise InvalidRule(at(field, key), f"one of {', '.join(allowed)}")
-    return d[key]
+    return value

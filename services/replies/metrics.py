@@ -14,6 +14,7 @@ class ReplyMetrics:
     passive: Counter
     fallback: Counter
     latency: Histogram
+    rules_skipped: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> ReplyMetrics:
@@ -27,7 +28,7 @@ class ReplyMetrics:
             fallback=Counter(
                 "wxp_replies_fallback_total",
                 "reply.fallback events by outcome (sent, no_rule, duplicate, outside_window, "
-                "quota_exhausted, unknown, refused_*)",
+                "quota_exhausted, unknown, gave_up, refused_*)",
                 ["outcome"],
                 registry=registry,
             ),
@@ -36,6 +37,12 @@ class ReplyMetrics:
                 "From WeChat's request reaching the gateway to the reply leaving, by path",
                 ["path"],
                 buckets=LATENCY_BUCKETS,
+                registry=registry,
+            ),
+            rules_skipped=Counter(
+                "wxp_replies_rules_skipped_total",
+                "Stored rules skipped when a rule set loads, because they no longer validate "
+                "(each load counts again; the log names the tenant and the rule)",
                 registry=registry,
             ),
         )

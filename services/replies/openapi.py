@@ -4,45 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.replies.schemas import SCHEMAS
 from shared.platform.openapi import json_response, operation, path_param
+
+__all__ = ["PATHS", "SCHEMAS"]
 
 RULE_ID = path_param("rule_id", "^r[0-9a-f]{12}$")
 TENANT = path_param("tenant_id")
-RULE_BODY: dict[str, Any] = {
-    "type": "object",
-    "required": ["name", "priority", "enabled", "trigger"],
-    "properties": {
-        "name": {"type": "string", "minLength": 1},
-        "priority": {"type": "integer"},
-        "enabled": {"type": "boolean"},
-        "trigger": {
-            "type": "object",
-            "required": ["kind"],
-            "properties": {
-                "kind": {
-                    "type": "string",
-                    "enum": ["keyword", "subscribe", "scan", "click", "msgtype", "default"],
-                }
-            },
-        },
-        "reply": {"type": "object", "required": ["type"]},
-        "replies": {"type": "array", "items": {"type": "object", "required": ["type"]}},
-        "active_hours": {"type": "object"},
-    },
-}
-SCHEMAS: dict[str, Any] = {
-    "RuleInput": RULE_BODY,
-    "Rule": {
-        **RULE_BODY,
-        "required": [*RULE_BODY["required"], "id"],
-        "properties": {**RULE_BODY["properties"], "id": {"type": "string"}},
-    },
-    "RuleList": {
-        "type": "object",
-        "required": ["items"],
-        "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Rule"}}},
-    },
-}
 
 
 def ref(name: str) -> dict[str, str]:
@@ -72,7 +40,7 @@ PATHS: dict[str, Any] = {
         "patch": operation(
             "Change some fields of a rule (enable, disable, priority)",
             RULE_OK,
-            body={"type": "object"},
+            body=ref("RuleChange"),
             params=[TENANT, RULE_ID],
         ),
         "delete": operation(
@@ -83,11 +51,7 @@ PATHS: dict[str, Any] = {
         "post": operation(
             "Renumber priorities in the given order",
             {"200": json_response("rules", ref("RuleList"))},
-            body={
-                "type": "object",
-                "required": ["order"],
-                "properties": {"order": {"type": "array", "items": {"type": "string"}}},
-            },
+            body=ref("Reorder"),
             params=[TENANT],
         ),
     },
@@ -107,11 +71,7 @@ PATHS: dict[str, Any] = {
                     },
                 )
             },
-            body={
-                "type": "object",
-                "required": ["message"],
-                "properties": {"message": {"type": "object"}},
-            },
+            body=ref("DryRun"),
             params=[TENANT],
         ),
     },

@@ -22,6 +22,7 @@ MATCH_MODES = ("exact", "prefix", "contains", "regex")
 MSGTYPES = ("text", "image", "voice", "video", "shortvideo", "location", "link", "file")
 PLACEHOLDERS = frozenset({"openid", "keyword", "date", "time"})
 MAX_PATTERN, MAX_REPLIES = 256, 20
+MIN_PRIORITY, MAX_PRIORITY = -(2**31), 2**31 - 1  # int32: what every store keeps exactly
 TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")  # {{ and }} are literal braces
 
 

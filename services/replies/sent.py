@@ -1,6 +1,8 @@
-"""``wxp_t_{tenant}.replies_sent``: one document per event answered through the
-customer-service API. The unique ``_id`` (the event id) is the claim: a redelivery,
-WeChat's retry or a second replica finds it taken and sends nothing more."""
+"""``wxp_t_{tenant}.replies_sent``: the claims on customer-service replies, one document
+per attempt at an event (``claims.py`` holds the rules). The unique ``_id`` is the claim:
+a redelivery, WeChat's retry or a second replica finds it taken. Each document is written
+by the handler holding it, except that a later attempt marks its stale predecessor
+``abandoned`` or ``unknown``."""
 
 from __future__ import annotations
 
@@ -9,9 +11,28 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
+from services.replies.claims import CALLING, SENDING, USED, Claim, attempt_ids
 from shared.platform.storage import Client, DuplicateKeyError, tenant_db_name
 
 COLLECTION = "replies_sent"
+
+
+def claim_of(doc: dict[str, Any]) -> Claim | None:
+    """The claim a document holds (None for one that is not a claim). Documents written
+    before attempts and stages existed are attempt 0 and may have called WeChat."""
+    at, status = doc.get("at"), doc.get("status")
+    if not isinstance(at, datetime) or not isinstance(status, str):
+        return None
+    attempt = doc.get("attempt", 0)
+    return Claim(
+        event_id=str(doc.get("event_id", doc["_id"])),
+        attempt=attempt if type(attempt) is int else 0,
+        openid=str(doc.get("openid", "")),
+        rule_id=str(doc.get("rule_id", "")),
+        at=at,
+        status=status,
+        stage=str(doc.get("stage", CALLING)),
+    )
 
 
 class SentStore:
@@ -21,23 +42,43 @@ class SentStore:
     def _sent(self, tenant_id: str) -> AsyncCollection[dict[str, Any]]:
         return self._client[tenant_db_name(tenant_id)][COLLECTION]
 
-    async def claim(
-        self, tenant_id: str, event_id: str, *, openid: str, rule_id: str, at: datetime
-    ) -> bool:
-        doc = {"_id": event_id, "openid": openid, "rule_id": rule_id, "at": at, "status": "sending"}
+    async def insert(self, tenant_id: str, claim: Claim) -> bool:
+        """Takes the claim; False when that attempt is taken already."""
+        doc = {
+            "_id": claim.id,
+            "event_id": claim.event_id,
+            "attempt": claim.attempt,
+            "openid": claim.openid,
+            "rule_id": claim.rule_id,
+            "at": claim.at,
+            "status": claim.status,
+            "stage": claim.stage,
+        }
         try:
             await self._sent(tenant_id).insert_one(doc)
         except DuplicateKeyError:
             return False
         return True
 
-    async def sent_since(self, tenant_id: str, openid: str, since: datetime) -> int:
-        query = {"openid": openid, "status": "sent", "at": {"$gte": since}}
-        return await self._sent(tenant_id).count_documents(query)
+    async def attempts(self, tenant_id: str, event_id: str) -> list[Claim]:
+        query = {"_id": {"$in": attempt_ids(event_id)}}
+        found = [claim_of(doc) async for doc in self._sent(tenant_id).find(query)]
+        return [claim for claim in found if claim is not None]
 
-    async def finish(self, tenant_id: str, event_id: str, status: str) -> None:
-        await self._sent(tenant_id).update_one({"_id": event_id}, {"$set": {"status": status}})
+    async def claims_of(self, tenant_id: str, openid: str, since: datetime) -> list[Claim]:
+        """The reader's claims since ``since`` that count, or may come to count, toward
+        the quota."""
+        statuses = [SENDING, *sorted(USED)]
+        query = {"openid": openid, "at": {"$gte": since}, "status": {"$in": statuses}}
+        found = [claim_of(doc) async for doc in self._sent(tenant_id).find(query)]
+        return [claim for claim in found if claim is not None]
 
-    async def unclaim(self, tenant_id: str, event_id: str) -> None:
-        """Nothing went out: let a redelivery try again."""
-        await self._sent(tenant_id).delete_one({"_id": event_id})
+    async def mark_calling(self, tenant_id: str, claim: Claim) -> None:
+        await self._sent(tenant_id).update_one({"_id": claim.id}, {"$set": {"stage": CALLING}})
+
+    async def finish(self, tenant_id: str, claim: Claim, status: str) -> None:
+        await self._sent(tenant_id).update_one({"_id": claim.id}, {"$set": {"status": status}})
+
+    async def release(self, tenant_id: str, claim: Claim) -> None:
+        """Nothing went out: the attempt is free again."""
+        await self._sent(tenant_id).delete_one({"_id": claim.id})

@@ -8,7 +8,9 @@ from services.replies.json_fields import choice, http_url, keys_of, string
 from services.replies.rules import (
     MATCH_MODES,
     MAX_PATTERN,
+    MAX_PRIORITY,
     MAX_REPLIES,
+    MIN_PRIORITY,
     MSGTYPES,
     PLACEHOLDERS,
     TOKEN,
@@ -98,8 +100,13 @@ def validate_rule(data: object) -> Rule:
     top = {"name", "priority", "enabled", "trigger"}
     d = keys_of(data, "", top, {"reply", "replies", "active_hours", "id"})
     name = str(string(d, "name", "", MAX_PATTERN))
-    if type(d["priority"]) is not int:
-        raise InvalidRule("priority", "an integer (higher wins)")
+    priority = d["priority"]
+    if (
+        not isinstance(priority, int)
+        or isinstance(priority, bool)
+        or not (MIN_PRIORITY <= priority <= MAX_PRIORITY)
+    ):
+        raise InvalidRule("priority", f"an integer from {MIN_PRIORITY} to {MAX_PRIORITY}")
     if type(d["enabled"]) is not bool:
         raise InvalidRule("enabled", "true or false")
     if ("reply" in d) == ("replies" in d):
@@ -117,4 +124,4 @@ def validate_rule(data: object) -> Rule:
         raise InvalidRule(f"active_hours.{exc.field}".rstrip("."), exc.message) from exc
     trigger = _trigger(d["trigger"])
     rule_id = string(d, "id", "") or ""
-    return Rule(name.strip(), d["priority"], d["enabled"], trigger, replies, window, rule_id)
+    return Rule(name.strip(), int(priority), d["enabled"], trigger, replies, window, rule_id)

@@ -8,7 +8,9 @@ the typed envelope before any handler runs. Then:
 * an event of a tenant that no longer exists is acked and dropped;
 * a type the service has no handler for is acked (``ignored``);
 * the handler returns: ack (the work is stored); raises :class:`Reject`: dead-letter now;
-  raises anything else: back to the queue, until the queue's delivery limit dead-letters it.
+  raises :class:`RetryLater`: into the queue's retry queue, back after its delay (after
+  ``delivery_limit`` such retries, dead-letter: ``retries_exhausted``); raises anything
+  else: back to the queue at once, until the queue's delivery limit dead-letters it.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMe
 
 from shared.contracts.envelope import EnvelopeError
 from shared.contracts.payloads import decode
-from shared.contracts.topology import DEAD_LETTER_EXCHANGE, QueueSpec, declare_queue
-from shared.platform.delivery import Handlers, Reject, dead_letter_copy, delivery_of
+from shared.contracts.topology import QueueSpec, declare_queue
+from shared.platform.delivery import Handlers, Reject, RetryLater, delivery_of
+from shared.platform.detours import Detours
 from shared.platform.metrics import ConsumerMetrics
 
 logger = logging.getLogger(__name__)
@@ -46,7 +49,7 @@ class Consumer:
         self._metrics = metrics
         self._prefetch = prefetch
         self._channel: AbstractChannel | None = None
-        self._dead_letters: AbstractChannel | None = None
+        self._detours = Detours(spec, metrics)
         self._queue: AbstractQueue | None = None
         self._tag: str | None = None
         self._inflight = 0
@@ -57,7 +60,7 @@ class Consumer:
         """Broker on-connect step: channels, topology, consume."""
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=self._prefetch)
-        self._dead_letters = await connection.channel(
+        self._detours.channel = await connection.channel(
             publisher_confirms=True, on_return_raises=True
         )
         self._channel = channel
@@ -82,9 +85,9 @@ class Consumer:
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         self._inflight += 1
         self._idle.clear()
-        started = time.perf_counter()
+        started, received = time.perf_counter(), time.monotonic()
         try:
-            outcome = await self._handle(message)
+            outcome = await self._handle(message, received)
         finally:
             self._inflight -= 1
             if self._inflight == 0:
@@ -92,11 +95,11 @@ class Consumer:
         self._metrics.messages.labels(self.spec.name, outcome).inc()
         self._metrics.latency.labels(self.spec.name).observe(time.perf_counter() - started)
 
-    async def _handle(self, message: AbstractIncomingMessage) -> str:
+    async def _handle(self, message: AbstractIncomingMessage, received: float) -> str:
         try:
             envelope = decode(message.body)
         except EnvelopeError as exc:
-            return await self._dead_letter(message, exc.reason, str(exc))
+            return await self._detours.dead_letter(message, exc.reason, str(exc))
         if self._tenant_exists is not None and not await self._tenant_exists(envelope.tenant_id):
             logger.info("dropping event %s of deleted tenant %s", envelope.id, envelope.tenant_id)
             await message.ack()
@@ -106,9 +109,12 @@ class Consumer:
             await message.ack()
             return "ignored"
         try:
-            await handler(delivery_of(message, envelope, self._channel))
+            await handler(delivery_of(message, envelope, self._channel, received=received))
         except Reject as exc:
-            return await self._dead_letter(message, "rejected", f"event {envelope.id}: {exc}")
+            why = f"event {envelope.id}: {exc}"
+            return await self._detours.dead_letter(message, "rejected", why)
+        except RetryLater as exc:
+            return await self._detours.retry_later(message, f"event {envelope.id}: {exc}")
         except Exception:
             logger.exception(
                 "event %s failed on %s; returning it to the queue", envelope.id, self.spec.name
@@ -117,21 +123,3 @@ class Consumer:
             return "requeue"
         await message.ack()
         return "ack"
-
-    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str, why: str) -> str:
-        """To the queue's DLQ now, saying why; if that publish is not confirmed, the message
-        goes back to the queue and its delivery limit dead-letters it later."""
-        logger.error("dead-lettering a message on %s (%s): %s", self.spec.name, reason, why[:300])
-        self._metrics.dead_lettered.labels(self.spec.name, reason).inc()
-        channel, copy = self._dead_letters, dead_letter_copy(message, f"{reason}: {why[:300]}")
-        try:
-            if channel is None or channel.is_closed:
-                raise aio_pika.exceptions.ChannelInvalidStateError("no dead-letter channel")
-            exchange = await channel.get_exchange(DEAD_LETTER_EXCHANGE, ensure=False)
-            await exchange.publish(copy, self.spec.name, mandatory=True, timeout=5)
-        except (aio_pika.exceptions.AMQPError, OSError, TimeoutError, RuntimeError) as exc:
-            logger.warning("dead-letter publish failed (%s); returning the message", exc)
-            await message.nack(requeue=True)
-            return "requeue"
-        await message.ack()
-        return "dead_letter"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -16,10 +17,16 @@ from shared.contracts.payloads import Payload
 P = TypeVar("P", bound=Payload)
 Respond = Callable[[bytes], Awaitable[None]]
 DEAD_LETTER_REASON = "x-wxp-dead-letter-reason"
+RETRIES_HEADER = "x-wxp-retries"  # delayed retries so far (the retry queue's own count)
 
 
 class Reject(Exception):
     """The message can never be handled: dead-letter it without retrying."""
+
+
+class RetryLater(Exception):
+    """Not now (a rate limit, a database away, someone else holds the work): the message
+    waits out the queue's retry delay, then comes back; the delivery limit bounds this."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +37,7 @@ class Delivery(Generic[P]):
     headers: Mapping[str, object] = field(default_factory=dict)
     redelivered: bool = False
     respond: Respond | None = field(default=None, repr=False)  # None: nobody waits for a reply
+    received: float = field(default_factory=time.monotonic)  # when it reached this process
 
     @property
     def wants_reply(self) -> bool:
@@ -59,10 +67,15 @@ class Handlers:
 
 
 def delivery_of(
-    message: AbstractIncomingMessage, envelope: Envelope[Any], channel: AbstractChannel | None
+    message: AbstractIncomingMessage,
+    envelope: Envelope[Any],
+    channel: AbstractChannel | None,
+    *,
+    received: float,
 ) -> Delivery[Any]:
-    """The handler's view of ``message``: it may answer on direct reply-to through
-    ``channel`` (fire and forget, no ``mandatory``) when the publisher asked for a reply."""
+    """The handler's view of ``message``, which reached the process at ``received``
+    (monotonic): it may answer on direct reply-to through ``channel`` (fire and forget, no
+    ``mandatory``) when the publisher asked for a reply."""
     respond: Respond | None = None
     reply_to, correlation_id = message.reply_to, message.correlation_id
     if reply_to and channel is not None:
@@ -78,15 +91,5 @@ def delivery_of(
         headers=dict(message.headers or {}),
         redelivered=bool(message.redelivered),
         respond=respond,
-    )
-
-
-def dead_letter_copy(message: AbstractIncomingMessage, reason: str) -> aio_pika.Message:
-    """``message`` as the DLQ keeps it, saying why in ``x-wxp-dead-letter-reason``."""
-    return aio_pika.Message(
-        message.body,
-        headers={**(message.headers or {}), DEAD_LETTER_REASON: reason},
-        message_id=message.message_id,
-        content_type=message.content_type,
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        received=received,
     )

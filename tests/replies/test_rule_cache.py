@@ -5,11 +5,14 @@ of the rule store and the tenant directory, and a clock the test moves."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from bson.int64 import Int64
+from prometheus_client import CollectorRegistry, Counter
 
 from services.replies.cache import RuleSetCache
 from services.replies.inbound import inbound_of
@@ -140,3 +143,21 @@ async def test_a_change_notice_during_a_read_is_not_lost() -> None:
     await reading
 
     assert answering(await cache.get("acme"), "discount") == "r-discount"
+
+
+async def test_a_stored_rule_that_does_not_validate_is_skipped_logged_and_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bad = {**keyword("r-huge", "price"), "priority": Int64(2**40)}  # would win if loaded
+    store = FakeRuleStore(rules={"acme": [bad, {"id": "r-junk"}, keyword("r-price", "price")]})
+    skipped = Counter("skipped", "rules skipped", registry=CollectorRegistry())
+    cache = RuleSetCache(store, FakeTimezones(), clock=FakeClock(), ttl=TTL, skipped=skipped)
+
+    with caplog.at_level(logging.WARNING, logger="services.replies.cache"):
+        rule_set = await cache.get("acme")
+
+    assert answering(rule_set, "price") == "r-price"
+    assert skipped._value.get() == 2
+    logged = [r.getMessage() for r in caplog.records]
+    assert any("acme" in line and "r-huge" in line and "priority" in line for line in logged)
+    assert any("acme" in line and "r-junk" in line for line in logged)

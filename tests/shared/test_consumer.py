@@ -4,8 +4,10 @@ retry a bounded number of times, dead-letter poison, finish in-flight work on st
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import secrets
+import time
 from datetime import UTC, datetime
 
 import aio_pika
@@ -17,9 +19,18 @@ from shared.contracts.messages import WeChatMessage
 from shared.contracts.reply_events import ReplyFallback, ReplySent, reply_sent
 from shared.contracts.topology import EVENTS_EXCHANGE, QueueSpec, declare_queue
 from shared.platform.consumer import Consumer
-from shared.platform.delivery import DEAD_LETTER_REASON, Delivery, Handlers, Reject
+from shared.platform.delivery import (
+    DEAD_LETTER_REASON,
+    RETRIES_HEADER,
+    Delivery,
+    Handlers,
+    Reject,
+    RetryLater,
+)
 from shared.platform.metrics import ConsumerMetrics
-from tests.support.bus import queue_depth, wait_for_depth, wait_until
+from tests.support.bus import queue_depth, stays_true, wait_for_depth, wait_until
+
+RETRY_DELAY = 1.0  # seconds a retried message waits in the test queues' retry queue
 
 
 def envelope(tenant: str, n: int) -> Envelope[WeChatMessage]:
@@ -46,11 +57,18 @@ async def publish(amqp, routing_key: str, body: bytes) -> None:
 
 
 async def start(
-    amqp, handler, *, delivery_limit: int = 2, handlers: Handlers | None = None
+    amqp,
+    handler,
+    *,
+    delivery_limit: int = 2,
+    handlers: Handlers | None = None,
+    retry_delay: float = RETRY_DELAY,
 ) -> tuple[Consumer, QueueSpec, str, ConsumerMetrics]:
     """A consumer of a queue of its own; ``handler`` takes WeChat messages (or ``handlers``)."""
     tenant = f"c{secrets.token_hex(4)}"
-    spec = QueueSpec(f"cons.{tenant}", (f"{tenant}.#",), delivery_limit=delivery_limit)
+    spec = QueueSpec(
+        f"cons.{tenant}", (f"{tenant}.#",), delivery_limit=delivery_limit, retry_delay=retry_delay
+    )
     metrics = ConsumerMetrics.create(CollectorRegistry())
     routes = handlers if handlers is not None else Handlers().on(WeChatMessage, handler)
     consumer = Consumer(spec, routes, metrics=metrics, prefetch=4)
@@ -62,6 +80,7 @@ async def cleanup(amqp, spec: QueueSpec) -> None:
     channel = await amqp.channel()
     await channel.queue_delete(spec.name)
     await channel.queue_delete(spec.dead_letter_name)
+    await channel.queue_delete(spec.retry_name)
     await channel.close()
 
 
@@ -236,6 +255,74 @@ async def test_the_frame_routes_typed_payloads_by_type_and_acks_types_nobody_han
         assert sent == [ReplySent(event_id=original.id, rule_id="r1", via="passive")]
         assert count(metrics, spec, "ack") == 2
         assert await queue_depth(amqp, spec.dead_letter_name) == 0
+    finally:
+        await consumer.stop(1)
+        await cleanup(amqp, spec)
+
+
+async def test_retry_later_waits_out_the_retry_delay_then_the_message_is_handled(amqp):
+    tries: list[float] = []
+
+    async def rate_limited_twice(delivery: Delivery) -> None:
+        tries.append(time.monotonic())
+        if len(tries) <= 2:
+            raise RetryLater("WeChat's rate limit")
+
+    consumer, spec, tenant, metrics = await start(amqp, rate_limited_twice, delivery_limit=3)
+    try:
+        await publish(amqp, f"{tenant}.msg.text", envelope(tenant, 0).to_bytes())
+        await wait_until(lambda: len(tries) == 1, timeout=10)
+        # not at once: nothing more while the message waits in the retry queue
+        await stays_true(lambda: len(tries) == 1, seconds=RETRY_DELAY * 0.8, what="one try")
+        await wait_until(lambda: count(metrics, spec, "ack") == 1, timeout=15)
+
+        gaps = [later - earlier for earlier, later in itertools.pairwise(tries)]
+        assert len(tries) == 3
+        assert all(gap >= RETRY_DELAY * 0.9 for gap in gaps), gaps
+        assert count(metrics, spec, "retry") == 2
+        assert count(metrics, spec, "requeue") == 0
+        assert await queue_depth(amqp, spec.retry_name) == 0
+        assert await queue_depth(amqp, spec.dead_letter_name) == 0
+    finally:
+        await consumer.stop(1)
+        await cleanup(amqp, spec)
+
+
+async def test_retry_later_for_ever_ends_in_the_dead_letter_queue(amqp):
+    tries: list[int] = []
+
+    async def always_later(delivery: Delivery) -> None:
+        tries.append(int(delivery.headers.get(RETRIES_HEADER) or 0))
+        raise RetryLater("the database is away")
+
+    consumer, spec, tenant, metrics = await start(
+        amqp, always_later, delivery_limit=2, retry_delay=0.3
+    )
+    try:
+        await publish(amqp, f"{tenant}.msg.text", envelope(tenant, 0).to_bytes())
+        [dead] = await dead_letters(amqp, spec, 1)
+        assert tries == [0, 1, 2]  # the first try, then delivery_limit delayed retries
+        assert str(dead.headers[DEAD_LETTER_REASON]).startswith("retries_exhausted: event ev0")
+        assert metrics.dead_lettered.labels(spec.name, "retries_exhausted")._value.get() == 1
+        assert await queue_depth(amqp, spec.name) == 0
+    finally:
+        await consumer.stop(1)
+        await cleanup(amqp, spec)
+
+
+async def test_a_delivery_says_when_the_message_reached_the_process(amqp):
+    seen: list[tuple[float, float]] = []
+
+    async def handler(delivery: Delivery) -> None:
+        seen.append((delivery.received, time.monotonic()))
+
+    consumer, spec, tenant, _ = await start(amqp, handler)
+    try:
+        before = time.monotonic()
+        await publish(amqp, f"{tenant}.msg.text", envelope(tenant, 0).to_bytes())
+        await wait_until(lambda: len(seen) == 1, timeout=10)
+        [(received, handled)] = seen
+        assert before <= received <= handled
     finally:
         await consumer.stop(1)
         await cleanup(amqp, spec)

@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from bson.int64 import Int64
 
 from services.replies.rules import (
     InvalidRule,
@@ -19,6 +20,7 @@ from services.replies.rules import (
     render_text,
 )
 from services.replies.schedule_window import Window
+from services.replies.stored_rules import MAX_ERROR, load_rules
 from services.replies.validation import validate_rule
 from shared.contracts.reply import Article, Reply
 
@@ -232,3 +234,72 @@ def test_single_reply_needs_no_randomness() -> None:
     source = Fixed(0)
     assert pick_reply(validate_rule(rule()), source).content == "hi"
     assert source.asked == []
+
+
+@pytest.mark.parametrize(
+    "priority", [2**31, 2**63, 2**64, -(2**31) - 1, -(2**63) - 1, 1.5, None, [1]]
+)
+def test_priority_is_an_int32(priority: Any) -> None:
+    with pytest.raises(InvalidRule) as caught:
+        validate_rule({**rule(), "priority": priority})
+    assert caught.value.field == "priority"
+    assert "-2147483648 to 2147483647" in caught.value.message
+
+
+@pytest.mark.parametrize("priority", [2**31 - 1, -(2**31), 0, Int64(7)])
+def test_priorities_within_int32_are_kept_as_plain_ints(priority: int) -> None:
+    parsed = validate_rule(rule(priority=priority))
+    assert (parsed.priority, type(parsed.priority)) == (priority, int)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"trigger": {"kind": ["keyword"]}}, "trigger.kind"),  # unhashable: was a TypeError
+        ({"trigger": {"kind": {"k": 1}}}, "trigger.kind"),
+        ({"trigger": {"kind": "keyword", "match": ["exact"], "pattern": "p"}}, "trigger.match"),
+        ({"trigger": {"kind": "msgtype", "msgtype": {}}}, "trigger.msgtype"),
+        ({"reply": {"type": ["text"], "content": "x"}}, "reply.type"),
+        ({"reply": None, "replies": [{"type": {}}]}, "replies[0].type"),
+    ],
+)
+def test_choices_of_the_wrong_type_name_the_field(changes: dict[str, Any], field: str) -> None:
+    assert field_of(rule(**changes)) == field
+
+
+def stored(rule_id: str, **changes: Any) -> dict[str, Any]:
+    return {**rule(**changes), "id": rule_id}
+
+
+def test_stored_rules_load_one_by_one_and_the_bad_ones_are_skipped() -> None:
+    loaded = load_rules(
+        [
+            stored("r-good"),
+            stored("r-int64", priority=Int64(2**40)),  # accepted before the bound existed
+            {"id": "r-empty"},
+            stored("r-kind", trigger={"kind": ["keyword"]}),
+            {**stored("r-x"), "id": 7, "name": object()},  # written straight into the database
+            stored("r-also-good", priority=-5),
+        ]
+    )
+
+    assert [r.id for r in loaded.rules] == ["r-good", "r-also-good"]
+    assert [s["id"] for s in loaded.stored] == ["r-good", "r-also-good"]
+    assert [(s.rule_id, s.error.split(":")[0]) for s in loaded.skipped] == [
+        ("r-int64", "priority"),
+        ("r-empty", "enabled"),
+        ("r-kind", "trigger.kind"),
+        ("?", "name"),
+    ]
+    assert all(len(s.error) <= MAX_ERROR for s in loaded.skipped)
+
+
+def test_a_stored_rule_that_raises_anything_is_skipped() -> None:
+    class Odd(str):
+        def strip(self, chars: str | None = None) -> str:
+            raise RuntimeError("odd value")
+
+    loaded = load_rules([stored("r-odd", name=Odd("x")), stored("r-good")])
+
+    assert [r.id for r in loaded.rules] == ["r-good"]
+    assert loaded.skipped[0].to_json() == {"id": "r-odd", "error": "unreadable: RuntimeError"}

@@ -1,0 +1,251 @@
+"""Property-based fuzzing of the replies service's rules API against the document it serves,
+as ``tests/gateway/test_api_fuzz.py`` does for the agency API.
+
+Schemathesis draws requests for every operation of ``/api/openapi.json`` (valid ones, and
+invalid ones that must be refused), sends them with the admin key to the real in-process
+replies service, and checks each answer: no 5xx, a documented status code and content
+type, a body that matches the documented schema, invalid input refused.
+
+Three in four valid requests are aimed at what the fuzz owns instead of at random ids, so
+that the success paths run too: a tenant it onboards through the gateway first, a rule of
+that tenant (changed at will), a fresh rule for each delete, and, for a reorder, every
+rule id of the tenant in a drawn order. Whatever it creates goes with its tenant at the
+end. The requests go out from a worker thread: both services serve on this test's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import hypothesis
+import pytest
+import requests
+import schemathesis
+from aiohttp import ClientSession
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.conftest import new_appid
+from tests.gateway.conftest import ADMIN_KEY
+
+AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
+MAX_EXAMPLES = 50  # per operation, valid and invalid requests together
+BUDGET_SECONDS = 60.0
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
+SETTINGS = hypothesis.settings(
+    max_examples=MAX_EXAMPLES,
+    derandomize=True,  # the same requests every run
+    deadline=None,
+    database=None,
+    suppress_health_check=list(hypothesis.HealthCheck),
+)
+OPERATIONS = 8
+RULE = {
+    "name": "fuzz",
+    "priority": 1,
+    "enabled": True,
+    "trigger": {"kind": "keyword", "match": "contains", "pattern": "fuzz"},
+    "reply": {"type": "text", "content": "fuzzed"},
+}
+
+
+@dataclass
+class Owned:
+    """What the fuzz may change and delete: its own tenants and their rules."""
+
+    gateway: str
+    replies: str
+    session: requests.Session
+    tenant_id: str = ""
+    rule_id: str = ""
+    tenants: set[str] = field(default_factory=set)
+
+    def onboard(self) -> str:
+        response = self.session.post(
+            f"{self.gateway}/api/tenants",
+            json={
+                "name": "Rules fuzz target",
+                "appid": new_appid(),
+                "app_secret": "s",
+                "account_type": "service",
+                "encrypt_mode": "plain",
+            },
+        )
+        assert response.status_code == 201, response.text
+        tenant_id: str = response.json()["id"]
+        self.tenants.add(tenant_id)
+        return tenant_id
+
+    def new_rule(self) -> str:
+        response = self.session.post(
+            f"{self.replies}/api/tenants/{self.tenant_id}/rules", json=RULE
+        )
+        assert response.status_code == 201, response.text
+        rule_id: str = response.json()["id"]
+        return rule_id
+
+    def rule_ids(self) -> list[str]:
+        response = self.session.get(f"{self.replies}/api/tenants/{self.tenant_id}/rules")
+        assert response.status_code == 200, response.text
+        return [rule["id"] for rule in response.json()["items"]]
+
+    def aim(self, case: schemathesis.Case, rng: random.Random) -> None:
+        """Points a valid request at what the fuzz owns (a fresh rule where it deletes)."""
+        params = case.path_parameters
+        if "tenant_id" in params:
+            params["tenant_id"] = self.tenant_id
+        if "rule_id" in params:
+            params["rule_id"] = self.new_rule() if case.method == "DELETE" else self.rule_id
+        if case.path.endswith("/reorder"):
+            order = self.rule_ids()
+            rng.shuffle(order)
+            case.body = {"order": order}
+
+    def clean_up(self) -> None:
+        for tenant_id in self.tenants:
+            response = self.session.delete(f"{self.gateway}/api/tenants/{tenant_id}")
+            assert response.status_code in (204, 404), response.text
+
+
+def fuzz_operation(
+    operation: schemathesis.APIOperation, owned: Owned, counts: Counter[str]
+) -> None:
+    valid = operation.as_strategy(GenerationMode.POSITIVE).map(lambda case: (case, True))
+    invalid = operation.as_strategy(GenerationMode.NEGATIVE).map(lambda case: (case, False))
+    session = requests.Session()
+
+    @SETTINGS
+    @hypothesis.given(drawn=st.one_of(valid, invalid), aim=st.integers(0, 3), seed=st.integers())
+    def run(drawn: tuple[schemathesis.Case, bool], aim: int, seed: int) -> None:
+        case, is_valid = drawn
+        if is_valid and aim:  # three in four
+            owned.aim(case, random.Random(seed))
+        response = case.call(session=session)
+        counts[f"{response.status_code // 100}xx"] += 1
+        case.validate_response(response, checks=CHECKS)
+
+    try:
+        run()
+    finally:
+        session.close()
+
+
+@dataclass
+class FuzzRun:
+    failures: list[str] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    operations: list[str] = field(default_factory=list)
+    tenants: set[str] = field(default_factory=set)
+
+
+def fuzz(gateway: str, replies: str) -> FuzzRun:
+    """Runs in a worker thread: every operation in turn, each failure noted."""
+    owner = requests.Session()
+    owner.headers["Authorization"] = f"Bearer {ADMIN_KEY}"
+    owned = Owned(gateway=gateway, replies=replies, session=owner)
+    schema = schemathesis.openapi.from_url(f"{replies}/api/openapi.json")
+    schema.config.update(headers=AUTH)
+    run = FuzzRun(tenants=owned.tenants)
+    try:
+        owned.tenant_id = owned.onboard()
+        owned.rule_id = owned.new_rule()
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            run.operations.append(operation.label)
+            try:
+                fuzz_operation(operation, owned, run.counts)
+            except (Exception, BaseExceptionGroup) as exc:  # schemathesis' FailureGroup is Base
+                notes = "\n".join(getattr(exc, "__notes__", []))
+                run.failures.append(f"{operation.label}: {exc}\n{notes}")
+    finally:
+        owned.clean_up()
+        owner.close()
+    return run
+
+
+async def test_fuzzing_the_rules_api_finds_no_5xx_and_no_schema_violation(
+    gateway: str, replies: str, created_tenants: list[str]
+) -> None:
+    started = time.monotonic()
+    run = await asyncio.to_thread(fuzz, gateway, replies)
+    elapsed = time.monotonic() - started
+    created_tenants.extend(run.tenants)
+
+    assert not run.failures, "\n\n".join(run.failures)
+    assert len(run.operations) == OPERATIONS, run.operations
+    assert run.counts["2xx"] >= 50, run.counts
+    assert run.counts["4xx"] >= 50, run.counts
+    assert elapsed < BUDGET_SECONDS, elapsed
+
+
+def raw_json(fields: dict[str, str]) -> str:
+    """A JSON object whose string values are written as given: escapes stay as they are."""
+    return "{" + ", ".join(f'"{name}": {value}' for name, value in fields.items()) + "}"
+
+
+RULE_JSON = {
+    "name": '"edge"',
+    "priority": "1",
+    "enabled": "true",
+    "trigger": '{"kind": "default"}',
+    "reply": '{"type": "text", "content": "x"}',
+}
+# What Hypothesis rarely or never draws.
+EDGES = {
+    "lone surrogate in a name": ("POST", "", raw_json({**RULE_JSON, "name": '"\\ud800"'})),
+    "priority 2^63": ("POST", "", raw_json({**RULE_JSON, "priority": str(2**63)})),
+    "priority 2^31": ("PUT", "/{rule}", raw_json({**RULE_JSON, "priority": str(2**31)})),
+    "priority -2^63-1": ("PATCH", "/{rule}", raw_json({"priority": str(-(2**63) - 1)})),
+    "priority 1e400": ("POST", "", raw_json({**RULE_JSON, "priority": "1e400"})),
+    "priority NaN": ("POST", "", raw_json({**RULE_JSON, "priority": "NaN"})),
+    "reorder of mixed types": ("POST", "/reorder", raw_json({"order": '[1, "a"]'})),
+    "unhashable trigger kind": ("POST", "", raw_json({**RULE_JSON, "trigger": '{"kind": []}'})),
+    "deep nesting": ("POST", "/test", '{"message": ' + "[" * 100_000),
+    "both reply forms in a change": (
+        "PATCH",
+        "/{rule}",
+        raw_json({"reply": '{"type": "text", "content": "a"}', "replies": "[]"}),
+    ),
+}
+
+
+@pytest.mark.parametrize("edge", EDGES)
+async def test_inputs_the_generator_rarely_draws_are_refused_cleanly(
+    edge: str, replies: str, http: ClientSession, new_account: Any
+) -> None:
+    method, path, body = EDGES[edge]
+    tenant_id = (await new_account("plain")).tenant_id
+    base = f"{replies}/api/tenants/{tenant_id}/rules"
+    async with http.post(base, json=RULE, headers=AUTH) as response:
+        kept = await response.json()
+
+    async with http.request(
+        method,
+        base + path.format(rule=kept["id"]),
+        data=body.encode(),
+        headers={**AUTH, "Content-Type": "application/json"},
+    ) as response:
+        status, answer = response.status, await response.json()
+
+    assert status in (400, 422), (edge, status, answer)
+    assert set(answer["error"]) >= {"code", "message"}
+    async with http.get(base, headers=AUTH) as response:
+        assert (await response.json())["items"] == [kept]  # a refused change changed nothing
