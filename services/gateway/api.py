@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from services.gateway.repository import Conflict, TenantRepository
+from services.gateway.repository import Conflict, Contended, TenantRepository
 from services.gateway.tenants import InvalidField, validate_changes, validate_new
 from shared.contracts.tenancy import TENANT_ID_ROUTE
 from shared.platform.auth import require_agency, require_tenant
@@ -54,6 +54,7 @@ class TenantApi:
             view = await self.repository.create(tenant, now=datetime.now(UTC))
         except Conflict as exc:
             raise ApiError(409, "conflict", str(exc), field=exc.field) from None
+        await self.control.notify("tenant.created", tenant.id)
         view.update(
             webhook_url=self._url(tenant.id),
             token=tenant.token,
@@ -84,9 +85,12 @@ class TenantApi:
         New secrets are answered once; every replica uses them from the next webhook."""
         tenant_id = (await visible_tenant(request, self.repository))["id"]
         changes = _valid(validate_changes, await read_json_object(request))
-        view = await self.repository.update(
-            tenant_id, changes, now=datetime.now(UTC), aes_key_grace=self.aes_key_grace
-        )
+        try:
+            view = await self.repository.update(
+                tenant_id, changes, now=datetime.now(UTC), aes_key_grace=self.aes_key_grace
+            )
+        except Contended as exc:
+            raise ApiError(409, "conflict", str(exc)) from None
         if view is None:
             raise ApiError(404, "not_found", f"no tenant {tenant_id}")
         await self.control.notify("tenant.changed", tenant_id)

@@ -42,7 +42,10 @@ def gateway_openapi() -> dict[str, Any]:
             ),
             "patch": operation(
                 "Change an account, rotate its secrets",
-                {"200": json_response("changed", ref("Tenant"))},
+                {
+                    "200": json_response("changed", ref("Tenant")),
+                    "409": {"description": "changed by others at the same moment; try again"},
+                },
                 body=ref("TenantPatch"),
                 params=tenant,
             ),

@@ -1,11 +1,20 @@
 """Tenants in ``wxp_control.tenants``: one document per account, its secrets sealed
-with the master key in the layout ``shared.platform.tenant_records`` owns."""
+with the master key in the layout ``shared.platform.tenant_records`` owns.
+
+Every document carries a ``version``, one more at each change. A change sets only the
+fields it changes, on the version it read, under a claim (``revisions.py``): two
+concurrent PATCHes never undo each other, whatever the database. A change that keeps
+losing the race (``UPDATE_ATTEMPTS`` times) raises :class:`Contended`.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import random
 from datetime import datetime, timedelta
 from typing import Any
 
+from services.gateway.revisions import Revisions
 from services.gateway.tenants import NewTenant, TenantChanges
 from services.gateway.verify import Credentials
 from shared.platform.secretbox import SecretBox
@@ -28,7 +37,10 @@ PUBLIC_FIELDS = (
     "cluster",
     "created_at",
     "updated_at",
+    "version",
 )
+VERSION = "version"
+UPDATE_ATTEMPTS = 8
 
 
 class Conflict(Exception):
@@ -37,9 +49,14 @@ class Conflict(Exception):
         self.field = field
 
 
+class Contended(Exception):
+    """Other changes of the same tenant kept winning the race: the caller may try again."""
+
+
 def public_view(doc: dict[str, Any]) -> dict[str, Any]:
     view = {name: doc.get(name) for name in PUBLIC_FIELDS if name != "id"}
     view["id"] = doc["_id"]
+    view[VERSION] = doc.get(VERSION, 0)  # 0: written before documents had versions
     for stamp in ("created_at", "updated_at"):
         value = view.get(stamp)
         if isinstance(value, datetime):
@@ -49,11 +66,17 @@ def public_view(doc: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
+def _still_at(doc: dict[str, Any]) -> dict[str, Any]:
+    """The condition that a tenant document is still at the version ``doc`` was read at."""
+    return {VERSION: doc[VERSION]} if VERSION in doc else {VERSION: {"$exists": False}}
+
+
 class TenantRepository:
     def __init__(self, client: Client, box: SecretBox) -> None:
         self._client = client
         self._db = client[CONTROL_DB]
         self._box = box
+        self._revisions = Revisions(client)
 
     async def prepare(self) -> None:
         """Indexes and the master-key check; raises SecretError on a wrong key."""
@@ -78,6 +101,7 @@ class TenantRepository:
             "timezone": tenant.timezone,
             "cluster": "default",
             "created_at": now,
+            VERSION: 1,
             **seal_secrets(self._box, tenant.id, tenant.secrets),
         }
         try:
@@ -101,21 +125,46 @@ class TenantRepository:
         self, tenant_id: str, changes: TenantChanges, *, now: datetime, aes_key_grace: timedelta
     ) -> dict[str, Any] | None:
         """Applies a PATCH; a replaced EncodingAESKey stays valid for ``aes_key_grace``."""
-        doc = await self._db.tenants.find_one({"_id": tenant_id})
-        if doc is None:
-            return None
-        doc.update(changes.fields)
-        doc.update(
-            reseal_secrets(self._box, doc, changes.secrets, previous_until=now + aes_key_grace)
-        )
-        doc["updated_at"] = now
-        await self._db.tenants.replace_one({"_id": tenant_id}, doc)
-        return public_view(doc)
+        for attempt in range(UPDATE_ATTEMPTS):
+            doc = await self._db.tenants.find_one({"_id": tenant_id})
+            if doc is None:
+                return None
+            version = int(doc.get(VERSION, 0))
+            claim = await self._revisions.claim(tenant_id, version, now=now)
+            if claim is not None:
+                changed = self._changed(doc, changes, now=now, grace=aes_key_grace)
+                try:
+                    result = await self._db.tenants.update_one(
+                        {"_id": tenant_id, **_still_at(doc)},
+                        {"$set": {**changed, VERSION: version + 1}},
+                    )
+                finally:
+                    await self._revisions.release(claim)
+                if result.matched_count == 1:
+                    return public_view(
+                        {**doc, **changes.fields, "updated_at": now, VERSION: version + 1}
+                    )
+            await asyncio.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
+        raise Contended(f"tenant {tenant_id} is being changed by others; try again")
+
+    def _changed(
+        self, doc: dict[str, Any], changes: TenantChanges, *, now: datetime, grace: timedelta
+    ) -> dict[str, Any]:
+        """The fields to set: the public ones changed, and each secret resealed."""
+        resealed = reseal_secrets(self._box, doc, changes.secrets, previous_until=now + grace)
+        sealed = resealed.pop(SECRETS)
+        secrets = {
+            f"{SECRETS}.{name}": value
+            for name, value in sealed.items()
+            if doc[SECRETS].get(name) != value
+        }
+        return {**changes.fields, **resealed, **secrets, "updated_at": now}
 
     async def delete(self, tenant_id: str) -> bool:
         """Removes the tenant's document and drops its database; False if it was gone."""
         if (await self._db.tenants.delete_one({"_id": tenant_id})).deleted_count == 0:
             return False
+        await self._revisions.forget_tenant(tenant_id)
         await self._client.drop_database(tenant_db_name(tenant_id))
         return True
 

@@ -3,7 +3,9 @@
 ``verify_echo`` checks a GET (URL verification): echostr is plaintext for Official
 Accounts and checked with ``signature`` in every mode. ``verify_post`` checks a POST
 in plain, compatible or safe mode and returns the plaintext XML. Every refusal is a
-:class:`Rejected` with the HTTP status and a short reason for metrics.
+:class:`Rejected` with the HTTP status, a short reason and, for metrics and logs only,
+its cause. Every decryption failure is refused alike (``undecryptable``): telling bad
+padding from a foreign appid would be a padding oracle (the IV is static).
 """
 
 from __future__ import annotations
@@ -14,12 +16,18 @@ from dataclasses import dataclass
 from services.gateway.messages import MessageError, parse_xml
 from shared.wechat.crypto import CryptoError, MessageCrypto, signature_matches, timestamp_fresh
 
+UNDECRYPTABLE = "the message could not be decrypted"
+
 
 class Rejected(Exception):
-    def __init__(self, status: int, reason: str, message: str) -> None:
+    """A refusal: ``status``, ``reason`` and the message are answered; ``cause`` (the
+    reason unless told) goes only to a metric label and a log line."""
+
+    def __init__(self, status: int, reason: str, message: str, *, cause: str = "") -> None:
         super().__init__(message)
         self.status = status
         self.reason = reason
+        self.cause = cause or reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,4 +96,4 @@ def verify_post(
             continue
         return Verified(xml=plain, encrypted=True, aes_key=key)
     assert error is not None
-    raise Rejected(400, error.reason, str(error))
+    raise Rejected(400, "undecryptable", UNDECRYPTABLE, cause=error.reason)

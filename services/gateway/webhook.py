@@ -15,14 +15,17 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from services.gateway.bounded import DatabaseSlow
 from services.gateway.intake import Intake
 from services.gateway.messages import MessageError, parse_xml, to_envelope, wants_reply
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.render import render_reply
+from services.gateway.replays import Check, ReplayGuard
 from services.gateway.settings import GatewaySettings
 from services.gateway.tenant_cache import TenantCache
 from services.gateway.verify import Credentials, Rejected, Verified, verify_echo, verify_post
 from shared.platform.bus import BrokerUnavailable
+from shared.platform.logs import clip
 from shared.platform.storage import PyMongoError
 from shared.wechat.crypto import MessageCrypto, encrypted_envelope
 
@@ -36,6 +39,7 @@ class Webhook:
     tenants: TenantCache
     intake: Intake
     metrics: GatewayMetrics
+    replays: ReplayGuard
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -48,12 +52,12 @@ class Webhook:
             try:
                 return await handler(request)
             except Rejected as exc:
-                self.metrics.rejected.labels(exc.reason).inc()
-                logger.info("refused %s %s: %s", request.method, request.path, exc.reason)
+                self.metrics.rejected.labels(exc.cause).inc()
+                logger.info("refused %s %s: %s", request.method, clip(request.path), exc.cause)
                 return web.Response(status=exc.status, text=f"{exc.reason}: {exc}")
-            except (BrokerUnavailable, PyMongoError) as exc:
+            except (BrokerUnavailable, DatabaseSlow, PyMongoError) as exc:
                 self.metrics.rejected.labels("unavailable").inc()
-                logger.error("cannot take %s now: %s", request.path, exc)
+                logger.error("cannot take %s now: %s", clip(request.path), clip(exc))
                 return web.Response(status=503, text="unavailable: try again")
 
         return guarded
@@ -85,6 +89,8 @@ class Webhook:
             now=time.time(),
             tolerance=self.settings.timestamp_tolerance_seconds,
         )
+        if credentials.encrypt_mode != "safe":  # its plain signature does not cover the body
+            await self._refuse_replays(request, body)
         try:
             event = to_envelope(
                 request.match_info["tenant_id"],
@@ -101,6 +107,13 @@ class Webhook:
         return web.Response(
             body=self._seal(xml, credentials, verified), content_type="application/xml"
         )
+
+    async def _refuse_replays(self, request: web.Request, body: bytes) -> None:
+        """Rejected when the request's signature came with another body before."""
+        query, tenant_id = request.query, request.match_info["tenant_id"]
+        checked = await self.replays.check(tenant_id, query["timestamp"], query["nonce"], body)
+        if checked is Check.UNCHECKED:
+            self.metrics.replay_unchecked.inc()
 
     def _seal(self, xml: bytes, credentials: Credentials, verified: Verified) -> bytes:
         if not verified.encrypted or verified.aes_key is None:

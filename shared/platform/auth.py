@@ -2,7 +2,7 @@
 
 Keys live in ``wxp_control.api_keys`` (:mod:`shared.platform.key_store`); lookups are
 cached for a few seconds per process, so a revoked key stops working everywhere within
-``cache_seconds``.
+``cache_seconds``; unknown key ids are cached apart, so guessing never evicts a real key.
 Each request under ``/api/`` (but the OpenAPI document) gets a :class:`Principal`,
 and is rate-limited per key.
 """
@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from shared.platform.keys import Principal, is_admin_key, key_id_of, matches
+from shared.platform.lookups import LookupCache
 from shared.platform.ratelimit import TokenBuckets
 from shared.platform.web import ApiError, bearer_key
 
@@ -33,8 +34,12 @@ class Authenticator:
     def __init__(self, store: KeyLookup, *, admin_key: str, cache_seconds: float = 5.0) -> None:
         self._store = store
         self._admin_key = admin_key
-        self._cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._cache: LookupCache[dict[str, Any]] = LookupCache(
+            found_seconds=cache_seconds,
+            missing_seconds=cache_seconds,
+            found_capacity=10_000,
+            missing_capacity=10_000,
+        )
 
     async def principal(self, plaintext: str) -> Principal:
         if is_admin_key(plaintext, self._admin_key):
@@ -46,17 +51,15 @@ class Authenticator:
         return Principal(key_id=doc["_id"], scope=doc["scope"], tenant_id=doc.get("tenant_id"))
 
     def forget(self, key_id: str) -> None:
-        self._cache.pop(key_id, None)
+        self._cache.forget(key_id)
 
     async def _lookup(self, key_id: str) -> dict[str, Any] | None:
         now = time.monotonic()
         hit = self._cache.get(key_id)
-        if hit is not None and hit[0] > now:
-            return hit[1]
+        if hit is not None and hit.fresh(now):
+            return hit.value
         doc = await self._store.get(key_id)
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[key_id] = (now + self._cache_seconds, doc)
+        self._cache.put(key_id, doc, now=now)
         return doc
 
 

@@ -1,4 +1,5 @@
-"""Control notices between replicas: "tenant X changed", "key Y was revoked".
+"""Control notices between replicas: "tenant X was created, changed or deleted", "key Y
+was revoked".
 
 A fanout exchange ``wx.control``; every process binds an exclusive, server-named
 queue to it and forgets the cached entries a notice names. Notices speed up what
@@ -24,6 +25,9 @@ from shared.platform.bus import BrokerUnavailable
 
 logger = logging.getLogger(__name__)
 CONTROL_EXCHANGE = "wx.control"
+# What a tenant's cached entries (credentials, the directory) are forgotten on: a create
+# too, since a process may have cached the id as unknown a moment before.
+TENANT_NOTICES = ("tenant.created", "tenant.changed", "tenant.deleted")
 Listener = Callable[[str], None]
 
 

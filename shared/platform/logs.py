@@ -8,6 +8,16 @@ import sys
 from datetime import UTC, datetime
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+CLIP = 200  # characters of a request's own text (a path, a value) that a log line echoes
+
+
+def clip(value: object, limit: int = CLIP) -> str:
+    """``value`` as text for a log line, cut to ``limit`` characters with a marker saying
+    how much was left out: whatever a request sends, its log lines stay short."""
+    text = str(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}…[{len(text) - limit} more chars]"
 
 
 class JsonFormatter(logging.Formatter):

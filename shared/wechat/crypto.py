@@ -64,10 +64,17 @@ def pkcs7_pad(data: bytes) -> bytes:
 
 
 def pkcs7_unpad(data: bytes) -> bytes:
-    n = data[-1] if data else 0
-    if not 1 <= n <= BLOCK or data[-n:] != bytes([n]) * n:
+    n = _padding_length(data)
+    if n is None:
         raise CryptoError("bad_padding", "PKCS#7 padding is wrong")
     return data[:-n]
+
+
+def _padding_length(data: bytes) -> int | None:
+    n = data[-1] if data else 0
+    if not 1 <= n <= BLOCK or len(data) < n:
+        return None
+    return n if hmac.compare_digest(data[-n:], bytes([n]) * n) else None
 
 
 class MessageCrypto:
@@ -78,6 +85,9 @@ class MessageCrypto:
         self._appid = appid.encode()
 
     def decrypt(self, encrypted: str) -> bytes:
+        """The message; a :class:`CryptoError` naming the first check that failed. The
+        padding, length and appid checks all run whichever fails, so that not even their
+        timing tells them apart (callers answer every failure alike: no padding oracle)."""
         try:
             raw = base64.b64decode(encrypted, validate=True)
         except (binascii.Error, ValueError):
@@ -85,14 +95,20 @@ class MessageCrypto:
         if not raw or len(raw) % 16:
             raise CryptoError("bad_length", "ciphertext is not whole AES blocks")
         decryptor = Cipher(algorithms.AES(self._key), modes.CBC(self._key[:16])).decryptor()
-        plain = pkcs7_unpad(decryptor.update(raw) + decryptor.finalize())
-        if len(plain) < 20:
-            raise CryptoError("bad_length", "plaintext too short")
-        (length,) = struct.unpack(">I", plain[16:20])
+        padded = decryptor.update(raw) + decryptor.finalize()
+        pad = _padding_length(padded)
+        plain = padded[: -(pad or BLOCK)]
+        framed = len(plain) >= 20
+        (length,) = struct.unpack(">I", plain[16:20] if framed else bytes(4))
         message, appid = plain[20 : 20 + length], plain[20 + length :]
+        appid_matches = hmac.compare_digest(appid, self._appid)
+        if pad is None:
+            raise CryptoError("bad_padding", "PKCS#7 padding is wrong")
+        if not framed:
+            raise CryptoError("bad_length", "plaintext too short")
         if len(message) != length:
             raise CryptoError("bad_length", "message length field is wrong")
-        if not hmac.compare_digest(appid, self._appid):
+        if not appid_matches:
             raise CryptoError("appid_mismatch", "message was encrypted for another appid")
         return message
 

@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import secrets
 import time
+from datetime import UTC, datetime
 
+import aio_pika
 from aiohttp.test_utils import TestServer
 from defusedxml.ElementTree import fromstring
 
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
+from shared.contracts.envelope import Envelope, iso
+from shared.contracts.messages import WeChatMessage
+from shared.contracts.topology import QueueSpec, declare_exchanges
+from shared.platform.bus import Broker
+from shared.platform.consumer import Consumer
+from shared.platform.consumer_service import tenant_directory
+from shared.platform.delivery import Delivery, Handlers
+from shared.platform.directory import TenantDirectory
+from shared.platform.metrics import ConsumerMetrics
+from shared.platform.service import Platform
 from shared.platform.storage import CONTROL_DB, tenant_db_name
 from shared.wechat.simulator import Account
+from tests.conftest import new_appid
 from tests.gateway.conftest import ADMIN_KEY
-from tests.support.bus import wait_until
+from tests.support.bus import eventually, wait_until
 from tests.support.gateway import send
-from tests.support.infra import common_settings
+from tests.support.infra import amqp_url, common_settings
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
@@ -198,3 +214,168 @@ async def test_requests_beyond_the_rate_get_429_with_retry_after(gateway, http):
             assert r.status == 404  # the webhook path has no such limit
     finally:
         await server.close()
+
+
+async def onboard_as(http, gateway: str, tenant_id: str, created_tenants: list[str]) -> None:
+    body = {
+        "id": tenant_id,
+        "name": "Brand new",
+        "appid": new_appid(),
+        "app_secret": "s",
+        "account_type": "service",
+        "encrypt_mode": "plain",
+    }
+    status, _ = await call(http, "POST", f"{gateway}/api/tenants", body=body)
+    assert status == 201
+    created_tenants.append(tenant_id)
+
+
+async def test_an_unknown_tenant_is_looked_up_again_within_a_second(
+    gateway, http, mongo, created_tenants
+):
+    # No control notices here: only the time a miss is cached for.
+    directory = TenantDirectory(mongo)
+    tenant_id = "new-" + secrets.token_hex(4)
+    assert not await directory.exists(tenant_id)
+    missed = time.monotonic()
+    await onboard_as(http, gateway, tenant_id, created_tenants)
+
+    async def known() -> bool:
+        return await directory.exists(tenant_id)
+
+    await eventually(known, timeout=1.5, what="the new tenant known")
+    assert time.monotonic() - missed <= 1.2
+
+
+def text_event(tenant_id: str, n: int) -> Envelope[WeChatMessage]:
+    now = iso(datetime.now(UTC))
+    payload = WeChatMessage(account="gh_test", fields={"content": f"hello {n}"})
+    return Envelope(f"ev{n}-{tenant_id}", tenant_id, "msg.text", now, now, "o_r", payload)
+
+
+async def test_a_created_tenant_is_announced_and_its_events_are_handled_at_once(
+    gateway, http, amqp, queue_prefix, mongo, created_tenants
+):
+    # A consumer service as consumer_app wires it: its directory, on its control bus.
+    platform = Platform.build("analytics", common_settings(), mongo=mongo)
+    directory = tenant_directory(platform)
+    notices: list[str] = []
+    platform.control.on("tenant.created", notices.append)
+    handled: list[str] = []
+
+    async def record(delivery: Delivery[WeChatMessage]) -> None:
+        handled.append(delivery.envelope.id)
+
+    tenant_id = "new-" + secrets.token_hex(4)
+    spec = QueueSpec(f"{queue_prefix}.directory.{secrets.token_hex(3)}", (f"{tenant_id}.#",))
+    consumer = Consumer(
+        spec,
+        Handlers().on(WeChatMessage, record),
+        metrics=ConsumerMetrics.create(platform.registry),
+        tenant_exists=directory.exists,
+    )
+    broker = Broker(
+        amqp_url(), name="test-directory", on_connect=[platform.control.setup, consumer.setup]
+    )
+    running = asyncio.create_task(broker.run())
+    channel = await amqp.channel(publisher_confirms=True)
+    try:
+        await wait_until(lambda: broker.connected, what="consumer connected")
+        exchange = await declare_exchanges(channel)
+
+        async def publish(event: Envelope[WeChatMessage]) -> None:
+            await exchange.publish(aio_pika.Message(event.to_bytes()), event.routing_key)
+
+        def dropped() -> float:
+            labels = {"queue": spec.name, "outcome": "dropped"}
+            return platform.registry.get_sample_value("wxp_consumer_messages_total", labels) or 0
+
+        await publish(text_event(tenant_id, 1))  # before onboarding: unknown, dropped
+        await wait_until(lambda: dropped() == 1, what="the early event dropped")
+        created = time.monotonic()
+        await onboard_as(http, gateway, tenant_id, created_tenants)
+        await wait_until(lambda: tenant_id in notices, timeout=1.0, what="tenant.created")
+        await publish(text_event(tenant_id, 2))  # the miss is still fresh: only the notice helps
+        await wait_until(lambda: bool(handled), timeout=1.0, what="the event handled")
+        assert time.monotonic() - created < 1.0
+        assert handled == [f"ev2-{tenant_id}"]
+        assert dropped() == 1
+    finally:
+        await consumer.stop(1.0)
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        for name in (spec.name, spec.dead_letter_name):
+            await channel.queue_delete(name)
+        await channel.close()
+
+
+async def test_a_key_rotated_next_to_concurrent_renames_is_the_one_stored(
+    gateway, http, new_account, tap_factory
+):
+    # Each round rotates the EncodingAESKey while two renames race it: the key shown to the
+    # rotating caller must be the one webhooks decrypt with afterwards, and the name the
+    # last rename's.
+    account = await new_account("safe")
+    await tap_factory([f"{account.tenant_id}.#"])
+    url = f"{gateway}/api/tenants/{account.tenant_id}"
+    for round_ in range(14):
+        answers = await asyncio.gather(
+            call(http, "PATCH", url, body={"name": f"round {round_} a"}),
+            call(http, "PATCH", url, body={"regenerate": ["encoding_aes_key"]}),
+            call(http, "PATCH", url, body={"name": f"round {round_} b"}),
+        )
+        assert [status for status, _ in answers] == [200, 200, 200], answers
+        shown = answers[1][1]["encoding_aes_key"]
+        rotated = Account(account.tenant_id, account.appid, account.token, shown, "safe")
+        answer = await send(http, gateway, rotated, "event:VIEW", openid=f"o_round{round_}")
+        assert answer.status == 200, (round_, answer.body)
+        renames = sorted((answers[i][1] for i in (0, 2)), key=lambda view: view["version"])
+        _, stored = await call(http, "GET", url)
+        assert stored["version"] == max(view["version"] for _, view in answers)
+        assert stored["name"] == renames[-1]["name"]
+
+
+async def test_concurrent_rotations_are_ordered_and_none_is_lost(
+    gateway, http, new_account, tap_factory
+):
+    # Every successful PATCH gets a version of its own; among the rotations, the latest
+    # key is current, the one before it is still accepted (the grace period), and the
+    # ones before that were superseded for real.
+    account = await new_account("safe")
+    await tap_factory([f"{account.tenant_id}.#"])
+    url = f"{gateway}/api/tenants/{account.tenant_id}"
+    bodies = [{"regenerate": ["encoding_aes_key"]}] * 4 + [{"timezone": "Europe/Paris"}] * 2
+    answers = await asyncio.gather(*(call(http, "PATCH", url, body=body) for body in bodies))
+    assert {status for status, _ in answers} <= {200, 409}, answers
+    done = [view for status, view in answers if status == 200]
+    versions = [view["version"] for view in done]
+    assert len(set(versions)) == len(versions)  # one version per change: no two from one read
+    keys = [
+        view["encoding_aes_key"]
+        for view in sorted(done, key=lambda v: v["version"])
+        if "encoding_aes_key" in view
+    ]
+    assert len(keys) >= 2, answers
+
+    def under(key: str) -> Account:
+        return Account(account.tenant_id, account.appid, account.token, key, "safe")
+
+    for n, key in enumerate(keys):
+        answer = await send(http, gateway, under(key), "event:VIEW", openid=f"o_key{n}")
+        expected = 200 if n >= len(keys) - 2 else 400
+        assert answer.status == expected, (n, len(keys), answer.body)
+
+
+async def test_a_tenant_stored_before_versions_is_changed_from_version_0(
+    gateway, http, new_account, mongo
+):
+    account = await new_account("plain")
+    tenants = mongo[CONTROL_DB].tenants
+    await tenants.update_one({"_id": account.tenant_id}, {"$unset": {"version": ""}})
+    url = f"{gateway}/api/tenants/{account.tenant_id}"
+    assert (await call(http, "GET", url))[1]["version"] == 0
+    status, changed = await call(http, "PATCH", url, body={"name": "Versioned"})
+    assert (status, changed["version"], changed["name"]) == (200, 1, "Versioned")
+    stored = await tenants.find_one({"_id": account.tenant_id})
+    assert (stored["version"], stored["name"]) == (1, "Versioned")

@@ -120,3 +120,17 @@ def test_the_error_shape_names_the_field_only_when_there_is_one() -> None:
     with_field = error_response(422, "invalid", "bad", field="appid", headers={"X-A": "1"})
     assert json.loads(with_field.text or "")["error"]["field"] == "appid"
     assert with_field.headers["X-A"] == "1"
+
+
+async def test_a_flood_of_unknown_keys_does_not_flush_a_known_one() -> None:
+    # Random key ids are all misses: they may evict each other, never a key that exists.
+    keys = Keys()
+    plaintext = keys.add("agency")
+    auth = Authenticator(keys, admin_key=ADMIN, cache_seconds=60)
+    known = await auth.principal(plaintext)
+    for _ in range(12_000):
+        with pytest.raises(ApiError):
+            await auth.principal(new_key().plaintext)
+    lookups = keys.lookups
+    assert await auth.principal(plaintext) == known
+    assert keys.lookups == lookups  # answered from the cache

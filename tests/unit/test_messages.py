@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import hypothesis
 import pytest
 from defusedxml.ElementTree import fromstring
+from hypothesis import strategies as st
 
 from services.gateway.messages import MessageError, parse_xml, snake, to_envelope, wants_reply
 from services.gateway.render import render_reply
@@ -159,3 +161,135 @@ def test_every_reply_type_renders():
     news = rendered({"type": "news", "articles": [{"title": "A", "url": "u1"}, {"title": "B"}]})
     assert news.findtext("ArticleCount") == "2"
     assert [i.findtext("Title") for i in news.findall("Articles/item")] == ["A", "B"]
+
+
+# --- hostile XML: bounded before anything recurses, every failure a MessageError -------------
+
+
+def nested(depth: int) -> bytes:
+    """``<xml>`` with ``depth`` levels in all (WeChat's deepest message has 5)."""
+    return b"<xml>" + b"<a>" * (depth - 1) + b"x" + b"</a>" * (depth - 1) + b"</xml>"
+
+
+@pytest.mark.parametrize("depth", [9, 100, 5_000])
+def test_xml_nested_deeper_than_any_wechat_message_is_refused(depth):
+    with pytest.raises(MessageError) as caught:
+        parse_xml(nested(depth))
+    assert caught.value.reason == "too_deep"
+    assert len(str(caught.value)) < 200
+
+
+def test_xml_as_deep_as_the_bound_parses():
+    fields = parse_xml(nested(8))
+    for _ in range(6):
+        fields = fields["a"]
+    assert fields == {"a": "x"}
+
+
+def test_xml_with_too_many_elements_is_refused():
+    with pytest.raises(MessageError) as caught:
+        parse_xml(b"<xml>" + b"<a/>" * 5_000 + b"</xml>")
+    assert caught.value.reason == "too_many_elements"
+
+
+@pytest.mark.parametrize(
+    "create_time",
+    ["999999999999", "1000000000000", "100000000000000000000", "-1", "4294967296", "+1"],
+    ids=["year-33658", "1e12", "1e20", "negative", "2^32", "plus-sign"],
+)
+def test_create_time_out_of_range_is_a_bad_field(create_time):
+    fields = {"ToUserName": "a", "FromUserName": "b", "CreateTime": create_time, "MsgType": "text"}
+    with pytest.raises(MessageError) as caught:
+        to_envelope("acme", fields, received_at=NOW)
+    assert caught.value.reason == "bad_field"
+
+
+def test_create_time_at_the_bound_is_accepted():
+    fields = {"ToUserName": "a", "FromUserName": "b", "CreateTime": "4294967295", "MsgType": "text"}
+    assert to_envelope("acme", fields, received_at=NOW).occurred_at == "2106-02-07T06:28:15.000Z"
+
+
+@pytest.mark.parametrize("name", ["ToUserName", "FromUserName", "MsgType"])
+def test_header_fields_longer_than_wechat_sends_are_refused(name):
+    fields = {"ToUserName": "a", "FromUserName": "b", "CreateTime": "1", "MsgType": "text"}
+    fields[name] = "x" * 129
+    with pytest.raises(MessageError) as caught:
+        to_envelope("acme", fields, received_at=NOW)
+    assert caught.value.reason == "bad_field"
+
+
+XML_PIECES = st.sampled_from(
+    [
+        "<xml>",
+        "</xml>",
+        "<a>",
+        "</a>",
+        "<item>",
+        "</item>",
+        "<MsgType>",
+        "</MsgType>",
+        "<CreateTime>",
+        "</CreateTime>",
+        "<ToUserName>",
+        "</ToUserName>",
+        "<FromUserName>",
+        "</FromUserName>",
+        "<MsgId>",
+        "</MsgId>",
+        "<Event>",
+        "</Event>",
+        "<EventKey>",
+        "</EventKey>",
+        "<![CDATA[",
+        "]]>",
+        "&amp;",
+        "&#0;",
+        "&#x1F600;",
+        "<!-- c -->",
+        "<?pi x?>",
+        '<?xml version="1.0" encoding="nope"?>',
+        '<?xml version="1.0"?>',
+        "<!DOCTYPE xml>",
+        "<a:b xmlns:a='u'>",
+        "</a:b>",
+        "<x y='1' y='2'/>",
+        "\x00",
+        "\ud7ff",
+        "text",
+        "17",
+        "-1",
+        "99999999999999999999",
+        "event",
+        " ",
+        "\n",
+    ]
+)
+
+
+REASONS = {"bad_xml", "xml_entities", "too_deep", "too_many_elements", "missing_field", "bad_field"}
+
+
+def outcome(body: bytes) -> str:
+    """ "envelope" when the body makes one (and it round-trips), else the refusal's reason:
+    never any other exception."""
+    try:
+        envelope = to_envelope("acme", parse_xml(body), received_at=NOW)
+    except MessageError as exc:
+        return exc.reason
+    assert decode(envelope.to_bytes()) == envelope
+    return "envelope"
+
+
+@hypothesis.settings(max_examples=400, derandomize=True, database=None, deadline=None)
+@hypothesis.given(
+    pieces=st.lists(XML_PIECES, max_size=40), encoding=st.sampled_from(["utf-8", "utf-16"])
+)
+def test_any_body_is_an_envelope_or_a_message_error(pieces, encoding):
+    body = "".join(pieces).encode(encoding, errors="surrogatepass")
+    assert outcome(body) in {*REASONS, "envelope"}
+
+
+@hypothesis.settings(max_examples=200, derandomize=True, database=None, deadline=None)
+@hypothesis.given(body=st.binary(max_size=300))
+def test_any_bytes_are_an_envelope_or_a_message_error(body):
+    assert outcome(body) in {*REASONS, "envelope"}

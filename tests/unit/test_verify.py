@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import struct
+
 import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from wechatpy.crypto import WeChatCrypto
 
 from services.gateway.messages import parse_xml
 from services.gateway.verify import Credentials, Rejected, Verified, verify_echo, verify_post
-from shared.wechat.crypto import MessageCrypto, signature
+from shared.wechat.crypto import MessageCrypto, decode_aes_key, signature
 
 TOKEN = "verifyToken123"
 APPID = "wx1234567890abcdef"
@@ -251,7 +255,7 @@ def test_post_encrypted_signature_checked_before_decrypting() -> None:
 def test_post_encrypted_for_another_appid() -> None:
     query, body = sealed(appid="wxfedcba9876543210")
     exc = rejected_post(query, body, creds())
-    assert (exc.status, exc.reason) == (400, "appid_mismatch")
+    assert (exc.status, exc.reason, exc.cause) == (400, "undecryptable", "appid_mismatch")
 
 
 @pytest.mark.parametrize(
@@ -262,7 +266,7 @@ def test_post_signed_but_undecryptable_ciphertext(encrypted: str, reason: str) -
     query = {"timestamp": TIMESTAMP, "nonce": NONCE, "encrypt_type": "aes"}
     query["msg_signature"] = signature(TOKEN, TIMESTAMP, NONCE, encrypted)
     exc = rejected_post(query, encrypted_body(encrypted), creds())
-    assert (exc.status, exc.reason) == (400, reason)
+    assert (exc.status, exc.reason, exc.cause) == (400, "undecryptable", reason)
 
 
 def test_post_encrypted_under_the_previous_key_during_rotation() -> None:
@@ -278,24 +282,62 @@ def test_post_encrypted_under_the_previous_key_during_rotation() -> None:
 def test_post_encrypted_under_the_previous_key_after_rotation_ended() -> None:
     query, body = sealed(key=OLD_KEY)
     exc = rejected_post(query, body, creds(keys=(KEY,)))
-    assert exc.status == 400
+    assert (exc.status, exc.reason) == (400, "undecryptable")
     # Deterministic for these fixed inputs: the wrong key garbles the padding block.
-    assert exc.reason == "bad_padding"
+    assert exc.cause == "bad_padding"
 
 
 def test_post_encrypted_under_an_unknown_key() -> None:
     query, body = sealed(key=STRANGER_KEY)
     exc = rejected_post(query, body, creds(keys=(KEY, OLD_KEY)))
     # Deterministic for these fixed inputs: both wrong keys garble the padding block.
-    assert (exc.status, exc.reason) == (400, "bad_padding")
+    assert (exc.status, exc.reason, exc.cause) == (400, "undecryptable", "bad_padding")
 
 
-def test_post_under_the_previous_key_for_another_appid_reports_the_appid() -> None:
+def test_post_under_the_previous_key_for_another_appid_counts_the_appid() -> None:
     # The current key fails on padding, the previous one decrypts and finds the wrong appid:
-    # the error reported is the last key's.
+    # the cause counted is the last key's; the answer is the one every decryption failure gets.
     query, body = sealed(key=OLD_KEY, appid="wxfedcba9876543210")
     exc = rejected_post(query, body, creds(keys=(KEY, OLD_KEY)))
-    assert (exc.status, exc.reason) == (400, "appid_mismatch")
+    assert (exc.status, exc.reason, exc.cause) == (400, "undecryptable", "appid_mismatch")
+
+
+def signed_ciphertext(encrypted: str) -> tuple[dict[str, str], bytes]:
+    query = {"timestamp": TIMESTAMP, "nonce": NONCE, "encrypt_type": "aes"}
+    query["msg_signature"] = signature(TOKEN, TIMESTAMP, NONCE, encrypted)
+    return query, encrypted_body(encrypted)
+
+
+def raw_ciphertext(key: str, plain: bytes) -> str:
+    """``plain`` (already a whole number of blocks) encrypted as WeChat does, unpadded."""
+    aes = decode_aes_key(key)
+    encryptor = Cipher(algorithms.AES(aes), modes.CBC(aes[:16])).encryptor()
+    return base64.b64encode(encryptor.update(plain) + encryptor.finalize()).decode()
+
+
+def test_every_decryption_failure_is_one_refusal_and_only_the_cause_differs() -> None:
+    # A padding oracle needs two answers to tell apart: there is one, whatever went wrong.
+    framed = PREFIX + struct.pack(">I", len(INNER)) + INNER + APPID.encode()
+    failures = {
+        "bad_base64": "not base64!",
+        "bad_length": "QUJDREVG",
+        "bad_padding": raw_ciphertext(KEY, framed + b"\x00" * (-len(framed) % 32 or 32)),
+        "appid_mismatch": MessageCrypto(KEY, "wxfedcba9876543210").encrypt(INNER, PREFIX),
+        "wrong_key": MessageCrypto(STRANGER_KEY, APPID).encrypt(INNER, PREFIX),
+    }
+    refusals = {}
+    for kind, encrypted in failures.items():
+        exc = rejected_post(*signed_ciphertext(encrypted), creds())
+        refusals[kind] = exc
+        assert (exc.status, exc.reason, str(exc)) == (
+            400,
+            "undecryptable",
+            "the message could not be decrypted",
+        ), kind
+    causes = {kind: exc.cause for kind, exc in refusals.items()}
+    assert causes["appid_mismatch"] == "appid_mismatch"
+    assert causes["bad_padding"] == "bad_padding"
+    assert causes["bad_base64"] == "bad_base64"
 
 
 def test_post_encrypted_without_aes_keys() -> None:
