@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 from aiohttp import web
 
 from services.gateway.api import TenantApi
+from services.gateway.breaker import Breaker
 from services.gateway.dedup import DedupStore
 from services.gateway.dispatch import Dispatch
 from services.gateway.intake import Intake
@@ -16,16 +20,18 @@ from services.gateway.keys_api import KeyApi
 from services.gateway.marks import PublishedMarks
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.openapi import gateway_openapi
-from services.gateway.outbox import Outbox
+from services.gateway.outbox import Collections, Outbox
 from services.gateway.relay import Relay
+from services.gateway.replays import ReplayGuard
 from services.gateway.repository import TenantRepository
 from services.gateway.settings import GatewaySettings
 from services.gateway.tenant_cache import TenantCache
 from services.gateway.webhook import Webhook
 from shared.contracts.topology import service_queues
 from shared.platform.bus import Broker
+from shared.platform.control import TENANT_NOTICES
 from shared.platform.key_store import KeyStore
-from shared.platform.lifecycle import background, closing
+from shared.platform.lifecycle import closing
 from shared.platform.publisher import EventPublisher
 from shared.platform.secretbox import SecretBox
 from shared.platform.service import Platform, base_app
@@ -46,12 +52,16 @@ def create_app(settings: GatewaySettings) -> web.Application:
         common.amqp_url, name="wxp-gateway", on_connect=[platform.control.setup, publisher.setup]
     )
     tenants = TenantRepository(mongo, box)
-    tenant_cache = TenantCache(tenants, ttl=settings.tenant_cache_seconds)
-    for change in ("tenant.changed", "tenant.deleted"):
+    breaker = Breaker()  # shared by the webhook steps that can do without the database
+    tenant_cache = TenantCache(tenants, ttl=settings.tenant_cache_seconds, breaker=breaker)
+    for change in TENANT_NOTICES:
         platform.control.on(change, tenant_cache.forget)
     dedup = DedupStore(mongo)
     marks = PublishedMarks(mongo)
-    outbox = Outbox(mongo, stale_claim_after=timedelta(seconds=30))
+    replays = ReplayGuard(mongo, tolerance=settings.timestamp_tolerance_seconds, breaker=breaker)
+    # A relay claim outlasts a relay's longest wait for a confirm (RELAY_CONFIRM_TIMEOUT,
+    # twice): past it, the claim of a replica that died is taken over.
+    outbox = Outbox(Collections.of(mongo), replica=replica_name(), claim_for=timedelta(seconds=60))
     dispatch = Dispatch(publisher=publisher, keeper=outbox, marks=marks, metrics=metrics)
     intake = Intake(
         dedup=dedup,
@@ -65,10 +75,12 @@ def create_app(settings: GatewaySettings) -> web.Application:
 
     async def purge() -> int:
         await marks.purge(window)
+        await outbox.purge(window)
+        await replays.purge()
         return await dedup.purge(window)
 
     async def forget_events(tenant_id: str) -> None:
-        for records in (dedup, marks, outbox):
+        for records in (dedup, marks, outbox, replays):
             await records.forget_tenant(tenant_id)
 
     relay = Relay(
@@ -84,7 +96,9 @@ def create_app(settings: GatewaySettings) -> web.Application:
 
     app = base_app(platform, broker=broker, openapi=gateway_openapi())
     app.add_routes(
-        Webhook(settings=settings, intake=intake, metrics=metrics, tenants=tenant_cache).routes()
+        Webhook(
+            settings=settings, intake=intake, metrics=metrics, tenants=tenant_cache, replays=replays
+        ).routes()
     )
     keys = KeyStore(mongo)
     app.add_routes(
@@ -103,16 +117,22 @@ def create_app(settings: GatewaySettings) -> web.Application:
         await _retry_until_reachable(tenants.prepare)
         yield
 
-    # Shutdown runs these in reverse: stop the relay, write the last notes, close the broker,
-    # then MongoDB.
+    # Shutdown runs these in reverse: stop the relay; finish the reply.sent publishes and
+    # late confirms (which add notes); stop the notes writer and write the last notes;
+    # close the broker, then MongoDB.
     app.cleanup_ctx.append(closing(mongo.close))
     app.cleanup_ctx.append(prepare)
-    app.cleanup_ctx.append(background(broker.run))
+    app.cleanup_ctx.append(platform.tasks.background(broker.run))
+    app.cleanup_ctx.append(closing(marks.flush))
+    app.cleanup_ctx.append(platform.tasks.background(marks.run))
     app.cleanup_ctx.append(closing(dispatch.drain))
-    app.cleanup_ctx.append(background(marks.run))
-    app.cleanup_ctx.append(closing(marks.flush))  # runs first at shutdown: no note is lost
-    app.cleanup_ctx.append(background(relay.run))
+    app.cleanup_ctx.append(platform.tasks.background(relay.run))
     return app
+
+
+def replica_name() -> str:
+    """Who holds a relay claim, in the outbox: this process, unique across restarts."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 async def _retry_until_reachable(step: Callable[[], Awaitable[None]], attempts: int = 30) -> None:

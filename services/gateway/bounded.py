@@ -10,6 +10,7 @@ from typing import TypeVar
 from shared.platform.storage import UNAVAILABLE
 
 T = TypeVar("T")
+DATABASE_BOUND = 1.0  # seconds: what one database call on the webhook path may take
 
 
 class DatabaseSlow(Exception):
@@ -18,7 +19,7 @@ class DatabaseSlow(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Bounded:
-    seconds: float = 1.0
+    seconds: float = DATABASE_BOUND
 
     async def __call__(self, work: Awaitable[T]) -> T:
         try:

@@ -7,34 +7,67 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from services.gateway.bounded import Bounded, DatabaseSlow
 from services.gateway.metrics import GatewayMetrics
-from services.gateway.ports import Keeper, Marks, Publisher
+from services.gateway.ports import Marks, Outbox, Publisher
 from shared.contracts.envelope import Envelope
 from shared.contracts.messages import WeChatMessage
 from shared.contracts.reply import PassiveAnswer
 from shared.contracts.reply_events import fallback_of, reply_sent
 from shared.platform.bus import BrokerUnavailable
+from shared.platform.publisher import ConfirmPending
 
 logger = logging.getLogger(__name__)
+# How long a late confirm is still awaited; the hold on its kept event lasts as long.
+LATE_CONFIRM_WAIT = 10.0
 
 
 @dataclass(slots=True)
 class Backlog:
-    """Events are kept: new ones go after them, through the relay."""
+    """Events are kept: new ones go after them, through the relay.
 
-    active: bool = False
+    Only the relay clears ``active``, after a read of the outbox found it empty, and only
+    when no event was being kept while it read: an empty answer to a query that began
+    before a keep ended says nothing about that event.
+    """
+
+    active: bool = False  # kept events wait in the outbox
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    keeping: int = 0  # keeps in flight
+    kept: int = 0  # keeps ended, ever
+
+    @property
+    def queuing(self) -> bool:
+        """New events go to the outbox, behind those kept or being kept."""
+        return self.active or self.keeping > 0
+
+    def keep_started(self) -> None:
+        self.keeping += 1
+
+    def keep_ended(self, *, kept: bool) -> None:
+        self.keeping -= 1
+        self.kept += 1
+        if kept:
+            self.active = True  # from here on the relay publishes, in order
+        self.wakeup.set()
+
+    def clear_if_unchanged(self, kept_before_read: int) -> bool:
+        """After an empty read that began when ``kept`` was ``kept_before_read``."""
+        if self.keeping or self.kept != kept_before_read:
+            return False
+        self.active = False
+        return True
 
 
 @dataclass(slots=True)
 class Dispatch:
     publisher: Publisher
-    keeper: Keeper
+    keeper: Outbox
     marks: Marks
     metrics: GatewayMetrics
     bounded: Bounded = field(default_factory=Bounded)
@@ -49,9 +82,12 @@ class Dispatch:
         self.metrics.published.labels("direct").inc()
 
     async def publish_or_keep(self, event: Envelope[Any]) -> None:
-        if not self.backlog.active:
+        if not self.backlog.queuing:
             try:
                 await self.publish(event)
+            except ConfirmPending as pending:
+                await self.keep(event, pending=pending)
+                return
             except BrokerUnavailable as exc:
                 logger.warning("keeping %s for the relay: %s", event.id, exc)
             else:
@@ -59,31 +95,80 @@ class Dispatch:
                 return
         await self.keep(event)
 
-    async def keep(self, event: Envelope[Any]) -> None:
-        """Into the outbox; raises BrokerUnavailable when the database does not take it."""
+    async def keep(self, event: Envelope[Any], *, pending: ConfirmPending | None = None) -> None:
+        """Into the outbox; raises BrokerUnavailable when the database does not take it.
+
+        With ``pending`` (a publish whose confirm is late) the event is kept held by this
+        replica until that confirm settles: confirmed, it is released as published; refused
+        or never, the hold ends and the relay publishes it."""
+        hold = 0.0 if pending is None else 2 * LATE_CONFIRM_WAIT  # outlasts the wait below
+        kept = False
+        self.backlog.keep_started()
         try:
-            await self.bounded(self.keeper.keep(event))
+            await self.bounded(self.keeper.keep(event, hold=hold))
+            kept = True
         except DatabaseSlow as exc:
+            if pending is not None:
+                self._watch(self._note_if_confirmed(event, pending))
             raise BrokerUnavailable(f"neither broker nor database took {event.id}: {exc}") from exc
+        finally:
+            self.backlog.keep_ended(kept=kept)
         self.metrics.kept.inc()
-        self.backlog.active = True  # from here on the relay publishes, in order
+        if pending is not None:
+            logger.warning("confirm of %s is late; holding it in the outbox", event.id)
+            self._watch(self._settle(event, pending))
+
+    async def _settle(self, event: Envelope[Any], pending: ConfirmPending) -> None:
+        if await self._confirmed(pending):
+            await self.keeper.release({event.id: event.tenant_id})
+            self.metrics.published.labels("late_confirm").inc()
+        else:
+            await self.keeper.unclaim([event.id])  # never confirmed: the relay publishes it
         self.backlog.wakeup.set()
 
+    async def _note_if_confirmed(self, event: Envelope[Any], pending: ConfirmPending) -> None:
+        if await self._confirmed(pending):
+            self.marks.add(event.id, event.tenant_id)
+
+    @staticmethod
+    async def _confirmed(pending: ConfirmPending) -> bool:
+        try:
+            await asyncio.wait_for(asyncio.shield(pending.confirm), LATE_CONFIRM_WAIT)
+        except (TimeoutError, BrokerUnavailable):
+            return False
+        return True
+
+    def _watch(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_report_failure)
+
     async def fall_back(self, event: Envelope[WeChatMessage], reason: str) -> None:
-        """``reply.fallback``: replies answers ``event`` through the customer-service API."""
+        """``reply.fallback``: replies answers ``event`` through the customer-service API.
+        Never raises: ``event`` itself is on the bus or kept by now, and a 503 would only
+        make WeChat send it again."""
         self.metrics.replies.labels("fallback").inc()
-        await self.publish_or_keep(fallback_of(event, reason, now=datetime.now(UTC)))
+        try:
+            await self.publish_or_keep(fallback_of(event, reason, now=datetime.now(UTC)))
+        except BrokerUnavailable as exc:
+            self.metrics.replies.labels("fallback_lost").inc()
+            logger.error("no fallback reply for %s: %s", event.id, exc)
 
     def replied(self, event: Envelope[WeChatMessage], answer: PassiveAnswer) -> None:
         """The passive reply went back to WeChat: say so on the bus (off the request path)."""
         if answer.rule_id is None:
             return
         sent = reply_sent(event, rule_id=answer.rule_id, via="passive", at=datetime.now(UTC))
-        task = asyncio.ensure_future(self.publish_or_keep(sent))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._watch(self.publish_or_keep(sent))
 
     async def drain(self) -> None:
-        """Waits for the reply.sent events still being published (at shutdown)."""
-        if self._tasks:
+        """Waits for the reply.sent events still being published and the late confirms
+        still awaited (at shutdown)."""
+        while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _report_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("dispatch task failed: %r", task.exception())

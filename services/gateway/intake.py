@@ -5,8 +5,13 @@ parsed, with the moment the request arrived. Everything it does fits in the repl
 deadline, so WeChat never waits past 5 s: database calls are bounded, and when the
 database does not answer in time the event is published without dedup (consumers are
 idempotent on its id). It returns the passive answer to render, or None for ``success``;
-it raises ``BrokerUnavailable`` only when neither the broker nor the database could
-take the event, and the handler answers 503 so that WeChat retries.
+it raises ``BrokerUnavailable`` when neither the broker nor the database could take the
+event, and ``RetryLater`` when a retry arrives while the first attempt may still be at
+work; the handler answers 503 to both, so that WeChat retries.
+
+A retry of a seen id is answered from the records only when they show the event on the
+bus or in the outbox; otherwise it is published: an id is never taken as handled just
+because it was seen.
 """
 
 from __future__ import annotations
@@ -15,27 +20,48 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any
 
 from services.gateway.bounded import Bounded, DatabaseSlow
 from services.gateway.dispatch import Dispatch
+from services.gateway.marks import Published
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.ports import Dedup, Marks
 from shared.contracts.codec import DecodeError
-from shared.contracts.envelope import REPLY_DEADLINE_HEADER, Envelope
+from shared.contracts.envelope import REPLY_BUDGET_HEADER, REPLY_DEADLINE_HEADER, Envelope
 from shared.contracts.messages import WeChatMessage
 from shared.contracts.reply import PassiveAnswer
 from shared.platform.bus import BrokerUnavailable
+from shared.platform.publisher import ConfirmPending
 
 logger = logging.getLogger(__name__)
+MAX_REFUSED = 10_000
+REPLAY_POLL = 0.1  # how often a retry looks again for its first attempt's record
 
 
-def should_republish(seen_age: float | None, published: bool, retry_grace: float) -> bool:
-    """A retry of a seen id is published again only when it was seen long enough ago and
-    never confirmed (its first attempt died between dedup and publish)."""
-    return seen_age is not None and not published and seen_age >= retry_grace
+class RetryLater(BrokerUnavailable):
+    """A retry of an event that is neither on the bus nor kept, seen so recently that its
+    first attempt may still be publishing it: 503, and WeChat's next retry decides."""
+
+
+class Replay(Enum):
+    ANSWERED = "answered"  # on the bus or kept: answer as the first attempt did
+    PUBLISH = "publish"  # nobody took it: publish it now
+    WAIT = "wait"  # the first attempt may still take it: 503
+
+
+def replay_decision(*, handled: bool, seen_age: float | None, retry_grace: float) -> Replay:
+    """What to do with a retry of a seen id. ``handled``: it is published or kept.
+    ``seen_age`` None: the seen record is gone (forgotten after a 503, or purged)."""
+    if handled:
+        return Replay.ANSWERED
+    if seen_age is not None and seen_age < retry_grace:
+        return Replay.WAIT
+    return Replay.PUBLISH
 
 
 @dataclass(slots=True)
@@ -47,6 +73,8 @@ class Intake:
     reply_deadline: float
     retry_grace: float
     bounded: Bounded = field(default_factory=Bounded)
+    # ids this replica answered 503 because nobody took them: their retries are new
+    _refused: OrderedDict[str, None] = field(default_factory=OrderedDict)
 
     async def accept(
         self, event: Envelope[WeChatMessage], *, wants_reply: bool, arrived: float
@@ -59,30 +87,71 @@ class Intake:
             self.metrics.dedup_skipped.inc()
             first = True
         if not first:
-            replay = await self._replay(event)
+            replay = await self._replay(event, deadline=arrived + self.reply_deadline)
             if replay is not None:
                 return replay[0]
         self.metrics.accepted.labels(event.kind).inc()
-        if wants_reply and not self.dispatch.backlog.active:
-            return await self._publish_and_wait(event, deadline=arrived + self.reply_deadline)
-        await self.dispatch.publish_or_keep(event)
+        try:
+            if wants_reply and not self.dispatch.backlog.queuing:
+                return await self._publish_and_wait(event, deadline=arrived + self.reply_deadline)
+            await self.dispatch.publish_or_keep(event)
+        except BrokerUnavailable:
+            await self._refuse(event)
+            raise
         if wants_reply:
             await self.dispatch.fall_back(event, "broker_unavailable")
         return None
 
-    async def _replay(self, event: Envelope[Any]) -> tuple[PassiveAnswer | None] | None:
-        """For an id seen before: ``(answer,)`` to answer with, or None to publish after all."""
+    async def _refuse(self, event: Envelope[Any]) -> None:
+        """Neither the broker nor the outbox took ``event``: WeChat gets 503, and its retry
+        must find the event new, on this replica or another."""
+        self._refused[event.id] = None
+        while len(self._refused) > MAX_REFUSED:
+            self._refused.popitem(last=False)
         try:
-            seen_at = await self.bounded(self.dedup.seen_at(event.id))
-            note = await self.bounded(self.marks.lookup(event.id))
-        except DatabaseSlow:
-            seen_at, note = None, None
-        age = None if seen_at is None else (datetime.now(UTC) - seen_at).total_seconds()
-        if should_republish(age, note is not None, self.retry_grace):
-            logger.warning("event %s was accepted but never published; publishing it now", event.id)
+            await self.bounded(self.dedup.forget(event.id))
+        except DatabaseSlow as exc:
+            logger.warning("seen record of refused %s kept (%s)", event.id, exc)
+
+    async def _replay(
+        self, event: Envelope[Any], *, deadline: float
+    ) -> tuple[PassiveAnswer | None] | None:
+        """For an id seen before: ``(answer,)`` to answer with, or None to publish after all.
+        While its first attempt may still be at work, it waits for that attempt's record
+        until ``deadline``, then raises RetryLater."""
+        if event.id in self._refused:
+            del self._refused[event.id]
             return None
-        self.metrics.dedup_hits.inc()
-        return (note.answer if note is not None else None,)
+        while True:
+            try:
+                note, kept, seen_at = await self._records(event.id)
+            except DatabaseSlow as exc:
+                logger.warning("no record of %s for its retry (%s); publishing it", event.id, exc)
+                self.metrics.dedup_skipped.inc()
+                return None
+            age = None if seen_at is None else (datetime.now(UTC) - seen_at).total_seconds()
+            decision = replay_decision(
+                handled=note is not None or kept, seen_age=age, retry_grace=self.retry_grace
+            )
+            if decision is Replay.ANSWERED:
+                self.metrics.dedup_hits.inc()
+                return (note.answer if note is not None else None,)
+            if decision is Replay.PUBLISH:
+                logger.warning("%s was seen, never published nor kept: publishing it", event.id)
+                return None
+            if time.monotonic() + REPLAY_POLL >= deadline:
+                raise RetryLater(f"{event.id} may still be publishing")
+            await asyncio.sleep(REPLAY_POLL)
+
+    async def _records(self, event_id: str) -> tuple[Published | None, bool, datetime | None]:
+        """What the records say of a seen id: its published note, whether it is kept, and
+        (when neither) when it was first seen. Raises DatabaseSlow."""
+        note = await self.bounded(self.marks.lookup(event_id))
+        if note is not None:
+            return note, False, None
+        if await self.bounded(self.dispatch.keeper.holds(event_id)):
+            return None, True, None
+        return None, False, await self.bounded(self.dedup.seen_at(event_id))
 
     async def _publish_and_wait(
         self, event: Envelope[WeChatMessage], *, deadline: float
@@ -90,10 +159,18 @@ class Intake:
         correlation_id = uuid.uuid4().hex
         publisher = self.dispatch.publisher
         reply = publisher.expect_reply(correlation_id)
-        deadline_ms = int((time.time() + deadline - time.monotonic()) * 1000)
-        headers = {REPLY_DEADLINE_HEADER: deadline_ms}
+        left = deadline - time.monotonic()
+        headers = {
+            REPLY_DEADLINE_HEADER: int((time.time() + left) * 1000),
+            REPLY_BUDGET_HEADER: max(int(left * 1000), 0),
+        }
         try:
             await self.dispatch.publish(event, headers=headers, correlation_id=correlation_id)
+        except ConfirmPending as pending:
+            publisher.forget(correlation_id)
+            await self.dispatch.keep(event, pending=pending)
+            await self.dispatch.fall_back(event, "broker_unavailable")
+            return None
         except BrokerUnavailable as exc:
             publisher.forget(correlation_id)
             logger.warning("keeping %s for the relay: %s", event.id, exc)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from shared.platform.storage import CONTROL_DB, Client, PyMongoError
 
 logger = logging.getLogger(__name__)
 MAX_PENDING = 20_000  # beyond this, while the database is away, the oldest notes are dropped
+RECENT = 20_000  # notes this replica remembers, for retries that reach it before a flush
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,7 @@ class PublishedMarks:
         self._interval = interval
         self._batch = batch
         self._pending: list[dict[str, Any]] = []
+        self._recent: OrderedDict[str, Published] = OrderedDict()
         self._wake = asyncio.Event()
 
     def add(self, event_id: str, tenant_id: str, answer: PassiveAnswer | None = None) -> None:
@@ -44,6 +47,9 @@ class PublishedMarks:
         if answer is not None:
             doc["reply"] = answer.to_json()
         self._pending.append(doc)
+        self._recent[event_id] = Published(answer=answer)
+        if len(self._recent) > RECENT:
+            self._recent.popitem(last=False)
         if len(self._pending) >= self._batch:
             self._wake.set()
 
@@ -69,7 +75,11 @@ class PublishedMarks:
                 return
 
     async def lookup(self, event_id: str) -> Published | None:
-        """The note of a published event (the retry path only: a full scan on FerretDB)."""
+        """The note of a published event (the retry path only: a full scan on FerretDB).
+        This replica's own recent notes answer first, written to the database or not."""
+        recent = self._recent.get(event_id)
+        if recent is not None:
+            return recent
         doc = await self._collection.find_one({"_id": event_id})
         if doc is None:
             return None

@@ -22,6 +22,7 @@ class GatewayMetrics:
     deadline_missed: Counter
     reply_wait: Histogram
     publish_latency: Histogram
+    replay_unchecked: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> GatewayMetrics:
@@ -79,5 +80,9 @@ class GatewayMetrics:
                 "Time for the broker to confirm one event",
                 buckets=LATENCY_BUCKETS,
                 registry=registry,
+            ),
+            replay_unchecked=counter(
+                "wxp_gateway_replay_unchecked_total",
+                "Plaintext webhooks taken without the replay check: the database did not answer",
             ),
         )

@@ -1,8 +1,10 @@
 """Publishes the events kept while the broker was away, oldest first, once each.
 
 Runs in every gateway replica. A pass takes kept events in ``seq`` order, claims
-each (so two replicas never publish the same one), publishes it with confirms and
-only then releases it. A pass stops at the first failure, so order is kept.
+each (one conditional update: only an event still kept and unclaimed can be claimed,
+so two replicas never publish the same one), publishes it with confirms and only then
+releases it. A pass stops at the first event it cannot claim or publish, so order is
+kept.
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ from dataclasses import dataclass
 
 from services.gateway.dispatch import Backlog
 from services.gateway.metrics import GatewayMetrics
+from services.gateway.outbox import Kept
 from services.gateway.ports import Marks, Outbox, Publisher
 from shared.platform.bus import BrokerUnavailable
+from shared.platform.publisher import ConfirmPending
 from shared.platform.storage import PyMongoError
 
 logger = logging.getLogger(__name__)
 BATCH = 200
+CLAIM_BATCH = 50  # claimed in one insert, released in one update
 PURGE_EVERY = 60  # passes
 # Nobody waits on the relay, and right after a broker restart quorum queues confirm slowly:
 # a short timeout would only publish twice what the broker was about to confirm.
@@ -37,6 +42,7 @@ class Relay:
     connected: Callable[[], bool]
     purge: Callable[[], Awaitable[int]]  # forgets records older than the dedup window
     interval: float
+    confirm_timeout: float = RELAY_CONFIRM_TIMEOUT
 
     async def run(self) -> None:
         """Relay passes until cancelled: promptly when woken, else every ``interval``."""
@@ -57,26 +63,56 @@ class Relay:
 
     async def run_pass(self) -> None:
         while True:
+            kept_before = self.backlog.kept
             kept = await self.outbox.kept(BATCH)
             self.metrics.backlog.set(len(kept))
             if not kept:
-                self.backlog.active = False
-                return
-            for event in kept:
-                if not await self.outbox.claim(event.event_id):
-                    return  # another replica is relaying; it keeps the order
-                try:
-                    await self.publisher.publish_raw(
-                        event.body,
-                        routing_key=event.routing_key,
-                        message_id=event.event_id,
-                        headers=event.headers,
-                        confirm_timeout=RELAY_CONFIRM_TIMEOUT,
-                    )
-                except BrokerUnavailable as exc:
-                    await self.outbox.unclaim(event.event_id)
-                    logger.warning("relay paused: %s", exc)
+                if self.backlog.clear_if_unchanged(kept_before) or self.backlog.keeping:
+                    return  # empty; or a keep is under way, and its end wakes the relay
+                continue  # something was kept while the outbox was read: read again
+            for start in range(0, len(kept), CLAIM_BATCH):
+                if not await self._relay(kept[start : start + CLAIM_BATCH]):
                     return
-                await self.outbox.release(event.event_id)
-                self.marks.add(event.event_id, event.tenant_id)
-                self.metrics.published.labels("relay").inc()
+
+    async def _relay(self, chunk: list[Kept]) -> bool:
+        """Claims ``chunk``, publishes what it holds in order, releases what the broker
+        confirmed. False when the pass must stop there (to keep the order)."""
+        claimed = await self.outbox.claim([event.event_id for event in chunk])
+        held = dict.fromkeys(claimed.event_ids)
+        published: list[Kept] = []
+        try:
+            for event in (event for event in chunk if event.event_id in held):
+                del held[event.event_id]
+                if not await self._publish(event):
+                    return False
+                published.append(event)
+        finally:
+            if held:  # claimed, not tried: any replica may take them next
+                await self.outbox.unclaim(list(held))
+            if published:
+                await self.outbox.release({event.event_id: event.tenant_id for event in published})
+                self.metrics.published.labels("relay").inc(len(published))
+        return not claimed.stopped
+
+    async def _publish(self, event: Kept) -> bool:
+        try:
+            await self.publisher.publish_raw(
+                event.body,
+                routing_key=event.routing_key,
+                message_id=event.event_id,
+                headers=event.headers,
+                confirm_timeout=self.confirm_timeout,
+            )
+        except ConfirmPending as pending:
+            # Perhaps on the bus after all: the claim stays (it expires), so nobody
+            # publishes it again while that is unknown; a late confirm releases it.
+            logger.warning("relay paused: %s", pending)
+            with contextlib.suppress(BrokerUnavailable, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(pending.confirm), self.confirm_timeout)
+                return True
+            return False
+        except BrokerUnavailable as exc:
+            await self.outbox.unclaim([event.event_id])
+            logger.warning("relay paused: %s", exc)
+            return False
+        return True

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from services.gateway.bounded import DATABASE_BOUND
 from shared.platform.settings import CommonSettings, env_float, env_int
 
 
@@ -15,13 +16,20 @@ class GatewaySettings:
     reply_deadline_seconds: float = 3.0  # WeChat gives 5 s end to end; keep a margin
     timestamp_tolerance_seconds: float = 300.0
     max_body_bytes: int = 64 * 1024
-    retry_grace_seconds: float = 10.0  # a seen, unpublished event older than this is republished
     dedup_window_seconds: float = 900.0  # WeChat retries within ~15 s; keep ids far longer
     relay_interval_seconds: float = 2.0
     confirm_timeout_seconds: float = 1.0  # bounded so that dedup + publish + keep fit in 5 s
     tenant_cache_seconds: float = 5.0
     queue_prefix: str = "wxp"
     aes_key_grace_seconds: float = 86400.0  # a replaced EncodingAESKey is accepted this long
+
+    @property
+    def retry_grace_seconds(self) -> float:
+        """The longest a first attempt can still be publishing or keeping its event: the
+        reply wait, a confirm, and two bounded database calls (dedup, then keep). A retry
+        that finds the event neither published nor kept, seen longer ago than this, finds
+        an attempt that gave up: it publishes the event."""
+        return self.reply_deadline_seconds + self.confirm_timeout_seconds + 2 * DATABASE_BOUND
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
@@ -33,6 +41,7 @@ class GatewaySettings:
             max_body_bytes=env_int(env, "WXP_MAX_BODY_BYTES", 64 * 1024),
             dedup_window_seconds=env_float(env, "WXP_DEDUP_WINDOW_SECONDS", 900.0),
             relay_interval_seconds=env_float(env, "WXP_RELAY_INTERVAL_SECONDS", 2.0),
+            confirm_timeout_seconds=env_float(env, "WXP_CONFIRM_TIMEOUT_SECONDS", 1.0),
             tenant_cache_seconds=env_float(env, "WXP_TENANT_CACHE_SECONDS", 5.0),
             queue_prefix=env.get("WXP_QUEUE_PREFIX") or "wxp",
             aes_key_grace_seconds=env_float(env, "WXP_AES_KEY_GRACE_SECONDS", 86400.0),

@@ -11,18 +11,20 @@ from aiohttp import web
 from shared.contracts.topology import service_queues
 from shared.platform.bus import Broker, OnConnect
 from shared.platform.consumer import Consumer
+from shared.platform.control import TENANT_NOTICES
 from shared.platform.delivery import Handlers
 from shared.platform.directory import TenantDirectory
-from shared.platform.lifecycle import CleanupContext, run_consumer
+from shared.platform.lifecycle import run_consumer
 from shared.platform.metrics import ConsumerMetrics
 from shared.platform.service import Platform, base_app
 from shared.platform.settings import ConsumerSettings
+from shared.platform.supervision import CleanupContext
 
 
 def tenant_directory(platform: Platform) -> TenantDirectory:
     """Which tenants exist (cached), forgetting a tenant on every change notice."""
     directory = TenantDirectory(platform.mongo)
-    for change in ("tenant.deleted", "tenant.changed"):
+    for change in TENANT_NOTICES:
         platform.control.on(change, directory.forget)
     return directory
 
@@ -61,6 +63,7 @@ def consumer_app(
         broker=broker,
         consumer=consumer,
         grace=settings.common.shutdown_grace_seconds,
+        tasks=platform.tasks,
         resources=resources,
     )
     return app

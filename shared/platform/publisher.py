@@ -27,6 +27,19 @@ from shared.platform.bus import BrokerUnavailable
 
 logger = logging.getLogger(__name__)
 
+
+class ConfirmPending(BrokerUnavailable):
+    """The broker did not confirm in time, but the publish is still alive: ``confirm``
+    ends when the broker confirms (or with the error that says it will not). Whoever
+    catches this must await ``confirm``: treating the event as unpublished and sending
+    it again would put it on the bus twice whenever a confirm is merely slow."""
+
+    def __init__(self, message_id: str, confirm: asyncio.Future[None]) -> None:
+        super().__init__(f"publish of {message_id} not confirmed yet")
+        self.confirm = confirm
+        confirm.add_done_callback(_retrieved)  # its error is read by whoever awaits it, if anyone
+
+
 REPLY_TO = "amq.rabbitmq.reply-to"
 PUBLISH_ERRORS = (aio_pika.exceptions.AMQPError, OSError, TimeoutError, RuntimeError)
 
@@ -91,13 +104,13 @@ class EventPublisher:
             correlation_id=correlation_id,
             reply_to=REPLY_TO if correlation_id else None,
         )
+        confirm = asyncio.ensure_future(_confirmed(exchange, message, routing_key))
         try:
-            await exchange.publish(
-                message,
-                routing_key,
-                mandatory=True,
-                timeout=confirm_timeout or self._confirm_timeout,
+            await asyncio.wait_for(
+                asyncio.shield(confirm), confirm_timeout or self._confirm_timeout
             )
+        except TimeoutError:
+            raise ConfirmPending(message_id, confirm) from None
         except PUBLISH_ERRORS as exc:
             raise BrokerUnavailable(f"publish of {message_id} not confirmed: {exc!r}") from exc
 
@@ -120,3 +133,19 @@ class EventPublisher:
         channel, self._channel, self._exchange = self._channel, None, None
         if channel is not None and not channel.is_closed:
             await channel.close()
+
+
+async def _confirmed(
+    exchange: AbstractExchange, message: aio_pika.Message, routing_key: str
+) -> None:
+    """One publish until its confirm, with no timeout of its own: the caller bounds its wait,
+    and a late confirm still counts (see ConfirmPending)."""
+    try:
+        await exchange.publish(message, routing_key, mandatory=True, timeout=None)
+    except PUBLISH_ERRORS as exc:
+        raise BrokerUnavailable(f"publish of {message.message_id} not confirmed: {exc!r}") from exc
+
+
+def _retrieved(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()

@@ -26,6 +26,7 @@ from shared.platform.ratelimit import TokenBuckets
 from shared.platform.secretbox import SecretError
 from shared.platform.settings import CommonSettings, SettingsError
 from shared.platform.storage import Client, ping
+from shared.platform.supervision import BackgroundTasks
 
 logger = logging.getLogger(__name__)
 
@@ -50,20 +51,23 @@ class Platform:
     control: ControlBus
     authenticator: Authenticator
     buckets: TokenBuckets
+    tasks: BackgroundTasks
 
     @classmethod
     def build(cls, service: str, common: CommonSettings, *, mongo: Client) -> Platform:
         authenticator = Authenticator(KeyStore(mongo), admin_key=common.admin_key)
         control = ControlBus()
         control.on("key.revoked", authenticator.forget)
+        registry = new_registry()
         return cls(
             service=service,
             common=common,
-            registry=new_registry(),
+            registry=registry,
             mongo=mongo,
             control=control,
             authenticator=authenticator,
             buckets=TokenBuckets(rate=common.api_rate_per_second, burst=common.api_burst),
+            tasks=BackgroundTasks(registry),
         )
 
 
@@ -82,7 +86,11 @@ def base_app(
     app[HTTP_METRICS] = HttpMetrics.create(platform.registry)
 
     async def readiness() -> Mapping[str, bool]:
-        return {"broker": broker.connected, "database": await ping(platform.mongo)}
+        return {
+            "broker": broker.connected,
+            "database": await ping(platform.mongo),
+            "background": platform.tasks.healthy(),
+        }
 
     add_health_routes(app, platform.registry, readiness)
     add_openapi_route(app, openapi)

@@ -4,6 +4,7 @@ stack are in test_webhook_flow.py and tests/e2e."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,14 +15,21 @@ from prometheus_client import CollectorRegistry
 
 from services.gateway.bounded import Bounded
 from services.gateway.dispatch import Dispatch
-from services.gateway.intake import Intake, should_republish
+from services.gateway.intake import Intake, Replay, RetryLater, replay_decision
 from services.gateway.metrics import GatewayMetrics
 from shared.contracts.envelope import REPLY_DEADLINE_HEADER, Envelope
 from shared.contracts.payloads import decode
 from shared.contracts.reply import PassiveAnswer, Reply
 from shared.contracts.reply_events import ReplyFallback, ReplySent
 from shared.platform.bus import BrokerUnavailable
-from tests.support.fakes import FakeDedup, FakeMarks, FakeOutbox, FakePublisher, message
+from tests.support.fakes import (
+    FakeDedup,
+    FakeMarks,
+    FakeOutbox,
+    FakePublisher,
+    database_down,
+    message,
+)
 
 ANSWER = PassiveAnswer(Reply("text", content="hello"), rule_id="r-1")
 RETRY_GRACE = 10.0
@@ -45,7 +53,8 @@ def gateway(
     *, answer: PassiveAnswer | bytes | None = ANSWER, reply_deadline: float = 1.0
 ) -> Gateway:
     """A gateway whose replies service answers ``answer`` at once (None: never)."""
-    dedup, marks, outbox = FakeDedup(), FakeMarks(), FakeOutbox()
+    dedup, marks = FakeDedup(), FakeMarks()
+    outbox = FakeOutbox(notes=marks)
     body = answer.encode() if isinstance(answer, PassiveAnswer) else answer
     publisher = FakePublisher(answer=body)
     metrics = GatewayMetrics.create(CollectorRegistry())
@@ -129,30 +138,129 @@ async def test_seen_but_never_published_event_older_than_the_grace_is_published_
     assert count(gw.metrics.dedup_hits) == 0
 
 
-async def test_seen_but_never_published_event_younger_than_the_grace_is_not_published() -> None:
+async def test_a_retry_while_the_first_attempt_may_still_publish_gets_503_not_success() -> None:
     gw = gateway()
     event = message()
     gw.dedup.seen[event.id] = datetime.now(UTC) - timedelta(seconds=RETRY_GRACE - 5)
 
-    assert await gw.accept(event, wants_reply=True) is None
+    with pytest.raises(RetryLater):
+        await gw.accept(event, wants_reply=True)
 
     assert gw.publisher.sent == []
     assert gw.outbox.items == []
+    assert gw.dedup.seen[event.id]  # still seen: the first attempt decides, or the next retry
+    assert count(gw.metrics.dedup_hits) == 0
+
+
+async def test_a_retry_waits_for_the_first_attempts_note_and_answers_from_it() -> None:
+    gw = gateway()
+    event = message()
+    gw.dedup.seen[event.id] = datetime.now(UTC)  # the first attempt is waiting for its reply
+    asyncio.get_running_loop().call_later(0.3, gw.marks.add, event.id, event.tenant_id, ANSWER)
+
+    assert await gw.accept(event, wants_reply=True) == ANSWER
+
+    assert gw.publisher.sent == []
     assert count(gw.metrics.dedup_hits) == 1
 
 
+async def test_a_retry_of_a_kept_event_answers_success_and_publishes_nothing() -> None:
+    gw = gateway()
+    gw.publisher.break_down()
+    event = message()
+    await gw.accept(event, wants_reply=False)
+    gw.publisher.recover()
+
+    assert await gw.accept(event, wants_reply=False) is None
+
+    assert gw.publisher.sent == []
+    assert gw.outbox.ids == [event.id]
+    assert count(gw.metrics.dedup_hits) == 1
+
+
+async def test_a_retry_after_a_503_publishes_the_event_nobody_took() -> None:
+    """Issue 8, finding 1: the first attempt recorded the id, then neither the broker
+    nor the outbox took the event; WeChat's retry must publish it, not answer success."""
+    gw = gateway()
+    gw.publisher.break_down()
+    gw.outbox.down = True
+    event = message()
+    with pytest.raises(BrokerUnavailable):
+        await gw.accept(event, wants_reply=False)
+    gw.publisher.recover()
+    gw.outbox.down = False
+
+    assert await gw.accept(event, wants_reply=False) is None
+
+    assert gw.publisher.ids == [event.id]
+    assert count(gw.metrics.dedup_hits) == 0
+
+
+async def test_a_retry_after_a_503_reaching_another_replica_publishes_it() -> None:
+    """The seen record is forgotten with the 503, so any replica takes the retry as new."""
+    first, second = gateway(), gateway()
+    second.intake.dedup = first.dedup
+    first.publisher.break_down()
+    first.outbox.down = True
+    event = message()
+    with pytest.raises(BrokerUnavailable):
+        await first.accept(event, wants_reply=False)
+
+    assert await second.accept(event, wants_reply=False) is None
+
+    assert second.publisher.ids == [event.id]
+
+
+class Unforgetting(FakeDedup):
+    async def forget(self, event_id: str) -> None:
+        raise database_down()
+
+
+async def test_a_retry_after_a_503_whose_seen_record_stayed_is_published_after_the_grace() -> None:
+    """The database that refused the event also refused to forget its id: another
+    replica answers 503 while the first attempt may be at work, then publishes."""
+    first, second = gateway(), gateway()
+    dedup = Unforgetting()
+    first.intake.dedup = second.intake.dedup = dedup
+    first.publisher.break_down()
+    first.outbox.down = True
+    event = message()
+    with pytest.raises(BrokerUnavailable):
+        await first.accept(event, wants_reply=False)
+
+    with pytest.raises(RetryLater):
+        await second.accept(event, wants_reply=False)
+    dedup.seen[event.id] = datetime.now(UTC) - timedelta(seconds=RETRY_GRACE)
+    assert await second.accept(event, wants_reply=False) is None
+
+    assert second.publisher.ids == [event.id]
+
+
+async def test_records_unreadable_on_a_retry_publish_it_rather_than_drop_it() -> None:
+    gw = gateway()
+    event = message()
+    gw.dedup.seen[event.id] = datetime.now(UTC)
+    gw.outbox.down = True  # the outbox cannot say whether it was kept
+
+    assert await gw.accept(event, wants_reply=False) is None
+
+    assert gw.publisher.ids == [event.id]
+    assert count(gw.metrics.dedup_skipped) == 1
+
+
 @pytest.mark.parametrize(
-    ("seen_age", "published", "expected"),
+    ("handled", "seen_age", "expected"),
     [
-        (None, False, False),  # the record is gone (purged or unreadable)
-        (RETRY_GRACE - 0.1, False, False),  # the first attempt may still be publishing
-        (RETRY_GRACE, False, True),
-        (RETRY_GRACE * 10, False, True),
-        (RETRY_GRACE * 10, True, False),  # on the bus already
+        (True, 0.0, Replay.ANSWERED),  # on the bus or in the outbox
+        (True, None, Replay.ANSWERED),
+        (False, RETRY_GRACE - 0.1, Replay.WAIT),  # the first attempt may still be publishing
+        (False, RETRY_GRACE, Replay.PUBLISH),
+        (False, RETRY_GRACE * 10, Replay.PUBLISH),
+        (False, None, Replay.PUBLISH),  # forgotten after a 503, or purged
     ],
 )
-def test_should_republish(seen_age: float | None, published: bool, expected: bool) -> None:
-    assert should_republish(seen_age, published, RETRY_GRACE) is expected
+def test_replay_decision(handled: bool, seen_age: float | None, expected: Replay) -> None:
+    assert replay_decision(handled=handled, seen_age=seen_age, retry_grace=RETRY_GRACE) is expected
 
 
 async def test_dedup_database_unavailable_still_publishes_and_counts_the_skip() -> None:

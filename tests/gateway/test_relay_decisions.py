@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-import pytest
 from prometheus_client import CollectorRegistry
 
 from services.gateway.dispatch import Backlog, Dispatch
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.outbox import Kept
 from services.gateway.relay import RELAY_CONFIRM_TIMEOUT, Relay
+from shared.platform.bus import BrokerUnavailable
 from tests.support.fakes import FakeMarks, FakeOutbox, FakePublisher, message
 
 
@@ -32,6 +32,7 @@ async def relay_over(*event_ids: str, outbox: FakeOutbox | None = None) -> Setup
     for event_id in event_ids:
         await outbox.keep(message(event_id))
     publisher, marks, backlog = FakePublisher(), FakeMarks(), Backlog(active=bool(event_ids))
+    outbox.notes = marks
     metrics = GatewayMetrics.create(CollectorRegistry())
 
     async def purge() -> int:
@@ -160,11 +161,6 @@ class SlowReadOutbox(FakeOutbox):
         return snapshot
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: run_pass clears backlog.active on an empty read taken before an event was "
-    "kept concurrently; later events are then published directly, ahead of the kept one",
-)
 async def test_an_event_kept_while_the_relay_reads_an_empty_outbox_stays_ahead() -> None:
     outbox = SlowReadOutbox()
     s = await relay_over(outbox=outbox)
@@ -183,3 +179,57 @@ async def test_an_event_kept_while_the_relay_reads_an_empty_outbox_stays_ahead()
 
     # m1 was accepted first: m2 must not be on the bus while m1 still waits in the outbox
     assert not ("m2" in s.publisher.ids and "m1" in outbox.ids)
+
+
+async def test_a_late_confirm_is_awaited_and_the_event_is_never_published_twice() -> None:
+    """Issue 8: a confirm slower than the webhook's bound got the event kept, and the relay
+    published it again. Now it is kept held until its confirm settles."""
+    s = await relay_over()
+    dispatch = Dispatch(
+        publisher=s.publisher, keeper=s.outbox, marks=s.marks, metrics=s.metrics, backlog=s.backlog
+    )
+    s.publisher.late = True
+    await dispatch.publish_or_keep(message("m1"))
+    s.publisher.late = False
+    assert s.outbox.ids == ["m1"]
+    assert "m1" in s.outbox.claims  # kept, held
+
+    await s.relay.run_pass()  # the hold stops the relay: m1 may be on the bus already
+    s.publisher.pending[0].set_result(None)  # the broker confirms, late
+    await dispatch.drain()
+    await s.relay.run_pass()
+
+    assert s.publisher.ids == ["m1"]
+    assert s.outbox.released == ["m1"]
+    assert "m1" in s.marks.notes
+    assert not s.backlog.active
+
+
+async def test_a_late_confirm_that_fails_hands_the_event_to_the_relay() -> None:
+    s = await relay_over()
+    dispatch = Dispatch(
+        publisher=s.publisher, keeper=s.outbox, marks=s.marks, metrics=s.metrics, backlog=s.backlog
+    )
+    s.publisher.late = True
+    await dispatch.publish_or_keep(message("m1"))
+    s.publisher.late = False
+
+    s.publisher.pending[0].set_exception(BrokerUnavailable("channel closed"))
+    await dispatch.drain()
+    await s.relay.run_pass()
+
+    assert s.publisher.ids == ["m1", "m1"]  # the first never reached the queues' confirm
+    assert s.outbox.released == ["m1"]
+    assert relayed(s) == 1
+
+
+async def test_the_relay_holds_its_claim_while_its_own_confirm_is_late() -> None:
+    s = await relay_over("m1", "m2")
+    s.relay.confirm_timeout = 0.05
+    s.publisher.late = True
+
+    await s.relay.run_pass()
+
+    assert s.publisher.ids == ["m1"]
+    assert s.outbox.claims == {"m1"}  # not unclaimed: it may be on the bus
+    assert s.outbox.released == []

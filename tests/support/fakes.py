@@ -15,12 +15,13 @@ from typing import Any
 from pymongo.errors import AutoReconnect
 
 from services.gateway.marks import Published
-from services.gateway.outbox import Kept
+from services.gateway.outbox import Claimed, Kept
 from services.replies.matching import RuleSet
 from shared.contracts.envelope import Envelope, iso
 from shared.contracts.messages import WeChatMessage
 from shared.contracts.reply import PassiveAnswer
 from shared.platform.bus import BrokerUnavailable
+from shared.platform.publisher import ConfirmPending
 from shared.platform.tenant_records import TenantAccount
 
 TENANT = "acme"
@@ -75,6 +76,10 @@ class FakeDedup:
         await self._reach()
         return self.seen.get(event_id)
 
+    async def forget(self, event_id: str) -> None:
+        await self._reach()
+        self.seen.pop(event_id, None)
+
 
 @dataclass
 class FakeMarks:
@@ -91,41 +96,60 @@ class FakeMarks:
 
 @dataclass
 class FakeOutbox:
-    """``gateway_outbox`` and ``gateway_relay_claims``: ``items`` in keeping order."""
+    """``gateway_outbox``: ``items`` waiting in keeping order, ``claims`` those held (by a
+    relay or a late confirm), ``released`` the ids published since. As in the real one,
+    only an event still waiting and unclaimed can be claimed."""
 
     items: list[Kept] = field(default_factory=list)
     claims: set[str] = field(default_factory=set)
     released: list[str] = field(default_factory=list)
+    held: dict[str, float] = field(default_factory=dict)  # id -> hold asked at keep
+    notes: FakeMarks = field(default_factory=lambda: FakeMarks())  # where release notes
     down: bool = False
 
     @property
     def ids(self) -> list[str]:
         return [item.event_id for item in self.items]
 
-    async def keep(self, envelope: Envelope[Any]) -> None:
+    async def keep(self, envelope: Envelope[Any], *, hold: float = 0.0) -> None:
         if self.down:
             raise database_down()
-        if envelope.id not in self.ids:  # idempotent per id, as the unique _id makes it
-            self.items.append(
-                Kept(envelope.id, envelope.tenant_id, envelope.routing_key, envelope.to_bytes(), {})
-            )
+        if envelope.id in self.ids or envelope.id in self.released:
+            return  # idempotent per id, as the unique _id makes it
+        self.items.append(
+            Kept(envelope.id, envelope.tenant_id, envelope.routing_key, envelope.to_bytes(), {})
+        )
+        if hold > 0:
+            self.claims.add(envelope.id)
+            self.held[envelope.id] = hold
 
     async def kept(self, limit: int) -> list[Kept]:
         return self.items[:limit]
 
-    async def claim(self, event_id: str) -> bool:
-        if event_id in self.claims:
-            return False
-        self.claims.add(event_id)
-        return True
+    async def claim(self, event_ids: list[str]) -> Claimed:
+        held: list[str] = []
+        for event_id in event_ids:
+            if event_id in self.claims:
+                return Claimed([e for e in held if e in self.ids], stopped=True)
+            self.claims.add(event_id)
+            held.append(event_id)
+        self.claims -= {e for e in held if e not in self.ids}
+        return Claimed([e for e in held if e in self.ids], stopped=False)
 
-    async def unclaim(self, event_id: str) -> None:
-        self.claims.discard(event_id)
+    async def unclaim(self, event_ids: list[str]) -> None:
+        self.claims -= set(event_ids)
 
-    async def release(self, event_id: str) -> None:
-        self.items = [item for item in self.items if item.event_id != event_id]
-        self.claims.discard(event_id)
-        self.released.append(event_id)
+    async def release(self, published: Mapping[str, str]) -> None:
+        self.items = [item for item in self.items if item.event_id not in published]
+        self.claims -= set(published)
+        self.released.extend(published)
+        for event_id, tenant_id in published.items():
+            self.notes.add(event_id, tenant_id)  # the relay writes the published notes
+
+    async def holds(self, event_id: str) -> bool:
+        if self.down:
+            raise database_down()
+        return event_id in self.ids
 
 
 @dataclass(frozen=True)
@@ -149,6 +173,8 @@ class FakePublisher:
 
     confirms: int | None = None
     answer: bytes | None = None
+    late: bool = False  # the broker takes each publish but confirms only when told
+    pending: list[asyncio.Future[None]] = field(default_factory=list)
     sent: list[Confirmed] = field(default_factory=list)
     waiting: dict[str, asyncio.Future[bytes]] = field(default_factory=dict)
     forgotten: list[str] = field(default_factory=list)
@@ -195,6 +221,10 @@ class FakePublisher:
         self.sent.append(
             Confirmed(routing_key, message_id, body, headers or {}, correlation_id, confirm_timeout)
         )
+        if self.late:
+            confirm: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self.pending.append(confirm)
+            raise ConfirmPending(message_id, confirm)
         reply = self.waiting.get(correlation_id or "")
         if reply is not None and self.answer is not None:
             answer = self.answer
@@ -248,49 +278,6 @@ class FakeTimezones:
 
     async def timezone(self, tenant_id: str) -> str:
         return self.zones.get(tenant_id, "Asia/Shanghai")
-
-
-@dataclass
-class SentRecord:
-    openid: str
-    rule_id: str
-    at: datetime
-    status: str = "sending"
-
-
-@dataclass
-class FakeSentLog:
-    """``replies_sent``: one record per (tenant, event id); the record is the claim."""
-
-    records: dict[tuple[str, str], SentRecord] = field(default_factory=dict)
-
-    def status(self, tenant_id: str, event_id: str) -> str | None:
-        record = self.records.get((tenant_id, event_id))
-        return None if record is None else record.status
-
-    async def claim(
-        self, tenant_id: str, event_id: str, *, openid: str, rule_id: str, at: datetime
-    ) -> bool:
-        if (tenant_id, event_id) in self.records:
-            return False
-        self.records[tenant_id, event_id] = SentRecord(openid, rule_id, at)
-        return True
-
-    async def sent_since(self, tenant_id: str, openid: str, since: datetime) -> int:
-        return sum(
-            1
-            for (tenant, _), record in self.records.items()
-            if tenant == tenant_id
-            and record.openid == openid
-            and record.status == "sent"
-            and record.at >= since
-        )
-
-    async def finish(self, tenant_id: str, event_id: str, status: str) -> None:
-        self.records[tenant_id, event_id].status = status
-
-    async def unclaim(self, tenant_id: str, event_id: str) -> None:
-        self.records.pop((tenant_id, event_id), None)
 
 
 class FakeAccounts:

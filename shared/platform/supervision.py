@@ -1,0 +1,100 @@
+"""A service's long-running loops (broker connection, relay, notes writer), kept alive.
+
+A loop that raises, or returns, is logged, counted in ``wxp_background_restarts_total``
+and started again after a backoff (doubling to a ceiling, reset once it has run that
+long). ``/readyz`` reports the service not ready while a loop waits for its restart and
+for a while after each crash, so a crash-looping replica leaves the load balancer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+logger = logging.getLogger(__name__)
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+Job = Callable[[], Coroutine[Any, Any, None]]
+
+
+class BackgroundTasks:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        *,
+        first_backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        unready_after_crash: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._restarts = Counter(
+            "wxp_background_restarts_total",
+            "Background loops restarted after they raised or returned",
+            ["task"],
+            registry=registry,
+        )
+        self._up = Gauge(
+            "wxp_background_task_up",
+            "1 while a background loop runs, 0 while it waits to be restarted",
+            ["task"],
+            registry=registry,
+        )
+        self._first_backoff = first_backoff
+        self._max_backoff = max_backoff
+        self._unready_after = unready_after_crash
+        self._clock = clock
+        self._down: set[str] = set()
+        self._crashed_at: dict[str, float] = {}
+
+    def healthy(self) -> bool:
+        now = self._clock()
+        recent = any(now - at < self._unready_after for at in self._crashed_at.values())
+        return not self._down and not recent
+
+    def background(self, *jobs: Job) -> CleanupContext:
+        """A cleanup_ctx entry running ``jobs`` supervised for the app's life, cancelled at
+        the end (in reverse order of the entries, as aiohttp runs cleanups)."""
+
+        async def context(_: web.Application) -> AsyncIterator[None]:
+            tasks = [
+                asyncio.create_task(self.supervise(job.__qualname__, job), name=job.__qualname__)
+                for job in jobs
+            ]
+            yield
+            logger.info("stopping %s", ", ".join(task.get_name() for task in tasks))
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+        return context
+
+    async def supervise(self, name: str, job: Job) -> None:
+        """Runs ``job`` until cancelled, restarting it whenever it stops."""
+        backoff = self._first_backoff
+        while True:
+            started = self._clock()
+            self._up.labels(name).set(1)
+            try:
+                await job()
+                logger.error("background task %s returned; restarting it", name)
+            except Exception:
+                logger.critical("background task %s failed; restarting it", name, exc_info=True)
+            self._up.labels(name).set(0)
+            self._down.add(name)
+            self._crashed_at[name] = self._clock()
+            self._restarts.labels(name).inc()
+            if self._clock() - started >= self._max_backoff:
+                backoff = self._first_backoff  # it ran well for a while: a fresh failure
+            try:
+                await asyncio.sleep(backoff)
+            finally:
+                self._down.discard(name)
+            backoff = min(backoff * 2, self._max_backoff)

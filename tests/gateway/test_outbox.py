@@ -1,0 +1,153 @@
+"""The outbox and its claims on the real FerretDB: what two gateway replicas share."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from services.gateway.dispatch import Backlog
+from services.gateway.metrics import GatewayMetrics
+from services.gateway.outbox import Collections, Outbox
+from services.gateway.relay import Relay
+from shared.platform.storage import CONTROL_DB, Client
+from tests.support.fakes import FakeMarks, FakePublisher, message
+
+CLAIM = timedelta(seconds=60)
+
+
+@pytest.fixture
+async def collection(mongo: Client) -> AsyncIterator[Collections]:
+    """An outbox, claims and notes of the test's own, in the gateway's database."""
+    db, name = mongo[CONTROL_DB], f"test_outbox_{secrets.token_hex(4)}"
+    collections = Collections(db[name], db[f"{name}_claims"], db[f"{name}_published"])
+    yield collections
+    for each in (collections.outbox, collections.claims, collections.published):
+        await each.drop()
+
+
+def replicas(collection: Collections) -> tuple[Outbox, Outbox]:
+    return (
+        Outbox(collection, replica="gw-a", claim_for=CLAIM),
+        Outbox(collection, replica="gw-b", claim_for=CLAIM),
+    )
+
+
+async def test_a_released_event_cannot_be_claimed_from_a_stale_snapshot(
+    collection: Collections,
+) -> None:
+    """Issue 8, finding 3: replica A read the outbox, replica B then relayed and released
+    the first event; A's claim of it, from its old snapshot, must fail."""
+    a, b = replicas(collection)
+    event = message("e-1")
+    await a.keep(event)
+    snapshot = await a.kept(500)
+
+    assert (await b.claim([event.id])).event_ids == [event.id]
+    await b.release({event.id: event.tenant_id})
+
+    assert [kept.event_id for kept in snapshot] == [event.id]
+    assert (await a.claim([event.id])).event_ids == []
+    assert not await a.holds(event.id)
+    assert await collection.published.find_one({"_id": event.id})  # noted for retries
+
+
+async def test_a_claim_excludes_the_other_replica_until_unclaimed(
+    collection: Collections,
+) -> None:
+    a, b = replicas(collection)
+    event = message("e-1")
+    await a.keep(event)
+
+    assert (await a.claim([event.id])).event_ids == [event.id]
+    assert (await b.claim([event.id])).stopped
+    await b.unclaim([event.id])  # not b's claim: changes nothing
+    assert (await b.claim([event.id])).stopped
+    await a.unclaim([event.id])
+    assert (await b.claim([event.id])).event_ids == [event.id]
+    assert await a.holds(event.id)
+
+
+async def test_an_event_kept_with_a_hold_is_claimed_by_nobody_until_it_ends(
+    collection: Collections,
+) -> None:
+    a, b = replicas(collection)
+    held = message("e-held")
+    await a.keep(held, hold=60.0)
+
+    assert (await a.claim([held.id])).stopped
+    assert (await b.claim([held.id])).stopped
+    await a.unclaim([held.id])  # the late confirm failed: the relay may publish it
+    assert (await b.claim([held.id])).event_ids == [held.id]
+
+
+async def test_an_expired_claim_is_taken_over(
+    collection: Collections,
+) -> None:
+    a = Outbox(collection, replica="gw-a", claim_for=timedelta(seconds=-1))  # expired at once
+    b = Outbox(collection, replica="gw-b", claim_for=CLAIM)
+    event = message("e-1")
+    await a.keep(event)
+
+    assert (await a.claim([event.id])).event_ids == [event.id]
+    assert (await b.claim([event.id])).event_ids == [event.id]
+
+
+async def test_released_events_leave_the_outbox_and_waiting_ones_stay(
+    collection: Collections,
+) -> None:
+    a, _ = replicas(collection)
+    published, waiting = (message(f"e-{n}") for n in (1, 2))
+    for event in (published, waiting):
+        await a.keep(event)
+
+    await a.release({published.id: published.tenant_id})
+
+    assert [kept.event_id for kept in await a.kept(10)] == [waiting.id]
+    assert await collection.published.find_one({"_id": published.id})
+
+
+async def test_two_relays_over_one_outbox_publish_each_event_once_in_order(
+    collection: Collections,
+) -> None:
+    """The race the issue saw from outside (282 duplicates of 600), on the real database:
+    two replicas relay the same backlog at once, over and over."""
+    outboxes = replicas(collection)
+    events = [message(f"e-{n:03d}") for n in range(60)]
+    for event in events:
+        await outboxes[0].keep(event)
+    publisher = FakePublisher()  # one broker, shared: what reached the bus
+    metrics = GatewayMetrics.create(CollectorRegistry())
+
+    async def purge() -> int:
+        return 0
+
+    relays = [
+        Relay(
+            outbox=outbox,
+            publisher=publisher,
+            marks=FakeMarks(),
+            backlog=Backlog(active=True),
+            metrics=metrics,
+            connected=lambda: True,
+            purge=purge,
+            interval=60.0,
+        )
+        for outbox in outboxes
+    ]
+
+    async def relay_until_done(relay: Relay) -> None:
+        for _ in range(200):
+            await relay.run_pass()
+            if not await outboxes[0].holds(events[-1].id):
+                return
+
+    await asyncio.gather(*(relay_until_done(relay) for relay in relays))
+
+    assert [n for n, times in Counter(publisher.ids).items() if times > 1] == []
+    assert publisher.ids == [event.id for event in events]

@@ -1,0 +1,85 @@
+"""Background loops survive what they do not expect: restarted, counted, and visible."""
+
+from __future__ import annotations
+
+import asyncio
+
+from prometheus_client import CollectorRegistry
+
+from shared.platform.supervision import BackgroundTasks
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def restarts(registry: CollectorRegistry, task: str) -> float:
+    return registry.get_sample_value("wxp_background_restarts_total", {"task": task}) or 0.0
+
+
+async def test_a_loop_that_raises_anything_is_restarted_and_counted() -> None:
+    registry = CollectorRegistry()
+    tasks = BackgroundTasks(registry, first_backoff=0.001, max_backoff=0.01)
+    runs: list[int] = []
+    done = asyncio.Event()
+
+    async def relay() -> None:
+        runs.append(len(runs))
+        if len(runs) < 3:
+            raise KeyError("not a database error")  # the old loops caught only PyMongoError
+        done.set()
+        await asyncio.Event().wait()
+
+    supervised = asyncio.create_task(tasks.supervise("relay", relay))
+    await asyncio.wait_for(done.wait(), 5)
+    supervised.cancel()
+
+    assert len(runs) == 3
+    assert restarts(registry, "relay") == 2
+
+
+async def test_a_loop_that_returns_is_restarted_too() -> None:
+    registry = CollectorRegistry()
+    tasks = BackgroundTasks(registry, first_backoff=0.001)
+    runs: list[int] = []
+    done = asyncio.Event()
+
+    async def writer() -> None:
+        runs.append(1)
+        if len(runs) == 2:
+            done.set()
+            await asyncio.Event().wait()
+
+    supervised = asyncio.create_task(tasks.supervise("writer", writer))
+    await asyncio.wait_for(done.wait(), 5)
+    supervised.cancel()
+
+    assert restarts(registry, "writer") == 1
+
+
+async def test_not_ready_while_a_loop_waits_to_restart_and_for_a_while_after() -> None:
+    clock = Clock()
+    registry = CollectorRegistry()
+    tasks = BackgroundTasks(registry, first_backoff=3600, unready_after_crash=30, clock=clock)
+    assert tasks.healthy()
+    crashed = asyncio.Event()
+
+    async def broken() -> None:
+        crashed.set()
+        raise RuntimeError("boom")
+
+    supervised = asyncio.create_task(tasks.supervise("broken", broken))
+    await crashed.wait()
+    await asyncio.sleep(0)  # it is in its backoff now
+
+    assert not tasks.healthy()
+    assert registry.get_sample_value("wxp_background_task_up", {"task": "broken"}) == 0
+    supervised.cancel()
+    await asyncio.gather(supervised, return_exceptions=True)
+    assert not tasks.healthy()  # crashed 0 s ago
+    clock.now += 31
+    assert tasks.healthy()
