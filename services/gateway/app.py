@@ -21,7 +21,7 @@ from services.gateway.marks import PublishedMarks
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.openapi import gateway_openapi
 from services.gateway.outbox import Collections, Outbox
-from services.gateway.relay import Relay
+from services.gateway.relay import RELAY_CLAIM_SECONDS, Relay
 from services.gateway.replays import ReplayGuard
 from services.gateway.repository import TenantRepository
 from services.gateway.settings import GatewaySettings
@@ -61,7 +61,8 @@ def create_app(settings: GatewaySettings) -> web.Application:
     replays = ReplayGuard(mongo, tolerance=settings.timestamp_tolerance_seconds, breaker=breaker)
     # A relay claim outlasts a relay's longest wait for a confirm (RELAY_CONFIRM_TIMEOUT,
     # twice): past it, the claim of a replica that died is taken over.
-    outbox = Outbox(Collections.of(mongo), replica=replica_name(), claim_for=timedelta(seconds=60))
+    relay_claims = timedelta(seconds=RELAY_CLAIM_SECONDS)
+    outbox = Outbox(Collections.of(mongo), replica=replica_name(), claim_for=relay_claims)
     dispatch = Dispatch(publisher=publisher, keeper=outbox, marks=marks, metrics=metrics)
     intake = Intake(
         dedup=dedup,

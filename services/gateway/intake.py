@@ -104,14 +104,19 @@ class Intake:
 
     async def _refuse(self, event: Envelope[Any]) -> None:
         """Neither the broker nor the outbox took ``event``: WeChat gets 503, and its retry
-        must find the event new, on this replica or another."""
+        must find the event new, on this replica or another. A keep that timed out may
+        still have landed, so the event is taken out of the outbox first; only then is its
+        id forgotten. When the database cannot do that, the seen record stays: a retry then
+        finds the event kept, or publishes it once the grace has passed."""
+        try:
+            await self.bounded(self.dispatch.keeper.discard(event.id))
+            await self.bounded(self.dedup.forget(event.id))
+        except DatabaseSlow as exc:
+            logger.warning("refused %s stays seen (%s)", event.id, exc)
+            return
         self._refused[event.id] = None
         while len(self._refused) > MAX_REFUSED:
             self._refused.popitem(last=False)
-        try:
-            await self.bounded(self.dedup.forget(event.id))
-        except DatabaseSlow as exc:
-            logger.warning("seen record of refused %s kept (%s)", event.id, exc)
 
     async def _replay(
         self, event: Envelope[Any], *, deadline: float

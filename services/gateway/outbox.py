@@ -144,6 +144,11 @@ class Outbox:
                 raise
         await self._outbox.delete_many({"_id": {"$in": list(published)}})
 
+    async def discard(self, event_id: str) -> None:
+        """Takes back an event whose keep timed out (it may have landed): WeChat was told
+        to retry it."""
+        await self._outbox.delete_one({"_id": event_id})
+
     async def holds(self, event_id: str) -> bool:
         """For a WeChat retry: is this event kept, waiting for the relay?"""
         return await self._outbox.find_one({"_id": event_id}, projection={"_id": 1}) is not None

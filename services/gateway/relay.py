@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -30,6 +31,9 @@ PURGE_EVERY = 60  # passes
 # Nobody waits on the relay, and right after a broker restart quorum queues confirm slowly:
 # a short timeout would only publish twice what the broker was about to confirm.
 RELAY_CONFIRM_TIMEOUT = 10.0
+# How long a relay claim lasts. A replica that dies holding claims delays the others this
+# long; a relay stops publishing a claimed batch before its claims could expire.
+RELAY_CLAIM_SECONDS = 45.0
 
 
 @dataclass(slots=True)
@@ -43,6 +47,7 @@ class Relay:
     purge: Callable[[], Awaitable[int]]  # forgets records older than the dedup window
     interval: float
     confirm_timeout: float = RELAY_CONFIRM_TIMEOUT
+    claim_for: float = RELAY_CLAIM_SECONDS  # as the outbox's claims last
 
     async def run(self) -> None:
         """Relay passes until cancelled: promptly when woken, else every ``interval``."""
@@ -77,11 +82,15 @@ class Relay:
     async def _relay(self, chunk: list[Kept]) -> bool:
         """Claims ``chunk``, publishes what it holds in order, releases what the broker
         confirmed. False when the pass must stop there (to keep the order)."""
+        claimed_at = time.monotonic()
         claimed = await self.outbox.claim([event.event_id for event in chunk])
         held = dict.fromkeys(claimed.event_ids)
         published: list[Kept] = []
         try:
             for event in (event for event in chunk if event.event_id in held):
+                # the longest one publish can take (a late confirm) must end within the claim
+                if time.monotonic() - claimed_at + 2 * self.confirm_timeout >= self.claim_for:
+                    return False  # a slow broker: let the rest go and claim afresh
                 del held[event.event_id]
                 if not await self._publish(event):
                     return False

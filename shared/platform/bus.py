@@ -8,6 +8,7 @@ does it again. Publishing and consuming code holds no connection of its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,7 @@ from aio_pika.abc import AbstractConnection
 logger = logging.getLogger(__name__)
 
 OnConnect = Callable[[AbstractConnection], Awaitable[None]]
+Connect = Callable[..., Awaitable[AbstractConnection]]
 
 
 class BrokerUnavailable(ConnectionError):
@@ -25,8 +27,16 @@ class BrokerUnavailable(ConnectionError):
 
 
 class Broker:
-    def __init__(self, url: str, *, name: str, on_connect: list[OnConnect]) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str,
+        on_connect: list[OnConnect],
+        connect: Connect = aio_pika.connect,
+    ) -> None:
         self._url = url
+        self._connect = connect
         self._name = name
         self._on_connect = on_connect
         self._connection: AbstractConnection | None = None
@@ -43,11 +53,14 @@ class Broker:
         delay = 0.2
         while True:
             try:
-                connection = await aio_pika.connect(
+                connection = await self._connect(
                     self._url, timeout=5, client_properties={"connection_name": self._name}
                 )
-            except (OSError, aio_pika.exceptions.AMQPError, TimeoutError) as exc:
-                logger.warning("broker connect failed: %s; retry in %.1fs", exc, delay)
+            # Not only its documented errors: aiormq raises StopAsyncIteration when a proxy in
+            # front of a stopped broker hangs up mid-handshake. Any failure to connect is
+            # one more attempt, never the end of the loop.
+            except Exception as exc:
+                logger.warning("broker connect failed: %r; retry in %.1fs", exc, delay)
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 5.0)
                 continue
@@ -56,9 +69,10 @@ class Broker:
             try:
                 for setup in self._on_connect:
                     await setup(connection)
-            except (OSError, aio_pika.exceptions.AMQPError, TimeoutError) as exc:
-                logger.warning("broker set-up failed: %s", exc)
-                await connection.close()
+            except Exception as exc:  # as above: the connection may die in any way mid-set-up
+                logger.warning("broker set-up failed: %r", exc)
+                with contextlib.suppress(Exception):
+                    await connection.close()
                 await asyncio.sleep(delay)
                 continue
             self._connection = connection

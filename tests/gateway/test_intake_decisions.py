@@ -189,6 +189,7 @@ async def test_a_retry_after_a_503_publishes_the_event_nobody_took() -> None:
         await gw.accept(event, wants_reply=False)
     gw.publisher.recover()
     gw.outbox.down = False
+    gw.dedup.seen[event.id] -= timedelta(seconds=RETRY_GRACE)  # WeChat retries later
 
     assert await gw.accept(event, wants_reply=False) is None
 
@@ -196,19 +197,39 @@ async def test_a_retry_after_a_503_publishes_the_event_nobody_took() -> None:
     assert count(gw.metrics.dedup_hits) == 0
 
 
-async def test_a_retry_after_a_503_reaching_another_replica_publishes_it() -> None:
-    """The seen record is forgotten with the 503, so any replica takes the retry as new."""
+async def test_a_keep_that_timed_out_after_landing_is_taken_back_before_the_503() -> None:
+    """Seen in the fault run: the keep's answer came too late, the webhook answered 503,
+    the retry reached another replica and published, and the relay published the kept
+    copy too. The 503 takes the event out of the outbox, then forgets its id."""
     first, second = gateway(), gateway()
     second.intake.dedup = first.dedup
+    second.intake.dispatch.keeper = second.outbox = first.outbox
     first.publisher.break_down()
-    first.outbox.down = True
+    first.outbox.slow_keeps = True
     event = message()
     with pytest.raises(BrokerUnavailable):
         await first.accept(event, wants_reply=False)
 
-    assert await second.accept(event, wants_reply=False) is None
+    assert first.outbox.ids == []  # nothing left for a relay
+    assert event.id not in first.dedup.seen
 
+    assert await second.accept(event, wants_reply=False) is None
     assert second.publisher.ids == [event.id]
+
+
+async def test_a_retry_after_a_503_on_the_same_replica_publishes_at_once() -> None:
+    gw = gateway()
+    gw.publisher.break_down()
+    gw.outbox.slow_keeps = True
+    event = message()
+    with pytest.raises(BrokerUnavailable):
+        await gw.accept(event, wants_reply=False)
+    gw.publisher.recover()
+    gw.dedup.seen[event.id] = datetime.now(UTC)  # even were the seen record back
+
+    assert await gw.accept(event, wants_reply=False) is None
+
+    assert gw.publisher.ids == [event.id]
 
 
 class Unforgetting(FakeDedup):

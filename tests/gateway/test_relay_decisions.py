@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -233,3 +234,24 @@ async def test_the_relay_holds_its_claim_while_its_own_confirm_is_late() -> None
     assert s.publisher.ids == ["m1"]
     assert s.outbox.claims == {"m1"}  # not unclaimed: it may be on the bus
     assert s.outbox.released == []
+
+
+class SlowPublisher(FakePublisher):
+    async def publish_raw(self, body: bytes, **kwargs: Any) -> None:
+        await asyncio.sleep(0.06)
+        await super().publish_raw(body, **kwargs)
+
+
+async def test_a_relay_lets_its_claims_go_before_they_could_expire_mid_publish() -> None:
+    """A claim that expired while its holder still publishes would let another replica
+    publish the same event: the relay stops while the longest publish still fits."""
+    s = await relay_over("m1", "m2", "m3", "m4")
+    s.relay.publisher = SlowPublisher()
+    s.relay.confirm_timeout, s.relay.claim_for = 0.01, 0.1
+
+    await s.relay.run_pass()
+
+    assert s.relay.publisher.ids == ["m1", "m2"]
+    assert s.outbox.released == ["m1", "m2"]
+    assert s.outbox.claims == set()  # m3 and m4 let go: claimed afresh next pass
+    assert s.backlog.active

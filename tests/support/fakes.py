@@ -26,6 +26,25 @@ from shared.platform.tenant_records import TenantAccount
 
 TENANT = "acme"
 OPENID = "o_reader"
+# A tenant's stored rules, as the replies service's fakes serve them.
+RULES: list[dict[str, Any]] = [
+    {
+        "id": "r-price",
+        "name": "price",
+        "priority": 1,
+        "enabled": True,
+        "trigger": {"kind": "keyword", "match": "exact", "pattern": "price"},
+        "reply": {"type": "text", "content": "10 yuan, {openid}"},
+    },
+    {
+        "id": "r-menu",
+        "name": "menu",
+        "priority": 1,
+        "enabled": True,
+        "trigger": {"kind": "click", "key": "MENU_1"},
+        "reply": {"type": "text", "content": "the menu"},
+    },
+]
 
 
 def message(
@@ -106,6 +125,7 @@ class FakeOutbox:
     held: dict[str, float] = field(default_factory=dict)  # id -> hold asked at keep
     notes: FakeMarks = field(default_factory=lambda: FakeMarks())  # where release notes
     down: bool = False
+    slow_keeps: bool = False  # a keep lands, then its answer never comes (a timeout)
 
     @property
     def ids(self) -> list[str]:
@@ -114,6 +134,10 @@ class FakeOutbox:
     async def keep(self, envelope: Envelope[Any], *, hold: float = 0.0) -> None:
         if self.down:
             raise database_down()
+        if self.slow_keeps:
+            self.slow_keeps = False
+            await self.keep(envelope, hold=hold)
+            await asyncio.Event().wait()
         if envelope.id in self.ids or envelope.id in self.released:
             return  # idempotent per id, as the unique _id makes it
         self.items.append(
@@ -145,6 +169,11 @@ class FakeOutbox:
         self.released.extend(published)
         for event_id, tenant_id in published.items():
             self.notes.add(event_id, tenant_id)  # the relay writes the published notes
+
+    async def discard(self, event_id: str) -> None:
+        if self.down:
+            raise database_down()
+        self.items = [item for item in self.items if item.event_id != event_id]
 
     async def holds(self, event_id: str) -> bool:
         if self.down:
