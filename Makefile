@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 LOCAL := deploy/local
 
-.PHONY: help install infra run stop test lint bench clean
+.PHONY: help install infra run stop test faults lint bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ lint: install ## ruff and mypy (strict)
 
 test: infra lint ## Lint, then run every test against the real RabbitMQ and FerretDB
 	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m pytest $(PYTEST_ARGS)
+
+faults: infra ## The seeded fault-injection run alone (WXP_FAULTS_SEED=N replays a run)
+	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m pytest -m fault_injection $(PYTEST_ARGS)
 
 bench: infra ## Fixed-load benchmarks: the gateway against bare aiohttp; reply-rule matching
 	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m tests.bench.gateway

@@ -70,3 +70,18 @@ def onboarded(
         return created, account_from(created)
 
     return make
+
+
+async def metric_total(http: ClientSession, services: list[ServiceProcess], sample: str) -> float:
+    """One metric sample (``name`` or ``name{labels}``) summed over replicas: what each
+    replica counted of work the replicas share."""
+    total = 0.0
+    for service in services:
+        async with http.get(f"{service.url}/metrics") as response:
+            text = await response.text()
+        total += sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith(sample + " ")
+        )
+    return total

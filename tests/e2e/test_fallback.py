@@ -1,5 +1,6 @@
 """When the gateway cannot wait, the reader still gets exactly one answer: through the
-customer-service API of the (fake) WeChat, sent once however often the event comes."""
+customer-service API of the (fake) WeChat, sent once however often the event comes and
+whichever of two replies replicas takes it."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import pytest
 
 from shared.contracts.topology import EVENTS_EXCHANGE
 from shared.wechat.simulator import Account
-from tests.e2e.conftest import ADMIN_KEY
-from tests.support.bus import eventually, wait_until
+from tests.e2e.conftest import ADMIN_KEY, metric_total
+from tests.support.bus import continually, eventually, wait_until
 from tests.support.fake_wechat import FakeAdmin, running_fake
 from tests.support.gateway import send
 from tests.support.processes import ServiceProcess
@@ -26,12 +27,13 @@ RULE = {
     "trigger": {"kind": "keyword", "match": "contains", "pattern": "菜单"},
     "reply": {"type": "text", "content": "今天: 面"},
 }
+SETTLE = 3.0  # seconds a second send would need to show: a redelivery, the other replica
 
 
 @dataclass
 class Stack:
     gateway: ServiceProcess
-    replies: ServiceProcess
+    replies: list[ServiceProcess]
     account: Account
     fake: FakeAdmin
 
@@ -40,13 +42,14 @@ class Stack:
 async def fallback_stack(
     services, http, onboarded
 ) -> AsyncIterator[Callable[..., Awaitable[Stack]]]:
-    """Gateway, replies and the fake WeChat as processes, one account with the menu rule.
-    The gateway's deadline is one no responder meets: every answer takes the fallback path."""
+    """A gateway, two replies replicas and the fake WeChat as processes, one account with
+    the menu rule. The gateway's deadline is one no responder meets: every answer takes
+    the fallback path."""
     async with running_fake() as wechat:
 
         async def make(mode: str, followers: list[str] | None = None) -> Stack:
             gateway = await services("gateway", WXP_REPLY_DEADLINE_SECONDS="0.001")
-            replies = await services("replies", WECHAT_API_BASE=wechat)
+            replies = [await services("replies", WECHAT_API_BASE=wechat) for _ in range(2)]
             _, account = await onboarded(
                 gateway.url, name="Fallback", encrypt_mode=mode, app_secret="fallback-secret"
             )
@@ -54,7 +57,7 @@ async def fallback_stack(
             extra = {} if followers is None else {"followers": followers}
             await fake.register(account.appid, "fallback-secret", **extra)
             async with http.post(
-                f"{replies.url}/api/tenants/{account.tenant_id}/rules",
+                f"{replies[0].url}/api/tenants/{account.tenant_id}/rules",
                 json=RULE,
                 headers={"Authorization": f"Bearer {ADMIN_KEY}"},
             ) as response:
@@ -86,20 +89,22 @@ async def test_fallback_goes_through_customer_service_once(fallback_stack, http,
     assert sent.payload.via == "customer_service"
     assert sent.payload.rule_id.startswith("r")
 
-    # The same fallback again (a redelivery, a second replica): nothing more is sent.
+    # The same fallback again, four times (redeliveries; the replicas share the queue, so
+    # both get some): nothing more is sent, then or over the window after.
     fallback = tap.of_type("reply.fallback")[0]
     channel = await amqp.channel(publisher_confirms=True)
     exchange = await channel.get_exchange(EVENTS_EXCHANGE)
-    for _ in range(2):
+    for _ in range(4):
         await exchange.publish(
             aio_pika.Message(fallback.to_bytes()), fallback.routing_key, mandatory=True
         )
     # and a message without a matching rule gets no customer-service message at all
     await send(http, gateway.url, account, "text", openid="o_other", overrides={"Content": "hello"})
-    await wait_until(lambda: len(tap.of_type("reply.fallback")) >= 4)
-    await eventually(lambda: metric_at_least(http, replies.url, "duplicate", 2))
-    await eventually(lambda: metric_at_least(http, replies.url, "no_rule", 1))
-    assert len(await fake.calls(CS_SEND, account.appid)) == 1
+    await wait_until(lambda: len(tap.of_type("reply.fallback")) >= 6)
+    await eventually(lambda: outcomes_at_least(http, replies, "duplicate", 4))
+    await eventually(lambda: outcomes_at_least(http, replies, "no_rule", 1))
+    await continually(lambda: sent_count_is(fake, account, 1), SETTLE, what="one message only")
+    assert len(tap.of_type("reply.sent")) == 1
 
 
 async def sent_to(fake: FakeAdmin, openid: str, *, count: int) -> bool:
@@ -107,18 +112,15 @@ async def sent_to(fake: FakeAdmin, openid: str, *, count: int) -> bool:
     return sum(1 for c in calls if c["body"].get("touser") == openid) >= count
 
 
-async def metric_at_least(http, base: str, outcome: str, value: float) -> bool:
-    async with http.get(f"{base}/metrics") as response:
-        text = await response.text()
-    line = next(
-        (
-            ln
-            for ln in text.splitlines()
-            if ln.startswith(f'wxp_replies_fallback_total{{outcome="{outcome}"}}')
-        ),
-        None,
-    )
-    return line is not None and float(line.rsplit(" ", 1)[1]) >= value
+async def sent_count_is(fake: FakeAdmin, account: Account, count: int) -> bool:
+    return len(await fake.calls(CS_SEND, account.appid)) == count
+
+
+async def outcomes_at_least(
+    http, replies: list[ServiceProcess], outcome: str, value: float
+) -> bool:
+    sample = f'wxp_replies_fallback_total{{outcome="{outcome}"}}'
+    return await metric_total(http, replies, sample) >= value
 
 
 async def test_refusals_are_recorded_not_retried(fallback_stack, http):
@@ -131,10 +133,14 @@ async def test_refusals_are_recorded_not_retried(fallback_stack, http):
             http, gateway.url, account, "text", openid=openid, overrides={"Content": "菜单"}
         )
         assert answer.status == 200
-    await eventually(lambda: metric_at_least(http, replies.url, "refused_out_of_window", 1))
-    await eventually(lambda: metric_at_least(http, replies.url, "refused_not_following", 1))
-    calls = await fake.calls(CS_SEND, account.appid)
-    assert sorted(c["body"]["touser"] for c in calls) == ["o_gone", "o_window"]  # once each
+    await eventually(lambda: outcomes_at_least(http, replies, "refused_out_of_window", 1))
+    await eventually(lambda: outcomes_at_least(http, replies, "refused_not_following", 1))
+
+    async def once_each() -> bool:
+        calls = await fake.calls(CS_SEND, account.appid)
+        return sorted(c["body"]["touser"] for c in calls) == ["o_gone", "o_window"]
+
+    await continually(once_each, SETTLE, what="each refusal tried once")
 
 
 async def test_a_slow_or_failing_send_blocks_no_other_reader_and_is_never_doubled(
@@ -147,15 +153,22 @@ async def test_a_slow_or_failing_send_blocks_no_other_reader_and_is_never_double
     await send(http, gateway.url, account, "text", openid="o_slow", overrides={"Content": "菜单"})
     await eventually(lambda: called(fake, 1))  # o_slow's send is under way, hanging
     started = time.monotonic()
-    await send(http, gateway.url, account, "text", openid="o_quick", overrides={"Content": "菜单"})
-    await eventually(lambda: sent_to(fake, "o_quick", count=1), timeout=10)
+    quick = [f"o_quick{n}" for n in range(4)]  # the replicas take turns: some share o_slow's
+    for openid in quick:
+        await send(http, gateway.url, account, "text", openid=openid, overrides={"Content": "菜单"})
+    for openid in quick:
+        await eventually(lambda openid=openid: sent_to(fake, openid, count=1), timeout=10)
     assert time.monotonic() - started < 3.0  # not queued behind the hanging call
 
     await fake.add_fault(path=CS_SEND, status=500, times=1)  # may or may not have arrived
     await send(http, gateway.url, account, "text", openid="o_maybe", overrides={"Content": "菜单"})
-    await eventually(lambda: metric_at_least(http, replies.url, "unknown", 1))
-    calls = await fake.calls(CS_SEND, account.appid)
-    assert [c["body"]["touser"] for c in calls].count("o_maybe") == 1  # not sent twice
+    await eventually(lambda: outcomes_at_least(http, replies, "unknown", 1))
+
+    async def maybe_once() -> bool:
+        calls = await fake.calls(CS_SEND, account.appid)
+        return [c["body"]["touser"] for c in calls].count("o_maybe") == 1
+
+    await continually(maybe_once, SETTLE, what="o_maybe's message not sent twice")
 
 
 async def called(fake: FakeAdmin, count: int) -> bool:

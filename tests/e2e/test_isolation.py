@@ -58,6 +58,11 @@ def example(doc: dict[str, Any], schema: dict[str, Any], name: str = "") -> Any:
             merged.update(example(doc, part, name))
         return merged
     for key in ("oneOf", "anyOf"):
+        if key in schema and "properties" in schema:  # alternatives that only require fields
+            first = schema[key][0]
+            narrowed = {k: v for k, v in schema.items() if k != key}
+            narrowed["required"] = [*schema.get("required", []), *first.get("required", [])]
+            return example(doc, narrowed, name)
         if key in schema:
             return example(doc, schema[key][0], name)
     if name in FIELD_VALUES:

@@ -31,7 +31,11 @@ async def test_every_service_is_healthy_consumes_and_acks(
             async with http.get(service.url + path) as response:
                 assert response.status == status, (service.name, path)
         async with http.get(service.url + "/readyz") as response:
-            assert (await response.json())["checks"] == {"broker": True, "database": True}
+            assert (await response.json())["checks"] == {
+                "broker": True,
+                "database": True,
+                "background": True,
+            }
 
     started = time.monotonic()
     for sample in ("text", "event:subscribe", "event:MASSSENDJOBFINISH", "event:VIEW"):

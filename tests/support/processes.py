@@ -53,6 +53,17 @@ class ServiceProcess:
                 self.process.wait(5)
         return self.process.returncode
 
+    def kill(self) -> None:
+        """SIGKILL: no shutdown work at all, as in a crash or an OOM kill."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+
+    def replacement(self) -> ServiceProcess:
+        """A new process of the same service with the same settings, on a port of its own."""
+        env = {**self.env, PORT_VARS[self.name]: str(free_port())}
+        return _spawn(self.name, env)
+
 
 def start_service(
     name: str, *, queue_prefix: str, admin_key: str, **extra_env: str
@@ -70,6 +81,10 @@ def start_service(
         "WXP_PUBLIC_URL": "http://wx.test",
         **extra_env,
     }
+    return _spawn(name, env)
+
+
+def _spawn(name: str, env: dict[str, str]) -> ServiceProcess:
     log_file = tempfile.NamedTemporaryFile(prefix=f"wxp-{name}-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", f"services.{name}"],
@@ -78,6 +93,7 @@ def start_service(
         stdout=log_file,
         stderr=subprocess.STDOUT,
     )
+    port = int(env[PORT_VARS[name]])
     return ServiceProcess(
         name=name, port=port, process=process, log_path=Path(log_file.name), env=env
     )
