@@ -36,6 +36,7 @@ from shared.wechat.errors import (
 from tests.replies.fake_sent_log import FakeSentLog
 from tests.support.fakes import (
     OPENID,
+    RULES,
     TENANT,
     FakeAccounts,
     FakeCustomerService,
@@ -45,24 +46,6 @@ from tests.support.fakes import (
     message,
 )
 
-RULES: list[dict[str, Any]] = [
-    {
-        "id": "r-price",
-        "name": "price",
-        "priority": 1,
-        "enabled": True,
-        "trigger": {"kind": "keyword", "match": "exact", "pattern": "price"},
-        "reply": {"type": "text", "content": "10 yuan, {openid}"},
-    },
-    {
-        "id": "r-menu",
-        "name": "menu",
-        "priority": 1,
-        "enabled": True,
-        "trigger": {"kind": "click", "key": "MENU_1"},
-        "reply": {"type": "text", "content": "the menu"},
-    },
-]
 PRICE = f"10 yuan, {OPENID}"
 TIMING = ClaimTiming(lease=timedelta(seconds=10), stale=timedelta(seconds=30))
 FINAL = {"sent", "unknown", "outside_window", "quota_exhausted", "gave_up"}

@@ -22,6 +22,7 @@ from shared.contracts.reply import PassiveAnswer, Reply
 from shared.platform.delivery import Delivery
 from tests.support.fakes import (
     OPENID,
+    RULES,
     TENANT,
     FakeRuleSource,
     Responses,
@@ -29,24 +30,6 @@ from tests.support.fakes import (
     message,
 )
 
-RULES: list[dict[str, Any]] = [
-    {
-        "id": "r-price",
-        "name": "price",
-        "priority": 1,
-        "enabled": True,
-        "trigger": {"kind": "keyword", "match": "exact", "pattern": "price"},
-        "reply": {"type": "text", "content": "10 yuan, {openid}"},
-    },
-    {
-        "id": "r-menu",
-        "name": "menu",
-        "priority": 1,
-        "enabled": True,
-        "trigger": {"kind": "click", "key": "MENU_1"},
-        "reply": {"type": "text", "content": "the menu"},
-    },
-]
 PRICE = Reply("text", content=f"10 yuan, {OPENID}")
 
 

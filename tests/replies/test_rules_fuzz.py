@@ -29,34 +29,12 @@ import schemathesis
 from aiohttp import ClientSession
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    negative_data_rejection,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 from tests.conftest import new_appid
 from tests.gateway.conftest import ADMIN_KEY
+from tests.support.fuzz import BUDGET_SECONDS, CHECKS, SETTINGS
 
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
-MAX_EXAMPLES = 50  # per operation, valid and invalid requests together
-BUDGET_SECONDS = 60.0
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_schema_conformance,
-    negative_data_rejection,
-]
-SETTINGS = hypothesis.settings(
-    max_examples=MAX_EXAMPLES,
-    derandomize=True,  # the same requests every run
-    deadline=None,
-    database=None,
-    suppress_health_check=list(hypothesis.HealthCheck),
-)
 OPERATIONS = 8
 RULE = {
     "name": "fuzz",
