@@ -33,9 +33,10 @@ test: infra lint ## Lint, then run every test against the real RabbitMQ and Ferr
 faults: infra ## The seeded fault-injection run alone (WXP_FAULTS_SEED=N replays a run)
 	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m pytest -m fault_injection $(PYTEST_ARGS)
 
-bench: infra ## Fixed-load benchmarks: the gateway against bare aiohttp; reply-rule matching
+bench: infra ## Fixed-load benchmarks: the gateway against bare aiohttp; reply-rule matching; the relay
 	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m tests.bench.gateway
 	@$(PY) -m tests.bench.rules
+	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m tests.bench.relay
 
 clean: stop ## Stop everything and delete var/ and .venv/
 	rm -rf var $(VENV)
