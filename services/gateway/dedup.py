@@ -3,6 +3,8 @@
 The unique ``_id`` makes WeChat's retries (to any replica) publish nothing twice. On
 FerretDB's SQLite backend only inserts use the ``_id`` index (a find by ``_id`` reads the
 whole table), so the hot path only inserts; lookups happen on the rare retry path.
+Concurrent webhooks' inserts share one round trip (group commit), each still decided
+by the unique key.
 """
 
 from __future__ import annotations
@@ -11,21 +13,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.contracts.envelope import Envelope
-from shared.platform.storage import CONTROL_DB, Client, DuplicateKeyError
+from shared.platform.group_commit import GroupInsert
+from shared.platform.storage import CONTROL_DB, Client
 
 
 class DedupStore:
     def __init__(self, client: Client) -> None:
         self._seen = client[CONTROL_DB].gateway_seen
+        self._inserts = GroupInsert(self._seen)
 
     async def first_sight(self, envelope: Envelope[Any]) -> bool:
         """Records the id; False when it was seen before (a retry or a redelivery)."""
         doc = {"_id": envelope.id, "tenant_id": envelope.tenant_id, "at": datetime.now(UTC)}
-        try:
-            await self._seen.insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        return True
+        return await self._inserts.insert(doc)
 
     async def seen_at(self, event_id: str) -> datetime | None:
         doc = await self._seen.find_one({"_id": event_id})

@@ -34,7 +34,7 @@ class Published:
 
 
 class PublishedMarks:
-    def __init__(self, client: Client, *, interval: float = 0.05, batch: int = 500) -> None:
+    def __init__(self, client: Client, *, interval: float = 0.25, batch: int = 500) -> None:
         self._collection = client[CONTROL_DB].gateway_published
         self._interval = interval
         self._batch = batch

@@ -1,0 +1,67 @@
+"""Group commit: concurrent unique-key inserts into one collection share one round trip.
+
+Each caller awaits its own answer; a writer sends whatever is waiting as one
+``insert_many(ordered=False)`` and, while that is in flight, the next callers gather
+for the next batch. Nobody waits on a timer: a lone insert goes at once, and under
+load a batch holds the inserts that arrived during the previous one (about a round
+trip's worth). The database's per-command cost, and pymongo's, is paid once a batch
+instead of once an insert; each insert keeps its own outcome: inserted, a duplicate
+key (the unique ``_id`` is still the arbiter), or the error that stopped it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError, PyMongoError
+
+DUPLICATE_KEY = 11000
+
+
+class GroupInsert:
+    def __init__(self, collection: AsyncCollection[dict[str, Any]], *, max_batch: int = 500):
+        self._collection = collection
+        self._max_batch = max_batch
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def insert(self, doc: dict[str, Any]) -> bool:
+        """True when ``doc`` was inserted, False when its ``_id`` was there already; raises
+        what the database raised for it. Cancelling the wait does not unsend the insert."""
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((doc, answer))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        return await answer
+
+    async def _write(self) -> None:
+        while self._waiting:
+            batch = self._waiting[: self._max_batch]
+            del self._waiting[: self._max_batch]
+            try:
+                outcomes = await self._send([doc for doc, _ in batch])
+            except PyMongoError as exc:  # nothing says which landed: each caller hears it
+                outcomes = [exc] * len(batch)
+            for (_, answer), outcome in zip(batch, outcomes, strict=True):
+                if answer.done():  # its caller stopped waiting
+                    continue
+                if isinstance(outcome, BaseException):
+                    answer.set_exception(outcome)
+                else:
+                    answer.set_result(outcome)
+
+    async def _send(self, docs: list[dict[str, Any]]) -> list[bool | PyMongoError]:
+        try:
+            await self._collection.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            outcomes: list[bool | PyMongoError] = [True] * len(docs)
+            for error in exc.details.get("writeErrors", []):
+                index = error["index"]
+                if error.get("code") == DUPLICATE_KEY:
+                    outcomes[index] = False
+                else:
+                    outcomes[index] = PyMongoError(error.get("errmsg", "write error"))
+            return outcomes
+        return [True] * len(docs)

@@ -1,0 +1,67 @@
+"""Group-committed unique inserts on the real FerretDB: shared round trips, own outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from pymongo.asynchronous.collection import AsyncCollection
+
+from shared.platform.group_commit import GroupInsert
+from shared.platform.storage import CONTROL_DB, Client
+
+Collection = AsyncCollection[dict[str, Any]]
+
+
+@pytest.fixture
+async def collection(mongo: Client) -> AsyncIterator[Collection]:
+    own = mongo[CONTROL_DB][f"test_group_{secrets.token_hex(4)}"]
+    yield own
+    await own.drop()
+
+
+class Counting:
+    """The collection, counting the commands that reach it."""
+
+    def __init__(self, collection: Collection) -> None:
+        self.collection = collection
+        self.batches: list[int] = []
+
+    async def insert_many(self, docs: list[dict[str, Any]], *, ordered: bool) -> Any:
+        self.batches.append(len(docs))
+        return await self.collection.insert_many(docs, ordered=ordered)
+
+
+async def test_concurrent_inserts_share_round_trips_and_each_gets_its_own_outcome(
+    collection: Collection,
+) -> None:
+    await collection.insert_one({"_id": "old"})
+    counting = Counting(collection)
+    inserts = GroupInsert(counting, max_batch=100)  # type: ignore[arg-type]
+    ids = [f"e{n}" for n in range(150)] + ["old", "e7", "e7"]  # a retry racing its original
+
+    outcomes = await asyncio.gather(*(inserts.insert({"_id": i}) for i in ids))
+
+    assert dict(zip(ids[:150], outcomes[:150], strict=True)) == dict.fromkeys(ids[:150], True)
+    assert outcomes[150] is False  # there before
+    assert outcomes[151:] == [False, False]  # e7's original won in its batch
+    assert await collection.count_documents({}) == 151
+    assert len(counting.batches) < 10  # shared: not one command per insert
+    assert max(counting.batches) <= 100
+
+
+async def test_a_caller_that_stops_waiting_leaves_the_others_answered(
+    collection: Collection,
+) -> None:
+    inserts = GroupInsert(collection)
+    impatient = asyncio.ensure_future(inserts.insert({"_id": "a"}))
+    patient = asyncio.ensure_future(inserts.insert({"_id": "b"}))
+    await asyncio.sleep(0)  # both wait in the same batch now
+    impatient.cancel()  # a webhook's bound gave up on its dedup
+
+    assert await patient is True
+    assert impatient.cancelled()
+    assert await inserts.insert({"_id": "a"}) is False  # its insert went all the same
