@@ -28,7 +28,8 @@ from enum import Enum
 from services.gateway.bounded import Bounded, DatabaseSlow
 from services.gateway.breaker import Breaker
 from services.gateway.verify import Rejected
-from shared.platform.storage import CONTROL_DB, Client, DuplicateKeyError, PyMongoError
+from shared.platform.group_commit import GroupInsert
+from shared.platform.storage import CONTROL_DB, Client, PyMongoError
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class ReplayGuard:
         bounded: Bounded | None = None,
     ) -> None:
         self._signatures = client[CONTROL_DB].gateway_signatures
+        self._inserts = GroupInsert(self._signatures)
         self._tolerance = tolerance
         self._breaker = breaker or Breaker()
         self._bounded = bounded or Bounded()
@@ -74,12 +76,10 @@ class ReplayGuard:
         """None when this is the first body under ``key``; else the digest of the first."""
         until = datetime.fromtimestamp(timestamp, UTC) + timedelta(seconds=self._tolerance)
         doc = {"_id": key, "tenant_id": tenant_id, "digest": digest, "until": until}
-        try:
-            await self._signatures.insert_one(doc)
-        except DuplicateKeyError:
-            seen = await self._signatures.find_one({"_id": key}, {"digest": 1})
-            return digest if seen is None else str(seen["digest"])  # purged since: a retry
-        return None
+        if await self._inserts.insert(doc):  # concurrent webhooks share the round trip
+            return None
+        seen = await self._signatures.find_one({"_id": key}, {"digest": 1})
+        return digest if seen is None else str(seen["digest"])  # purged since: a retry
 
     async def purge(self) -> int:
         """Forgets signatures whose timestamp is no longer accepted anyway."""
