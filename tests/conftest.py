@@ -52,7 +52,7 @@ async def queue_prefix(infra: None) -> AsyncIterator[str]:
     the queues that earlier runs left behind (killed runs, say) in the local test vhost."""
     prefix = f"test{secrets.token_hex(3)}"
     with session_lock(prefix):
-        await delete_queues(await leftover_test_queues())
+        await delete_queues(await leftover_test_queues(prefix))
         yield prefix
     await delete_queues(
         [
@@ -93,17 +93,27 @@ def session_alive(prefix: str) -> bool:
     return False
 
 
-async def leftover_test_queues() -> list[str]:
+async def leftover_test_queues(own: str) -> list[str]:
     """Queues of runs that are over (killed, say): their prefix has no live lock."""
     if not local_broker():
         return []
     listed = await run_output(str(LOCAL / "rabbitmq.sh"), "list-test-queues")
+    names = listed.split()
     leftovers = []
-    for name in listed.split():
+    for name in names:
         match = LEFTOVER.match(name)
         if match and not session_alive(match["prefix"]):
             leftovers.append(name)
+    if not any(session_alive(prefix) for prefix in live_prefixes() if prefix != own):
+        # Queues under the default prefix, declared by an app a test built without one:
+        # they take a copy of every event and nobody reads them.
+        leftovers += [name for name in names if name.startswith(DEFAULT_PREFIX)]
     return leftovers
+
+
+def live_prefixes() -> list[str]:
+    """The runs that have a lock file (held, or left by a run that died)."""
+    return [path.stem for path in SESSIONS.glob("*.lock")]
 
 
 async def delete_queues(names: list[str]) -> None:
@@ -169,6 +179,7 @@ async def created_tenants(mongo: Client) -> AsyncIterator[list[str]]:
 
 
 # In the test vhost only: a run's service queues and its taps carry the run's prefix.
+DEFAULT_PREFIX = "wxp."
 LEFTOVER = re.compile(r"^(tap\.)?(?P<prefix>(test|bench)[0-9a-f]{6})\.")
 
 

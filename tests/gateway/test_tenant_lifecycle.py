@@ -192,9 +192,10 @@ async def test_agency_keys_are_for_the_admin_to_make(gateway, http, new_account)
     assert (await call(http, "DELETE", f"{gateway}/api/keys/{agency['id']}"))[0] == 404
 
 
-async def test_requests_beyond_the_rate_get_429_with_retry_after(gateway, http):
+async def test_requests_beyond_the_rate_get_429_with_retry_after(gateway, http, queue_prefix):
     limited = GatewaySettings(
-        common=common_settings(admin_key=ADMIN_KEY, api_rate_per_second=1.0, api_burst=3.0)
+        common=common_settings(admin_key=ADMIN_KEY, api_rate_per_second=1.0, api_burst=3.0),
+        queue_prefix=queue_prefix,  # its queues are this run's, deleted at the end
     )
     server = TestServer(create_app(limited), host="127.0.0.1")
     await server.start_server()
