@@ -33,8 +33,9 @@ test: infra lint ## Lint, then run every test against the real RabbitMQ and Ferr
 faults: infra ## The seeded fault-injection run alone (WXP_FAULTS_SEED=N replays a run)
 	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m pytest -m fault_injection $(PYTEST_ARGS)
 
-bench: infra ## Fixed-load benchmarks: the gateway against bare aiohttp; reply-rule matching; the relay
-	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m tests.bench.gateway
+bench: infra ## wrk against bare aiohttp, the wechatpy peer and the stack; consumers, rules, relay (var/bench/latest.json)
+	@$(LOCAL)/install-bench.sh
+	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m tests.bench
 	@$(PY) -m tests.bench.rules
 	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m tests.bench.relay
 

@@ -1,0 +1,180 @@
+"""``make bench``'s HTTP and consumer scenarios: ``python -m tests.bench``.
+
+wrk drives each HTTP scenario with pre-built, unique, signed, safe-mode encrypted
+requests (see probes.py, cycle.lua, http_load.py), after a short warm-up:
+
+* ``bare``: bare aiohttp answering ``success`` (tests.bench.bare), the framework's ceiling;
+* ``peer``: wechatpy inline (tests.bench.peer), the anchor every ratio is taken against;
+* ``gateway-events``: the real stack, VIEW events (published, no reply wait);
+* ``gateway-text``: the real stack, text messages answered by a real keyword rule in the
+  real replies service (a passive reply).
+
+The stack is the four services as processes on the tests' virtual host with a queue
+prefix of their own (stack.py). A tap counts the accepted events on the bus (tap.py).
+Then the consumer frame's scenarios (tests.bench.consumer), when that module exists.
+Figures are printed and written to var/bench/latest.json (report.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import itertools
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from aiohttp import ClientSession
+
+from tests.bench.cpu import CpuWatch, infra_pids
+from tests.bench.http_load import Load, run_wrk
+from tests.bench.probes import build_probes, new_account, write_pool
+from tests.bench.report import EVENTS, PEER, TEXT, Row, print_tables, write_json
+from tests.bench.stack import REPLY, Stack, gateway_counters, running, spawn, whole_stack
+from tests.bench.tap import BusTap
+from tests.support.bus import eventually
+from tests.support.gateway import send
+
+TENANTS = 20
+WARMUP = Load(seconds=2.0)
+PEER_POOL = 24_000  # the bare server and the peer keep nothing: cycling is harmless
+WARMUP_POOL = 3_000
+MIN_POOL = 4_000
+
+
+async def measure(
+    key: str, title: str, base: str, pool: Path, pids: dict[str, int], load: Load, server: str
+) -> Row:
+    """The timed run, with every process's CPU time watched."""
+    watch = CpuWatch.start({**pids, **infra_pids()})
+    result = await run_wrk(base, pool, load)
+    return Row(key, title, server, result, watch.spent())
+
+
+async def single_servers(workdir: Path, serials: Iterator[int], load: Load) -> list[Row]:
+    account = new_account("peer")
+    pool = write_pool(workdir / "peer.pool", build_probes([account], "text", PEER_POOL, serials))
+    peer_args = ("--token", account.token, "--aes-key", account.encoding_aes_key)
+    servers = (
+        ("bare", "bare aiohttp (success)", "tests.bench.bare", ()),
+        (
+            PEER,
+            "peer: wechatpy inline, text reply",
+            "tests.bench.peer",
+            (*peer_args, "--appid", account.appid),
+        ),
+    )
+    rows = []
+    for key, title, module, args in servers:
+        async with running(spawn(key, module, *args)) as server:
+            await run_wrk(server.url, pool, WARMUP)
+            pids = {key: server.process.pid}
+            rows.append(await measure(key, title, server.url, pool, pids, load, key))
+    return rows
+
+
+async def replies_answer(stack: Stack) -> None:
+    """Waits until a text gets the bench rule's reply through the whole stack."""
+    account = stack.accounts[0]
+    async with ClientSession() as http:
+
+        async def answered() -> bool:
+            answer = await send(http, stack.gateway, account, overrides={"Content": "bench check"})
+            return REPLY.encode() in answer.plaintext(account)
+
+        await eventually(answered, timeout=20, what="the bench rule's reply")
+
+
+async def gateway_scenario(
+    stack: Stack,
+    tap: BusTap,
+    key: str,
+    title: str,
+    sample: str,
+    size: int,
+    load: Load,
+    workdir: Path,
+    serials: Iterator[int],
+) -> Row:
+    warm = build_probes(stack.accounts, sample, WARMUP_POOL, serials)
+    probes = build_probes(stack.accounts, sample, size, serials)
+    await run_wrk(stack.gateway, write_pool(workdir / f"{key}.warm", warm), WARMUP)
+    await tap.queue.purge()
+    pool = write_pool(workdir / f"{key}.pool", probes)
+    before = await gateway_counters(stack.gateway)
+    row = await measure(key, title, stack.gateway, pool, stack.pids(), load, "gateway")
+    after = await gateway_counters(stack.gateway)
+    sent = probes[: min(row.result.sent, len(probes))]
+    confirmed = await tap.confirmed({probe.event_id for probe in sent})
+    notes = [f"passive replies: {row.result.replied}"] if sample == "text" else []
+    counts = {name: after[name] - before.get(name, 0.0) for name in after}
+    notes += [f"gateway: {name} {count:.0f}" for name, count in counts.items() if count]
+    if row.result.wrapped:
+        notes.append(f"pool of {row.result.pool} sent {row.result.sent} times: duplicates")
+    return Row(key, title, "gateway", row.result, row.cpu_seconds, confirmed, notes)
+
+
+async def gateway_scenarios(
+    workdir: Path, serials: Iterator[int], load: Load, peer_rps: float
+) -> list[Row]:
+    size = max(MIN_POOL, int(peer_rps * 0.6 * load.seconds))  # more than 0.6× the peer wraps
+    async with whole_stack(TENANTS, os.environ["WXP_ADMIN_KEY"]) as stack:
+        keys = [f"{account.tenant_id}.#" for account in stack.accounts]
+        tap = await BusTap.open(stack.connection, f"{stack.prefix}.tap", keys)
+        try:
+            await replies_answer(stack)
+            plan = (
+                (EVENTS, "gateway, VIEW events (no reply wait)", "event:VIEW"),
+                (TEXT, "gateway, text -> passive reply (rule)", "text"),
+            )
+            return [
+                await gateway_scenario(stack, tap, key, title, sample, size, load, workdir, serials)
+                for key, title, sample in plan
+            ]
+        finally:
+            await tap.close()
+
+
+async def consumer_rows() -> list[dict[str, float | str]]:
+    """tests.bench.consumer's scenarios, when the module is there."""
+    if importlib.util.find_spec("tests.bench.consumer") is None:
+        print("tests/bench/consumer.py is missing: no consumer-frame scenario")
+        return []
+    from tests.bench.consumer import consumer_scenarios
+
+    rows: list[dict[str, float | str]] = await consumer_scenarios()
+    return rows
+
+
+async def bench(load: Load) -> None:
+    started = time.perf_counter()
+    workdir = Path(tempfile.mkdtemp(prefix="wxp-bench-"))
+    serials = itertools.count(int(time.time()) * 1000)  # unique across runs too
+    rows = {row.key: row for row in await single_servers(workdir, serials, load)}
+    print(f"bare and peer done at {time.perf_counter() - started:.0f} s")
+    for row in await gateway_scenarios(workdir, serials, load, rows[PEER].result.rps):
+        rows[row.key] = row
+    print(f"gateway scenarios done at {time.perf_counter() - started:.0f} s")
+    consumer = await consumer_rows()
+    print_tables(rows, consumer, load)
+    path = write_json(rows, consumer, load, time.perf_counter() - started)
+    print(f"\nfigures in {path}; the bench took {time.perf_counter() - started:.0f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="wrk-driven bench of the webhook path")
+    parser.add_argument("--seconds", type=float, default=Load().seconds, help="per scenario")
+    parser.add_argument("--connections", type=int, default=Load().connections)
+    args = parser.parse_args()
+    for name in ("WXP_MASTER_KEY", "WXP_ADMIN_KEY"):
+        if not os.environ.get(name):
+            sys.exit(f"{name} is not set: run the bench with `make bench`")
+    asyncio.run(bench(Load(seconds=args.seconds, connections=args.connections)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""The bench's figures: one row per HTTP scenario, the issue's goals as ratios to the
+peer, printed as tables and written to ``var/bench/latest.json`` so runs compare."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.bench.http_load import Load, Result
+from tests.support.infra import ROOT
+
+LATEST = ROOT / "var" / "bench" / "latest.json"
+PEER = "peer"
+EVENTS = "gateway-events"
+TEXT = "gateway-text"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One HTTP scenario's figures. ``server`` names the process the ratios compare."""
+
+    key: str
+    title: str
+    server: str
+    result: Result
+    cpu_seconds: dict[str, float]  # by process, over the timed run
+    confirmed: int | None = None  # accepted events the tap found on the bus
+    notes: list[str] = field(default_factory=list)
+
+    def cpu_ms(self, process: str) -> float:
+        """CPU per completed request, in milliseconds."""
+        return self.cpu_seconds[process] / max(self.result.requests, 1) * 1000
+
+    @property
+    def server_cpu_ms(self) -> float:
+        return self.cpu_ms(self.server)
+
+    @property
+    def total_cpu_ms(self) -> float:
+        return sum(self.cpu_seconds.values()) / max(self.result.requests, 1) * 1000
+
+    @property
+    def accepted(self) -> int:
+        return self.result.requests - self.result.non_2xx
+
+    @property
+    def all_confirmed(self) -> bool:
+        """Every accepted event was on the bus. wrk cannot say which request an answer
+        was for, so this is by count: the tap holds at least as many sent events as
+        there were accepted answers (in flight at the end: up to a connection's worth)."""
+        wanted = min(self.accepted, self.result.pool)
+        return self.confirmed is None or self.confirmed >= wanted
+
+
+@dataclass(frozen=True, slots=True)
+class Goal:
+    name: str
+    target: str
+    measured: str
+    met: bool
+
+
+def goals(rows: dict[str, Row], consumer: list[dict[str, float | str]]) -> list[Goal]:
+    """The issue's goals, for the scenarios this run has."""
+    out: list[Goal] = []
+    peer = rows.get(PEER)
+    for key, cpu_max, rps_min in ((EVENTS, 2.0, 0.35), (TEXT, 3.0, 0.25)):
+        row = rows.get(key)
+        if row is None or peer is None:
+            continue
+        cpu = row.server_cpu_ms / peer.server_cpu_ms
+        rps = row.result.rps / peer.result.rps
+        result = row.result
+        clean = result.errors == 0 and row.all_confirmed
+        out += [
+            Goal(
+                f"{key}: gateway CPU/request vs peer",
+                f"≤ {cpu_max:g}×",
+                f"{cpu:.2f}×",
+                cpu <= cpu_max,
+            ),
+            Goal(f"{key}: req/s vs peer", f"≥ {rps_min:g}×", f"{rps:.2f}×", rps >= rps_min),
+            Goal(f"{key}: p99", "≤ 50 ms", f"{result.p99_ms:.1f} ms", result.p99_ms <= 50),
+            Goal(
+                f"{key}: errors, events on the bus",
+                "0, all",
+                f"{result.errors}, {row.confirmed}/{row.accepted}",
+                clean,
+            ),
+        ]
+    if (text := rows.get(TEXT)) is not None and "replies" in text.cpu_seconds:
+        replies = text.cpu_ms("replies")
+        out.append(
+            Goal("replies: CPU per passive reply", "≤ 0.3 ms", f"{replies:.2f} ms", replies <= 0.3)
+        )
+    for figures in consumer:
+        rate = float(figures.get("per_second", 0))
+        out.append(
+            Goal(
+                f"{figures.get('scenario')}: envelopes/s",
+                "≥ 5,000",
+                f"{rate:,.0f}",
+                rate >= 5000,
+            )
+        )
+    return out
+
+
+def print_tables(rows: dict[str, Row], consumer: list[dict[str, float | str]], load: Load) -> None:
+    peer = rows.get(PEER)
+    print(
+        f"\nwxp bench: wrk, {load.threads} thread, {load.connections} connections, "
+        f"{load.seconds:g} s per scenario, {os.cpu_count()} CPUs, 127.0.0.1"
+    )
+    header = (
+        f"{'scenario':<44}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7}"
+        f"{'CPU ms/req':>11}{'req/s vs peer':>14}{'CPU vs peer':>12}{'on the bus':>14}"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows.values():
+        result = row.result
+        rps_ratio = result.rps / peer.result.rps if peer else float("nan")
+        cpu_ratio = row.server_cpu_ms / peer.server_cpu_ms if peer else float("nan")
+        bus = "-" if row.confirmed is None else f"{row.confirmed}/{row.accepted}"
+        print(
+            f"{row.title:<44}{result.rps:>8,.0f}{result.p50_ms:>8.1f}{result.p99_ms:>8.1f}"
+            f"{result.errors:>7}{row.server_cpu_ms:>11.3f}{rps_ratio:>14.2f}{cpu_ratio:>12.2f}"
+            f"{bus:>14}"
+        )
+    print(
+        "\nCPU ms/req: the server's CPU (the gateway's, for the gateway) per completed request."
+        "\non the bus: accepted events a tap found on the broker / accepted answers."
+    )
+    print("\nCPU per request by process, ms (utime + stime over the timed run):")
+    for row in rows.values():
+        shares = ", ".join(f"{name} {row.cpu_ms(name):.3f}" for name in row.cpu_seconds)
+        print(f"  {row.key:<15} {shares}; all {row.total_cpu_ms:.3f}")
+        for note in row.notes:
+            print(f"  {'':<15} {note}")
+    if consumer:
+        print("\nconsumer frame (pre-filled queue):")
+        for line in consumer:
+            print(
+                "  "
+                + ", ".join(
+                    f"{k} {v:,.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in line.items()
+                )
+            )
+    print("\ngoals (issue 9), as ratios to the peer in this run:")
+    for goal in goals(rows, consumer):
+        verdict = "met" if goal.met else "NOT met"
+        print(f"  {goal.name:<52}{goal.target:>10}{goal.measured:>16}  {verdict}")
+
+
+def write_json(
+    rows: dict[str, Row], consumer: list[dict[str, float | str]], load: Load, seconds: float
+) -> Path:
+    figures: dict[str, Any] = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "commit": commit(),
+        "cpus": os.cpu_count(),
+        "load": asdict(load),
+        "took_seconds": round(seconds, 1),
+        "scenarios": [
+            {
+                "key": row.key,
+                "title": row.title,
+                "server": row.server,
+                **asdict(row.result),
+                "rps": row.result.rps,
+                "errors": row.result.errors,
+                "cpu_ms_per_request": {name: row.cpu_ms(name) for name in row.cpu_seconds},
+                "server_cpu_ms_per_request": row.server_cpu_ms,
+                "total_cpu_ms_per_request": row.total_cpu_ms,
+                "confirmed": row.confirmed,
+                "accepted": row.accepted,
+                "notes": row.notes,
+            }
+            for row in rows.values()
+        ],
+        "consumer": consumer,
+        "goals": [asdict(goal) for goal in goals(rows, consumer)],
+    }
+    LATEST.parent.mkdir(parents=True, exist_ok=True)
+    LATEST.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
+    return LATEST
+
+
+def commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return out.stdout.decode().strip()
