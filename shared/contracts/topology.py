@@ -29,6 +29,9 @@ class QueueSpec:
     bindings: tuple[str, ...]
     delivery_limit: int = DEFAULT_DELIVERY_LIMIT  # also bounds the delayed retries
     retry_delay: float = RETRY_DELAY_SECONDS
+    # Bindings an earlier version declared: a queue keeps its bindings, so each declare
+    # removes these (removing one that is not there is a no-op).
+    retired: tuple[str, ...] = ()
 
     @property
     def dead_letter_name(self) -> str:
@@ -39,10 +42,24 @@ class QueueSpec:
         return f"{self.name}.retry"
 
 
+# What the replies service can answer: readers' messages, the events WeChat lets it answer
+# passively (the gateway's REPLYABLE_EVENTS), and its own fallbacks. A VIEW, LOCATION or
+# job-finish event would cost it a quorum-queue write and a delivery for nothing.
+REPLIES_BINDINGS = (
+    "*.msg.*",
+    "*.event.subscribe",
+    "*.event.scan",
+    "*.event.click",
+    "*.event.scancode_waitmsg",
+    "*.reply.fallback",
+)
+
+
 def service_queues(prefix: str = "wxp") -> dict[str, QueueSpec]:
-    """The canonical queue of each consumer service, by service name."""
+    """The canonical queue of each consumer service, by service name; each is bound to
+    what its service uses (analytics: everything)."""
     return {
-        "replies": QueueSpec(f"{prefix}.replies", ("*.msg.*", "*.event.*", "*.reply.fallback")),
+        "replies": QueueSpec(f"{prefix}.replies", REPLIES_BINDINGS, retired=("*.event.*",)),
         "scheduler": QueueSpec(
             f"{prefix}.scheduler",
             ("*.event.masssendjobfinish", "*.event.templatesendjobfinish"),
@@ -94,4 +111,6 @@ async def declare_queue(channel: AbstractChannel, spec: QueueSpec) -> AbstractQu
     )
     for key in spec.bindings:
         await queue.bind(events, routing_key=key)
+    for key in spec.retired:
+        await queue.unbind(events, routing_key=key)
     return queue

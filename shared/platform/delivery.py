@@ -1,5 +1,6 @@
 """What a consumer service's handlers see and how they are registered: a typed
-:class:`Delivery` per message, and :class:`Handlers`, one per payload class."""
+:class:`Delivery` per message, and :class:`Handlers`, one per payload class; and
+:class:`Received`, a message as the frame takes it off the broker."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel
+from aiormq.abc import DeliveredMessage
 
 from shared.contracts.envelope import Envelope
 from shared.contracts.payloads import Payload
@@ -27,6 +29,46 @@ class Reject(Exception):
 class RetryLater(Exception):
     """Not now (a rate limit, a database away, someone else holds the work): the message
     waits out the queue's retry delay, then comes back; the delivery limit bounds this."""
+
+
+class Received:
+    """A message as the broker delivered it, read straight off aiormq's delivery: the
+    frame needs its body, a few properties and its tag, and aio-pika's ``IncomingMessage``
+    would copy every property of every message first (about a tenth of the frame's CPU)."""
+
+    __slots__ = ("_message", "body", "delivery_tag", "redelivered")
+
+    def __init__(self, message: DeliveredMessage) -> None:
+        self._message = message
+        self.body = message.body
+        self.delivery_tag: int = message.delivery_tag or 0
+        self.redelivered = bool(message.redelivered)
+
+    @property
+    def headers(self) -> Mapping[str, Any]:
+        return self._message.header.properties.headers or {}
+
+    @property
+    def message_id(self) -> str | None:
+        return self._message.header.properties.message_id
+
+    @property
+    def content_type(self) -> str | None:
+        return self._message.header.properties.content_type
+
+    @property
+    def reply_to(self) -> str | None:
+        return self._message.header.properties.reply_to
+
+    @property
+    def correlation_id(self) -> str | None:
+        return self._message.header.properties.correlation_id
+
+    async def ack(self) -> None:
+        await self._message.channel.basic_ack(self.delivery_tag)
+
+    async def nack(self, *, requeue: bool = True) -> None:
+        await self._message.channel.basic_nack(self.delivery_tag, requeue=requeue)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +109,7 @@ class Handlers:
 
 
 def delivery_of(
-    message: AbstractIncomingMessage,
+    message: Received,
     envelope: Envelope[Any],
     channel: AbstractChannel | None,
     *,
@@ -88,8 +130,8 @@ def delivery_of(
 
     return Delivery(
         envelope=envelope,
-        headers=dict(message.headers or {}),
-        redelivered=bool(message.redelivered),
+        headers=dict(message.headers),
+        redelivered=message.redelivered,
         respond=respond,
         received=received,
     )

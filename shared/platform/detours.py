@@ -9,35 +9,35 @@ from collections.abc import Mapping
 from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel
 
 from shared.contracts.topology import DEAD_LETTER_EXCHANGE, QueueSpec
-from shared.platform.delivery import DEAD_LETTER_REASON, RETRIES_HEADER
+from shared.platform.delivery import DEAD_LETTER_REASON, RETRIES_HEADER, Received
 from shared.platform.metrics import ConsumerMetrics
 
 logger = logging.getLogger(__name__)
 
 
-def dead_letter_copy(message: AbstractIncomingMessage, reason: str) -> aio_pika.Message:
+def dead_letter_copy(message: Received, reason: str) -> aio_pika.Message:
     """``message`` as the DLQ keeps it, saying why in ``x-wxp-dead-letter-reason``."""
     return _copy(message, {DEAD_LETTER_REASON: reason})
 
 
-def retries_of(message: AbstractIncomingMessage) -> int:
+def retries_of(message: Received) -> int:
     """How many delayed retries ``message`` has had (0 for a first delivery)."""
-    count = (message.headers or {}).get(RETRIES_HEADER)
+    count = message.headers.get(RETRIES_HEADER)
     return count if type(count) is int and count > 0 else 0
 
 
-def retry_copy(message: AbstractIncomingMessage) -> aio_pika.Message:
+def retry_copy(message: Received) -> aio_pika.Message:
     """``message`` as the retry queue keeps it, one more delayed retry counted."""
     return _copy(message, {RETRIES_HEADER: retries_of(message) + 1})
 
 
-def _copy(message: AbstractIncomingMessage, headers: Mapping[str, Any]) -> aio_pika.Message:
+def _copy(message: Received, headers: Mapping[str, Any]) -> aio_pika.Message:
     return aio_pika.Message(
         message.body,
-        headers={**(message.headers or {}), **headers},
+        headers={**message.headers, **headers},
         message_id=message.message_id,
         content_type=message.content_type,
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
@@ -52,7 +52,7 @@ class Detours:
         self._metrics = metrics
         self.channel: AbstractChannel | None = None  # set on every (re)connect
 
-    async def retry_later(self, message: AbstractIncomingMessage, why: str) -> str:
+    async def retry_later(self, message: Received, why: str) -> str:
         """Into the retry queue, back after its delay; dead-lettered once the queue's
         ``delivery_limit`` retries are spent."""
         if retries_of(message) >= self.spec.delivery_limit:
@@ -60,7 +60,7 @@ class Detours:
         logger.info("%s on %s: again in %.0fs", why[:300], self.spec.name, self.spec.retry_delay)
         return await self._move(message, "", self.spec.retry_name, retry_copy(message), "retry")
 
-    async def dead_letter(self, message: AbstractIncomingMessage, reason: str, why: str) -> str:
+    async def dead_letter(self, message: Received, reason: str, why: str) -> str:
         """To the queue's DLQ now, saying why; if that publish is not confirmed, the message
         goes back to the queue and its delivery limit dead-letters it later."""
         logger.error("dead-lettering a message on %s (%s): %s", self.spec.name, reason, why[:300])
@@ -70,7 +70,7 @@ class Detours:
 
     async def _move(
         self,
-        message: AbstractIncomingMessage,
+        message: Received,
         exchange_name: str,
         routing_key: str,
         copy: aio_pika.Message,

@@ -63,6 +63,7 @@ async def start(
     delivery_limit: int = 2,
     handlers: Handlers | None = None,
     retry_delay: float = RETRY_DELAY,
+    prefetch: int = 4,
 ) -> tuple[Consumer, QueueSpec, str, ConsumerMetrics]:
     """A consumer of a queue of its own; ``handler`` takes WeChat messages (or ``handlers``)."""
     tenant = f"c{secrets.token_hex(4)}"
@@ -71,7 +72,7 @@ async def start(
     )
     metrics = ConsumerMetrics.create(CollectorRegistry())
     routes = handlers if handlers is not None else Handlers().on(WeChatMessage, handler)
-    consumer = Consumer(spec, routes, metrics=metrics, prefetch=4)
+    consumer = Consumer(spec, routes, metrics=metrics, prefetch=prefetch)
     await consumer.setup(amqp)
     return consumer, spec, tenant, metrics
 
@@ -325,4 +326,73 @@ async def test_a_delivery_says_when_the_message_reached_the_process(amqp):
         assert before <= received <= handled
     finally:
         await consumer.stop(1)
+        await cleanup(amqp, spec)
+
+
+async def test_a_failing_message_in_a_batch_is_settled_alone_and_the_rest_acked_once(amqp):
+    """Acks go in batches (``multiple=True``): the poison message among them is still
+    dead-lettered alone, the failing one requeued alone, every other one acked once (an
+    ack twice would close the channel and bring them all back, redelivered)."""
+    seen: list[tuple[int, bool]] = []
+    failed: set[int] = set()
+
+    async def handler(delivery: Delivery) -> None:
+        n = delivery.envelope.payload.fields["n"]
+        seen.append((n, delivery.redelivered))
+        if n == 7:
+            raise Reject("poison")
+        if n == 12 and n not in failed:
+            failed.add(n)
+            raise RuntimeError("transient")
+
+    consumer, spec, tenant, metrics = await start(amqp, handler, delivery_limit=3, prefetch=64)
+    try:
+        for n in range(40):
+            await publish(amqp, f"{tenant}.msg.text", envelope(tenant, n).to_bytes())
+        await wait_until(lambda: count(metrics, spec, "ack") == 39, timeout=20)
+        [dead] = await dead_letters(amqp, spec, 1)
+        assert json.loads(dead.body)["id"] == "ev7"
+        await stays_true(lambda: len(seen) == 41, seconds=0.5, what="no more deliveries")
+        assert sorted(n for n, _ in seen) == sorted([*range(40), 12])
+        assert [n for n, again in seen if again] == [12]  # only the requeued one came back
+        assert (count(metrics, spec, "dead_letter"), count(metrics, spec, "requeue")) == (1, 1)
+        await consumer.stop(5)
+        assert await queue_depth(amqp, spec.name) == 0
+    finally:
+        await consumer.stop(1)
+        await cleanup(amqp, spec)
+
+
+async def test_no_batch_ack_passes_a_message_still_in_flight(amqp):
+    """Later messages are handled and acked while the first one is still being handled
+    (more of them than the prefetch: the slow one holds no acks back for long); when the
+    process dies then, only the first one comes back."""
+    started = asyncio.Event()
+    handled: list[int] = []
+
+    async def first_is_stuck(delivery: Delivery) -> None:
+        n = delivery.envelope.payload.fields["n"]
+        if n == 0:
+            started.set()
+            await asyncio.sleep(30)
+        handled.append(n)
+
+    connection = await aio_pika.connect(amqp.url)
+    consumer, spec, tenant, metrics = await start(connection, first_is_stuck, prefetch=4)
+    try:
+        await publish(amqp, f"{tenant}.msg.text", envelope(tenant, 0).to_bytes())
+        await asyncio.wait_for(started.wait(), 10)
+        for n in range(1, 10):
+            await publish(amqp, f"{tenant}.msg.text", envelope(tenant, n).to_bytes())
+        await wait_until(lambda: count(metrics, spec, "ack") == 9, timeout=10)
+        await stays_true(lambda: count(metrics, spec, "ack") == 9, seconds=0.3, what="acks")
+        await consumer.stop(grace=0.2)  # sends the batch of 1..9; 0 is still in flight
+        await connection.close()
+        await wait_for_depth(amqp, spec.name, 1)
+        channel = await amqp.channel()
+        queue = await channel.declare_queue(spec.name, passive=True)
+        back = await queue.get(no_ack=True, timeout=5)
+        assert json.loads(back.body)["id"] == "ev0"
+        await channel.close()
+    finally:
         await cleanup(amqp, spec)
