@@ -121,9 +121,14 @@ async def delete_queues(names: list[str]) -> None:
         return
     connection = await aio_pika.connect(amqp_url())
     try:
-        channel = await connection.channel()
         for name in names:
-            await channel.queue_delete(name)
+            # One channel each: a queue another process holds exclusively (a running bench's
+            # tap) refuses the delete and closes the channel; the others still go.
+            channel = await connection.channel()
+            with contextlib.suppress(aio_pika.exceptions.ChannelClosed):
+                await channel.queue_delete(name)
+            if not channel.is_closed:
+                await channel.close()
     finally:
         await connection.close()
 
