@@ -73,5 +73,5 @@ class PassiveReplies:
         if answer is None:
             return PassiveAnswer(), "none"
         rule, reply = answer
-        logger.info("event %s answered by rule %s", event.id, rule.id)
+        logger.debug("event %s answered by rule %s", event.id, rule.id)  # reply.sent says so too
         return PassiveAnswer(reply, rule.id), "rule"
