@@ -33,7 +33,7 @@ from schemathesis import GenerationMode
 
 from tests.conftest import new_appid
 from tests.gateway.conftest import ADMIN_KEY
-from tests.support.fuzz import BUDGET_SECONDS, CHECKS, SETTINGS
+from tests.support.fuzz import BUDGET_SECONDS, CHECKS, SETTINGS, onboard_tenant
 
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
@@ -49,18 +49,7 @@ class Owned:
     agency_keys: set[str] = field(default_factory=set)
 
     def onboard(self) -> str:
-        response = self.session.post(
-            f"{self.base}/api/tenants",
-            json={
-                "name": "Fuzz target",
-                "appid": new_appid(),
-                "app_secret": "s",
-                "account_type": "service",
-                "encrypt_mode": "safe",
-            },
-        )
-        assert response.status_code == 201, response.text
-        tenant_id: str = response.json()["id"]
+        tenant_id = onboard_tenant(self.session, self.base, name="Fuzz target", encrypt_mode="safe")
         self.tenants.add(tenant_id)
         return tenant_id
 

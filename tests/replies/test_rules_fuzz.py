@@ -30,9 +30,8 @@ from aiohttp import ClientSession
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from tests.conftest import new_appid
 from tests.gateway.conftest import ADMIN_KEY
-from tests.support.fuzz import BUDGET_SECONDS, CHECKS, SETTINGS
+from tests.support.fuzz import BUDGET_SECONDS, CHECKS, SETTINGS, onboard_tenant
 
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 OPERATIONS = 8
@@ -57,18 +56,9 @@ class Owned:
     tenants: set[str] = field(default_factory=set)
 
     def onboard(self) -> str:
-        response = self.session.post(
-            f"{self.gateway}/api/tenants",
-            json={
-                "name": "Rules fuzz target",
-                "appid": new_appid(),
-                "app_secret": "s",
-                "account_type": "service",
-                "encrypt_mode": "plain",
-            },
+        tenant_id = onboard_tenant(
+            self.session, self.gateway, name="Rules fuzz target", encrypt_mode="plain"
         )
-        assert response.status_code == 201, response.text
-        tenant_id: str = response.json()["id"]
         self.tenants.add(tenant_id)
         return tenant_id
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hypothesis
+import requests
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -11,6 +12,8 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+
+from tests.conftest import new_appid
 
 MAX_EXAMPLES = 50  # per operation, valid and invalid requests together
 BUDGET_SECONDS = 60.0
@@ -28,3 +31,20 @@ SETTINGS = hypothesis.settings(
     database=None,
     suppress_health_check=list(hypothesis.HealthCheck),
 )
+
+
+def onboard_tenant(session: requests.Session, gateway: str, *, name: str, encrypt_mode: str) -> str:
+    """A tenant of the fuzz's own, through the agency API (blocking, as schemathesis is)."""
+    response = session.post(
+        f"{gateway}/api/tenants",
+        json={
+            "name": name,
+            "appid": new_appid(),
+            "app_secret": "s",
+            "account_type": "service",
+            "encrypt_mode": encrypt_mode,
+        },
+    )
+    assert response.status_code == 201, response.text
+    tenant_id: str = response.json()["id"]
+    return tenant_id
