@@ -38,6 +38,7 @@ from tests.bench.stack import REPLY, Stack, gateway_counters, running, spawn, wh
 from tests.bench.tap import BusTap
 from tests.support.bus import eventually
 from tests.support.gateway import send
+from tests.support.processes import PROFILE_VAR
 
 TENANTS = 20
 WARMUP = Load(seconds=2.0)
@@ -169,7 +170,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="wrk-driven bench of the webhook path")
     parser.add_argument("--seconds", type=float, default=Load().seconds, help="per scenario")
     parser.add_argument("--connections", type=int, default=Load().connections)
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="run the services under cProfile, a stats file per process in DIR (slower)",
+    )
     args = parser.parse_args()
+    if args.profile:
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
+        os.environ[PROFILE_VAR] = str(Path(args.profile).resolve())
     for name in ("WXP_MASTER_KEY", "WXP_ADMIN_KEY"):
         if not os.environ.get(name):
             sys.exit(f"{name} is not set: run the bench with `make bench`")

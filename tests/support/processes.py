@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -84,10 +85,17 @@ def start_service(
     return _spawn(name, env)
 
 
+PROFILE_VAR = "WXP_PROFILE_DIR"  # set: each service runs under cProfile, its stats there
+
+
 def _spawn(name: str, env: dict[str, str]) -> ServiceProcess:
     log_file = tempfile.NamedTemporaryFile(prefix=f"wxp-{name}-", suffix=".log", delete=False)  # noqa: SIM115
+    profile: list[str] = []
+    if env.get(PROFILE_VAR):
+        stats = f"{env[PROFILE_VAR]}/{name}-{secrets.token_hex(3)}.prof"
+        profile = ["-m", "cProfile", "-o", stats]
     process = subprocess.Popen(
-        [sys.executable, "-m", f"services.{name}"],
+        [sys.executable, *profile, "-m", f"services.{name}"],
         cwd=ROOT,
         env=env,
         stdout=log_file,
