@@ -33,7 +33,14 @@ from schemathesis import GenerationMode
 
 from tests.conftest import new_appid
 from tests.gateway.conftest import ADMIN_KEY
-from tests.support.fuzz import BUDGET_SECONDS, CHECKS, SETTINGS, onboard_tenant
+from tests.support.fuzz import (
+    BUDGET_SECONDS,
+    CHECKS,
+    SETTINGS,
+    FuzzRun,
+    every_operation,
+    onboard_tenant,
+)
 
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
@@ -113,32 +120,16 @@ def fuzz_operation(
         session.close()
 
 
-@dataclass
-class FuzzRun:
-    failures: list[str] = field(default_factory=list)
-    counts: Counter[str] = field(default_factory=Counter)  # responses by status class
-    operations: list[str] = field(default_factory=list)
-    tenants: set[str] = field(default_factory=set)  # every tenant it created
-
-
 def fuzz(base: str) -> FuzzRun:
     """Runs in a worker thread: every operation in turn, each failure noted."""
     owner = requests.Session()
     owner.headers["Authorization"] = f"Bearer {ADMIN_KEY}"
     owned = Owned(base=base, session=owner)
-    schema = schemathesis.openapi.from_url(f"{base}/api/openapi.json")
-    schema.config.update(headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    schema_url, headers = f"{base}/api/openapi.json", {"Authorization": f"Bearer {ADMIN_KEY}"}
     run = FuzzRun(tenants=owned.tenants)
     try:
         owned.tenant_id = owned.onboard()
-        for result in schema.get_all_operations():
-            operation = result.ok()
-            run.operations.append(operation.label)
-            try:
-                fuzz_operation(operation, owned, run.counts)
-            except (Exception, BaseExceptionGroup) as exc:  # schemathesis' FailureGroup is Base
-                notes = "\n".join(getattr(exc, "__notes__", []))
-                run.failures.append(f"{operation.label}: {exc}\n{notes}")
+        every_operation(schema_url, headers, run, lambda op: fuzz_operation(op, owned, run.counts))
     finally:
         owned.clean_up()
         owner.close()

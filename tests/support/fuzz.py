@@ -3,8 +3,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
 import hypothesis
 import requests
+import schemathesis
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -48,3 +54,28 @@ def onboard_tenant(session: requests.Session, gateway: str, *, name: str, encryp
     assert response.status_code == 201, response.text
     tenant_id: str = response.json()["id"]
     return tenant_id
+
+
+@dataclass
+class FuzzRun:
+    failures: list[str] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)  # responses by status class
+    operations: list[str] = field(default_factory=list)
+    tenants: set[str] = field(default_factory=set)  # every tenant it created
+
+
+def every_operation(
+    schema_url: str, headers: dict[str, str], run: FuzzRun, fuzz_one: Callable[[Any], None]
+) -> None:
+    """``fuzz_one`` over each operation of the OpenAPI document at ``schema_url``; each
+    failure is noted in ``run`` and the next operation still runs."""
+    schema = schemathesis.openapi.from_url(schema_url)
+    schema.config.update(headers=headers)
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        run.operations.append(operation.label)
+        try:
+            fuzz_one(operation)
+        except (Exception, BaseExceptionGroup) as exc:  # schemathesis' FailureGroup is Base
+            notes = "\n".join(getattr(exc, "__notes__", []))
+            run.failures.append(f"{operation.label}: {exc}\n{notes}")
