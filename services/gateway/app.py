@@ -87,7 +87,6 @@ def create_app(settings: GatewaySettings) -> web.Application:
     relay = Relay(
         outbox=outbox,
         publisher=publisher,
-        marks=marks,
         backlog=dispatch.backlog,
         metrics=metrics,
         connected=lambda: broker.connected,

@@ -21,7 +21,7 @@ from pymongo.errors import BulkWriteError
 
 from shared.contracts.codec import DecodeError
 from shared.contracts.reply import PassiveAnswer
-from shared.platform.storage import CONTROL_DB, Client, PyMongoError
+from shared.platform.storage import CONTROL_DB, Client, PyMongoError, only_duplicates
 
 logger = logging.getLogger(__name__)
 MAX_PENDING = 20_000  # beyond this, while the database is away, the oldest notes are dropped
@@ -67,7 +67,7 @@ class PublishedMarks:
             try:
                 await self._collection.insert_many(docs, ordered=False)
             except BulkWriteError as exc:
-                if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                if not only_duplicates(exc):
                     logger.warning("some published notes were refused: %s", exc)
             except PyMongoError as exc:
                 logger.warning("published notes not written (%s); retrying later", exc)

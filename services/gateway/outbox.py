@@ -29,7 +29,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from shared.contracts.envelope import Envelope
-from shared.platform.storage import CONTROL_DB, Client, DuplicateKeyError
+from shared.platform.storage import CONTROL_DB, Client, DuplicateKeyError, only_duplicates
 
 Collection = AsyncCollection[dict[str, Any]]
 
@@ -140,7 +140,7 @@ class Outbox:
         try:
             await self._published.insert_many(notes, ordered=False)
         except BulkWriteError as exc:
-            if any(error.get("code") != 11000 for error in exc.details.get("writeErrors", [])):
+            if not only_duplicates(exc):
                 raise
         await self._outbox.delete_many({"_id": {"$in": list(published)}})
 

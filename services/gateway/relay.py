@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from services.gateway.dispatch import Backlog
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.outbox import Kept
-from services.gateway.ports import Marks, Outbox, Publisher
+from services.gateway.ports import Outbox, Publisher
 from shared.platform.bus import BrokerUnavailable
 from shared.platform.publisher import ConfirmPending
 from shared.platform.storage import PyMongoError
@@ -40,7 +40,6 @@ RELAY_CLAIM_SECONDS = 45.0
 class Relay:
     outbox: Outbox
     publisher: Publisher
-    marks: Marks
     backlog: Backlog
     metrics: GatewayMetrics
     connected: Callable[[], bool]

@@ -17,7 +17,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, PyMongoError
 
-DUPLICATE_KEY = 11000
+from shared.platform.storage import DUPLICATE_KEY
 
 
 class GroupInsert:

@@ -6,20 +6,29 @@ import asyncio
 from typing import Any
 
 from pymongo import AsyncMongoClient
-from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from shared.contracts.tenancy import CONTROL_DB, tenant_db_name
 
 # Errors that mean the database is unreachable right now (retry later), as opposed
 # to a write it refused (a duplicate key, a validation error).
 UNAVAILABLE = (ConnectionFailure,)
+DUPLICATE_KEY = 11000  # the server's code for a unique-key violation
+
+
+def only_duplicates(error: BulkWriteError) -> bool:
+    """True when every write an ``insert_many`` refused was refused as a duplicate key."""
+    return all(e.get("code") == DUPLICATE_KEY for e in error.details.get("writeErrors", []))
+
 
 __all__ = [
     "CONTROL_DB",
+    "DUPLICATE_KEY",
     "UNAVAILABLE",
     "DuplicateKeyError",
     "PyMongoError",
     "mongo_client",
+    "only_duplicates",
     "ping",
     "tenant_db_name",
 ]

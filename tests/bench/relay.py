@@ -26,7 +26,7 @@ from shared.platform.bus import Broker
 from shared.platform.publisher import EventPublisher
 from shared.platform.storage import CONTROL_DB, mongo_client
 from tests.support.bus import wait_until
-from tests.support.fakes import FakeMarks, message
+from tests.support.fakes import message
 from tests.support.infra import amqp_url, mongodb_url
 
 EVENTS = 1_000
@@ -54,7 +54,6 @@ async def drain() -> float:
         relay = Relay(
             outbox=outbox,
             publisher=publisher,
-            marks=FakeMarks(),
             backlog=Backlog(active=True),
             metrics=GatewayMetrics.create(CollectorRegistry()),
             connected=lambda: broker.connected,

@@ -16,7 +16,7 @@ from services.gateway.metrics import GatewayMetrics
 from services.gateway.outbox import Collections, Outbox
 from services.gateway.relay import Relay
 from shared.platform.storage import CONTROL_DB, Client
-from tests.support.fakes import FakeMarks, FakePublisher, message
+from tests.support.fakes import FakePublisher, message
 
 CLAIM = timedelta(seconds=60)
 
@@ -131,7 +131,6 @@ async def test_two_relays_over_one_outbox_publish_each_event_once_in_order(
         Relay(
             outbox=outbox,
             publisher=publisher,
-            marks=FakeMarks(),
             backlog=Backlog(active=True),
             metrics=metrics,
             connected=lambda: True,

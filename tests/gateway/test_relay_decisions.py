@@ -42,7 +42,6 @@ async def relay_over(*event_ids: str, outbox: FakeOutbox | None = None) -> Setup
     relay = Relay(
         outbox=outbox,
         publisher=publisher,
-        marks=marks,
         backlog=backlog,
         metrics=metrics,
         connected=lambda: True,
