@@ -171,15 +171,12 @@ class Intake:
         }
         try:
             await self.dispatch.publish(event, headers=headers, correlation_id=correlation_id)
-        except ConfirmPending as pending:
+        except BrokerUnavailable as exc:  # a late confirm (ConfirmPending) is kept held
             publisher.forget(correlation_id)
+            pending = exc if isinstance(exc, ConfirmPending) else None
+            if pending is None:  # keep() says so of a late confirm itself
+                logger.warning("keeping %s for the relay: %s", event.id, exc)
             await self.dispatch.keep(event, pending=pending)
-            await self.dispatch.fall_back(event, "broker_unavailable")
-            return None
-        except BrokerUnavailable as exc:
-            publisher.forget(correlation_id)
-            logger.warning("keeping %s for the relay: %s", event.id, exc)
-            await self.dispatch.keep(event)
             await self.dispatch.fall_back(event, "broker_unavailable")
             return None
         try:
