@@ -5,9 +5,27 @@ appid and secret and issues a token that expires after ``expires_in`` seconds, a
 token retires the previous ones after ``grace`` seconds (WeChat: about 5 minutes); API
 endpoints check the token (40001 / 42001) and the payload's shape.
 
+Mass sends (``message/mass/sendall|send|preview|delete|get``) follow WeChat's rules, kept
+in :mod:`tests.support.fake_mass`: a ``clientmsgid`` repeated within 24 hours answers
+45065 with the earlier ``msg_id``; ``sendall`` has a quota (subscription accounts 1 a
+day, service accounts 4 a month, in the account's time zone by the ``wall`` clock: 45028);
+60 mass-API calls a minute (45011); a list send needs 2 to 10,000 openids (40130,
+40032); an unknown ``msg_id`` answers 9500001. An accepted job finishes ``finish_delay``
+seconds later: ``mass/get`` says SEND_SUCCESS (or SEND_FAIL when the account's
+``finish_status`` is not "send success"), and when the account has a webhook a signed,
+encrypted MASSSENDJOBFINISH event is posted to it (3 attempts) unless ``finish_event``
+is false. ``finish_delay`` counts on the fake's ``clock`` for ``mass/get`` and in real
+seconds for the event.
+
 Test-only admin endpoints: ``POST /_fake/accounts`` ({appid, secret, followers?,
-out_of_window?}), ``GET|DELETE /_fake/calls``, ``POST|DELETE /_fake/faults`` ({path,
-errcode? | status? | delay?, times?, appid?}), ``POST /_fake/revoke`` ({appid}).
+out_of_window?, account_type?: service | subscription, timezone?, webhook_url?, token?,
+encoding_aes_key?, original_id?, encrypt_mode?, finish_delay?, finish_status?,
+finish_event?}; registering an appid again replaces the account, not its jobs),
+``GET|DELETE /_fake/calls``, ``POST|DELETE /_fake/faults`` ({path, errcode? | status? |
+delay?, times?, appid?, after?}: with ``after`` the call is handled first, a mass send
+accepted, and then the fake waits ``delay`` and answers the injected error, if any, or
+the real answer: a client that gives up or dies has really sent), ``POST /_fake/revoke``
+({appid}), ``GET /_fake/mass_jobs`` (?appid=: the accepted mass sends).
 
 In-process: ``TestServer(FakeWeChat().app())``. As a process:
 ``python -m tests.support.fake_wechat --port N --expires-in 3 --grace 1``.
@@ -30,18 +48,32 @@ from typing import Any
 
 from aiohttp import ClientSession, web
 
+from tests.support.fake_mass import (
+    DEFAULT_AUDIENCE,
+    SEND_SUCCESS,
+    Courier,
+    MassJob,
+    MassLedger,
+    Webhook,
+    check_quota_rule,
+)
+
 Json = dict[str, Any]
 API = "/cgi-bin"
 CUSTOM_TYPES = {"text", "image", "voice", "video", "music", "news", "mpnews", "msgmenu", "wxcard"}
 MASS_TYPES = {"text", "image", "voice", "mpvideo", "mpnews", "wxcard"}
 MEDIA_TYPES = {"image", "voice", "video", "mpvideo", "mpnews"}
 ROOT = Path(__file__).resolve().parents[2]  # where `python -m tests.support.fake_wechat` runs
+MASS = f"{API}/message/mass"
+MSG_NOT_FOUND = 9500001  # the fake's answer to an unknown msg_id (WeChat documents none)
 
 
 class Refusal(Exception):
-    def __init__(self, errcode: int, errmsg: str) -> None:
+    """WeChat's ``{"errcode": N, "errmsg": ...}`` answer; ``extra`` fields go with it."""
+
+    def __init__(self, errcode: int, errmsg: str, **extra: Any) -> None:
         super().__init__(errcode, errmsg)
-        self.errcode, self.errmsg = errcode, errmsg
+        self.errcode, self.errmsg, self.extra = errcode, errmsg, extra
 
 
 @dataclass
@@ -51,6 +83,15 @@ class Account:
     followers: frozenset[str] | None = None  # None: every openid follows
     out_of_window: frozenset[str] = frozenset()  # readers silent for over 48 h
     tags: dict[str, int] = field(default_factory=dict)
+    account_type: str = "service"  # or "subscription": the sendall quota
+    timezone: str = "Asia/Shanghai"  # where the quota's days and months begin
+    webhook: Webhook | None = None  # where MASSSENDJOBFINISH events go
+    finish_delay: float = 1.0  # seconds from accepting a mass send to its end
+    finish_status: str = SEND_SUCCESS  # or a failure such as "err(10001)"
+    finish_event: bool = True  # False: no event is posted (the scheduler must ask mass/get)
+
+    def __post_init__(self) -> None:
+        check_quota_rule(self.account_type, self.timezone)
 
 
 @dataclass
@@ -69,6 +110,7 @@ class Fault:
     delay: float = 0.0
     times: int | None = None  # None: every matching call
     appid: str | None = None
+    after: bool = False  # handle the call first (a mass send is accepted), then delay and answer
 
 
 @dataclass
@@ -91,14 +133,18 @@ class FakeWeChat:
         expires_in: int = 7200,
         grace: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.expires_in = expires_in
         self.grace = grace
-        self.clock = clock
+        self.clock = clock  # token lifetimes, clientmsgid memory, minute limit, job ends
+        self.wall = wall  # the quota's calendar, the events' CreateTime
         self.accounts: dict[str, Account] = {}
         self.tokens: dict[str, Token] = {}
         self.faults: list[Fault] = []
         self.log: list[Call] = []
+        self.mass = MassLedger()
+        self._courier: Courier | None = None  # while the app runs
         self._serial = 0
 
     # -- test controls --------------------------------------------------------------
@@ -123,6 +169,10 @@ class FakeWeChat:
 
     def issued(self, appid: str) -> list[str]:
         return [value for value, token in self.tokens.items() if token.appid == appid]
+
+    def accepted(self, appid: str | None = None) -> list[MassJob]:
+        """The mass sends (``sendall`` and ``send``) WeChat took, oldest first."""
+        return self.mass.accepted(appid)
 
     # -- WeChat's behaviour ----------------------------------------------------------
     def issue(self, params: dict[str, str]) -> Json:
@@ -168,26 +218,54 @@ class FakeWeChat:
         return {"errcode": 0, "errmsg": "ok"}
 
     def mass_sendall(self, account: Account, body: Json, _: dict[str, str]) -> Json:
+        self.minute_quota(account)
         target = body.get("filter")
         if not isinstance(target, dict) or not (target.get("is_to_all") or "tag_id" in target):
             raise Refusal(40035, "invalid parameter: filter needs is_to_all or tag_id")
-        message_body(body, MASS_TYPES)
-        return self.mass_job()
+        message_body(body, MASS_TYPES, images=True)
+        audience = DEFAULT_AUDIENCE if account.followers is None else len(account.followers)
+        if target.get("is_to_all"):
+            return self.accept(account, body, "all", audience, audience)
+        tag_id = target["tag_id"]
+        tag = tag_id if isinstance(tag_id, int) else None
+        return self.accept(account, body, "tag", audience, audience, tag)
 
     def mass_send(self, account: Account, body: Json, _: dict[str, str]) -> Json:
+        self.minute_quota(account)
         openids = body.get("touser")
-        if not isinstance(openids, list) or not 1 <= len(openids) <= 10000:
+        if not isinstance(openids, list) or len(openids) > 10000:
             raise Refusal(40032, "invalid openid list size")
+        if len(openids) < 2:
+            raise Refusal(40130, "invalid openid list size, at least two openid")
         if not all(isinstance(o, str) and o for o in openids):
             raise Refusal(40031, "invalid openid list")
-        message_body(body, MASS_TYPES)
-        return self.mass_job()
+        message_body(body, MASS_TYPES, images=True)
+        following = {o for o in openids if account.followers is None or o in account.followers}
+        return self.accept(account, body, "openids", len(openids), len(following))
 
     def mass_preview(self, account: Account, body: Json, _: dict[str, str]) -> Json:
+        self.minute_quota(account)
         if "towxname" not in body:
             self.follower(account, body.get("touser"))
         message_body(body, MASS_TYPES)
         return {"errcode": 0, "errmsg": "preview success", "msg_id": self.next_id()}
+
+    def mass_delete(self, account: Account, body: Json, _: dict[str, str]) -> Json:
+        self.minute_quota(account)
+        job = self.mass_job(account, body)
+        article = body.get("article_idx", 0)
+        if not isinstance(article, int) or article < 0:
+            raise Refusal(40035, "invalid parameter: article_idx")
+        if article == 0:  # the whole send; 1, 2, ... one article of it
+            job.deleted = True
+        else:
+            job.deleted_articles.append(article)
+        return {"errcode": 0, "errmsg": "ok"}
+
+    def mass_get(self, account: Account, body: Json, _: dict[str, str]) -> Json:
+        self.minute_quota(account)
+        job = self.mass_job(account, body)
+        return {"msg_id": job.msg_id, "msg_status": job.status(self.clock())}
 
     def user_info(self, account: Account, _: Json, params: dict[str, str]) -> Json:
         if not params.get("openid"):
@@ -223,14 +301,78 @@ class FakeWeChat:
         account.tags[name] = 100 + len(account.tags)
         return {"tag": {"id": account.tags[name], "name": name}}
 
-    def mass_job(self) -> Json:
-        msg_id = self.next_id()
+    def minute_quota(self, account: Account) -> None:
+        if not self.mass.admit_call(account.appid, self.clock()):
+            raise Refusal(45011, "api minute-quota reach limit")
+
+    def mass_job(self, account: Account, body: Json) -> MassJob:
+        msg_id = body.get("msg_id")
+        if isinstance(msg_id, str) and msg_id.isascii() and msg_id.isdigit():
+            msg_id = int(msg_id)
+        job = self.mass.job(account.appid, msg_id) if isinstance(msg_id, int) else None
+        if job is None:
+            raise Refusal(MSG_NOT_FOUND, "msg_id not found")
+        return job
+
+    def accept(
+        self,
+        account: Account,
+        body: Json,
+        target: str,
+        total: int,
+        filtered: int,
+        tag_id: int | None = None,
+    ) -> Json:
+        """A checked ``sendall`` or ``send``: refused as a repeat or over quota, or taken."""
+        clientmsgid = body.get("clientmsgid")
+        if clientmsgid is not None and (
+            not isinstance(clientmsgid, str) or not 0 < len(clientmsgid.encode()) <= 64
+        ):
+            raise Refusal(40035, "invalid parameter: clientmsgid")
+        if body.get("send_ignore_reprint", 0) not in (0, 1):
+            raise Refusal(40035, "invalid parameter: send_ignore_reprint")
+        now, wall = self.clock(), self.wall()
+        earlier = (
+            None if clientmsgid is None else self.mass.earlier(account.appid, clientmsgid, now)
+        )
+        if earlier is not None:
+            raise Refusal(45065, "clientmsgid exist", msg_id=earlier.msg_id)
+        quota = (account.appid, account.account_type, account.timezone, wall)
+        if target != "openids" and not self.mass.quota_left(*quota):
+            raise Refusal(45028, "has no masssend quota")
+        job = MassJob(
+            msg_id=self.next_id(),
+            appid=account.appid,
+            target=target,
+            msgtype=str(body["msgtype"]),
+            total=total,
+            filtered=filtered,
+            accepted_at=now,
+            accepted_wall=wall,
+            finish_at=now + account.finish_delay,
+            finish_status=account.finish_status,
+            tag_id=tag_id,
+            clientmsgid=clientmsgid,
+        )
+        self.mass.record(job)
+        self.announce(account, job)
         return {
             "errcode": 0,
             "errmsg": "send job submission success",
-            "msg_id": msg_id,
-            "msg_data_id": msg_id,
+            "msg_id": job.msg_id,
+            "msg_data_id": job.msg_id,
         }
+
+    def announce(self, account: Account, job: MassJob) -> None:
+        """Posts the job's MASSSENDJOBFINISH event when it ends, if the account has a webhook."""
+        if account.webhook is None:
+            return
+        if not account.finish_event:
+            job.callback = "suppressed"
+            return
+        if self._courier is None:
+            raise RuntimeError("the fake WeChat's app is not running")
+        self._courier.post_later(job, account.webhook, account.finish_delay)
 
     def next_id(self) -> int:
         self._serial += 1
@@ -242,9 +384,11 @@ class FakeWeChat:
         endpoints = {
             ("GET", f"{API}/token"): None,
             ("POST", f"{API}/message/custom/send"): self.custom_send,
-            ("POST", f"{API}/message/mass/sendall"): self.mass_sendall,
-            ("POST", f"{API}/message/mass/send"): self.mass_send,
-            ("POST", f"{API}/message/mass/preview"): self.mass_preview,
+            ("POST", f"{MASS}/sendall"): self.mass_sendall,
+            ("POST", f"{MASS}/send"): self.mass_send,
+            ("POST", f"{MASS}/preview"): self.mass_preview,
+            ("POST", f"{MASS}/delete"): self.mass_delete,
+            ("POST", f"{MASS}/get"): self.mass_get,
             ("GET", f"{API}/user/info"): self.user_info,
             ("GET", f"{API}/tags/get"): self.tags_get,
             ("POST", f"{API}/tags/create"): self.tags_create,
@@ -257,7 +401,19 @@ class FakeWeChat:
         app.router.add_post("/_fake/faults", self._add_fault)
         app.router.add_delete("/_fake/faults", self._clear_faults)
         app.router.add_post("/_fake/revoke", self._revoke)
+        app.router.add_get("/_fake/mass_jobs", self._mass_jobs)
+        app.cleanup_ctx.append(self._posting)
         return app
+
+    async def _posting(self, _: web.Application) -> AsyncIterator[None]:
+        """The courier of the finish events, for as long as the app runs."""
+        async with ClientSession() as http:
+            self._courier = Courier(http, wall=lambda: self.wall())  # a test may swap self.wall
+            try:
+                yield
+            finally:
+                await self._courier.close()
+                self._courier = None
 
     def _handler(self, endpoint: Endpoint | None) -> Handler:
         async def handle(request: web.Request) -> web.StreamResponse:
@@ -275,46 +431,60 @@ class FakeWeChat:
                 token.serial if token else None,
             )
             self.log.append(call)
-            try:
-                fault = await self._fault(request.path, appid)
-                if fault is not None and fault.status is not None:
-                    call.status = fault.status
-                    return web.Response(status=fault.status, text="fake server error")
-                if fault is not None and fault.errcode is not None:
-                    raise Refusal(fault.errcode, "injected fault")
-                if endpoint is None:
-                    answer = self.issue(params)
-                    call.token_serial = self._serial
-                    return answer_json(answer)
-                account = self.accounts[self.check_token(params.get("access_token")).appid]
-                body = json_body(raw) if request.method == "POST" else {}
-                return answer_json(endpoint(account, body, params))
-            except Refusal as refusal:
-                call.errcode = refusal.errcode
-                return answer_json({"errcode": refusal.errcode, "errmsg": refusal.errmsg})
+            fault = self._fault(request.path, appid)
+            if fault is None:
+                return self._answer(endpoint, request.method, params, raw, call)
+            handled = None
+            if fault.after:  # handled now: a client that gives up in the delay has still sent
+                handled = self._answer(endpoint, request.method, params, raw, call)
+            await asyncio.sleep(fault.delay)
+            if fault.status is not None:
+                call.status = fault.status
+                return web.Response(status=fault.status, text="fake server error")
+            if fault.errcode is not None:
+                call.errcode = fault.errcode
+                return answer_json({"errcode": fault.errcode, "errmsg": "injected fault"})
+            if handled is None:
+                handled = self._answer(endpoint, request.method, params, raw, call)
+            return handled
 
         return handle
 
-    async def _fault(self, path: str, appid: str | None) -> Fault | None:
+    def _answer(
+        self,
+        endpoint: Endpoint | None,
+        method: str,
+        params: dict[str, str],
+        raw: bytes,
+        call: Call,
+    ) -> web.Response:
+        try:
+            if endpoint is None:
+                answer = self.issue(params)
+                call.token_serial = self._serial
+                return answer_json(answer)
+            account = self.accounts[self.check_token(params.get("access_token")).appid]
+            body = json_body(raw) if method == "POST" else {}
+            return answer_json(endpoint(account, body, params))
+        except Refusal as refusal:
+            call.errcode = refusal.errcode
+            answer = {"errcode": refusal.errcode, "errmsg": refusal.errmsg, **refusal.extra}
+            return answer_json(answer)
+
+    def _fault(self, path: str, appid: str | None) -> Fault | None:
         for fault in self.faults:
             if fault.path == path and fault.appid in (None, appid) and fault.times != 0:
                 if fault.times is not None:
                     fault.times -= 1
-                await asyncio.sleep(fault.delay)
                 return fault
         return None
 
     async def _register(self, request: web.Request) -> web.Response:
-        data = await request.json()
-        followers = data.get("followers")
-        self.register(
-            Account(
-                appid=data["appid"],
-                secret=data["secret"],
-                followers=None if followers is None else frozenset(followers),
-                out_of_window=frozenset(data.get("out_of_window", ())),
-            )
-        )
+        try:
+            account = account_from_json(await request.json())
+        except (KeyError, TypeError, ValueError) as exc:  # ZoneInfoNotFoundError is a KeyError
+            return web.json_response({"ok": False, "error": repr(exc)}, status=400)
+        self.register(account)
         return web.json_response({"ok": True})
 
     async def _calls(self, request: web.Request) -> web.Response:
@@ -337,20 +507,56 @@ class FakeWeChat:
         self.revoke((await request.json())["appid"])
         return web.json_response({"ok": True})
 
+    async def _mass_jobs(self, request: web.Request) -> web.Response:
+        now = self.clock()
+        return answer_json([job.as_json(now) for job in self.accepted(request.query.get("appid"))])
+
 
 Endpoint = Callable[[Account, Json, dict[str, str]], Json]
 Handler = Callable[[web.Request], Any]
 
 
-def message_body(body: Json, allowed: set[str]) -> None:
-    """WeChat's rule: ``msgtype`` names a known type and a same-named object carries it."""
+def account_from_json(data: Json) -> Account:
+    """An account as ``POST /_fake/accounts`` describes it (webhook fields flat)."""
+    followers = data.get("followers")
+    webhook = None
+    if data.get("webhook_url"):
+        webhook = Webhook(
+            url=data["webhook_url"],
+            token=data["token"],
+            encoding_aes_key=data["encoding_aes_key"],
+            original_id=data["original_id"],
+            encrypt_mode=data.get("encrypt_mode", "safe"),
+        )
+    return Account(
+        appid=data["appid"],
+        secret=data["secret"],
+        followers=None if followers is None else frozenset(followers),
+        out_of_window=frozenset(data.get("out_of_window", ())),
+        account_type=data.get("account_type", "service"),
+        timezone=data.get("timezone", "Asia/Shanghai"),
+        webhook=webhook,
+        finish_delay=float(data.get("finish_delay", 1.0)),
+        finish_status=data.get("finish_status", SEND_SUCCESS),
+        finish_event=bool(data.get("finish_event", True)),
+    )
+
+
+def message_body(body: Json, allowed: set[str], *, images: bool = False) -> None:
+    """WeChat's rule: ``msgtype`` names a known type and a same-named object carries it;
+    with ``images`` (``sendall`` and ``send``) an image goes as ``images``: {media_ids}."""
     msgtype = body.get("msgtype")
-    content = body.get(msgtype) if isinstance(msgtype, str) else None
+    key = "images" if images and msgtype == "image" else msgtype
+    content = body.get(key) if isinstance(key, str) else None
     if msgtype not in allowed or not isinstance(content, dict):
         raise Refusal(40008, "invalid message type")
     if msgtype == "text" and not content.get("content"):
         raise Refusal(44004, "empty content")
-    if msgtype in MEDIA_TYPES and not content.get("media_id"):
+    if key == "images":
+        ids = content.get("media_ids")
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+            raise Refusal(41006, "media_id missing")
+    elif msgtype in MEDIA_TYPES and not content.get("media_id"):
         raise Refusal(41006, "media_id missing")
 
 
@@ -376,7 +582,7 @@ def redact(params: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in params.items() if k not in ("access_token", "secret")}
 
 
-def answer_json(data: Json) -> web.Response:
+def answer_json(data: Json | list[Json]) -> web.Response:
     return web.json_response(data, dumps=lambda d: json.dumps(d, ensure_ascii=False))
 
 
@@ -395,6 +601,14 @@ class FakeAdmin:
     async def calls(self, path: str | None = None, appid: str | None = None) -> list[Json]:
         query = {k: v for k, v in (("path", path), ("appid", appid)) if v is not None}
         async with self.http.get(f"{self.base}/_fake/calls", params=query) as response:
+            response.raise_for_status()
+            found: list[Json] = await response.json()
+            return found
+
+    async def mass_jobs(self, appid: str | None = None) -> list[Json]:
+        """The accepted mass sends, each with its ``status`` as mass/get would say it."""
+        query = {} if appid is None else {"appid": appid}
+        async with self.http.get(f"{self.base}/_fake/mass_jobs", params=query) as response:
             response.raise_for_status()
             found: list[Json] = await response.json()
             return found
