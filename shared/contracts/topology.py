@@ -62,7 +62,12 @@ def service_queues(prefix: str = "wxp") -> dict[str, QueueSpec]:
         "replies": QueueSpec(f"{prefix}.replies", REPLIES_BINDINGS, retired=("*.event.*",)),
         "scheduler": QueueSpec(
             f"{prefix}.scheduler",
-            ("*.event.masssendjobfinish", "*.event.templatesendjobfinish"),
+            (
+                "*.event.masssendjobfinish",
+                "*.analytics.send_time",
+                "*.analytics.broadcast_impact",
+            ),
+            retired=("*.event.templatesendjobfinish",),
         ),
         "analytics": QueueSpec(f"{prefix}.analytics", ("#",)),
     }

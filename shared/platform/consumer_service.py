@@ -39,6 +39,7 @@ def consumer_app(
     routes: Sequence[web.RouteDef] = (),
     on_connect: Sequence[OnConnect] = (),
     resources: Sequence[CleanupContext] = (),
+    client_max_size: int = 1024 * 1024,
 ) -> web.Application:
     """A service whose work arrives on its queue: the queue's consumer routing to
     ``handlers``, the broker connection, health, API ``routes``; ``on_connect``: more broker
@@ -55,7 +56,7 @@ def consumer_app(
         name=f"wxp-{platform.service}",
         on_connect=[platform.control.setup, *on_connect, consumer.setup],
     )
-    app = base_app(platform, broker=broker, openapi=openapi)
+    app = base_app(platform, broker=broker, openapi=openapi, client_max_size=client_max_size)
     app.add_routes(routes)
     run_consumer(
         app,

@@ -19,6 +19,7 @@ class WeChatError(Exception):
         super().__init__(f"errcode={errcode} errmsg={errmsg}")
         self.errcode = errcode
         self.errmsg = errmsg
+        self.answer: Mapping[str, Any] = {}  # the whole answer (45065 carries the msg_id)
 
 
 class InvalidToken(WeChatError):
@@ -136,4 +137,6 @@ def raise_for_errcode(answer: Mapping[str, Any], classify: Classify = error_for)
     """Raise the error an API answer stands for, if any (``classify`` picks its kind)."""
     errcode = int(answer.get("errcode") or 0)
     if errcode != 0:
-        raise classify(errcode, str(answer.get("errmsg", "")))
+        error = classify(errcode, str(answer.get("errmsg", "")))
+        error.answer = answer
+        raise error
