@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from services.scheduler.app import create_app
-from services.scheduler.settings import from_env
+from services.scheduler.settings import SchedulerSettings
 from shared.platform.service import main
 
 if __name__ == "__main__":
-    main("scheduler", from_env, create_app)
+    main("scheduler", SchedulerSettings.from_env, create_app)

@@ -10,7 +10,7 @@ import pytest
 from services.analytics.settings import from_env as analytics_from_env
 from services.gateway.settings import GatewaySettings
 from services.replies.settings import RepliesSettings
-from services.scheduler.settings import from_env as scheduler_from_env
+from services.scheduler.settings import SchedulerSettings
 from shared.platform.settings import (
     DEFAULT_AMQP_URL,
     DEFAULT_MONGODB_URL,
@@ -118,9 +118,17 @@ def test_the_replies_service_reads_wechats_customer_service_window_and_quota():
 
 
 def test_each_consumer_service_has_its_own_port_variable():
-    assert scheduler_from_env({}).common.port == 8082
+    assert SchedulerSettings.from_env({}).common.port == 8082
     assert analytics_from_env({}).common.port == 8083
-    assert scheduler_from_env({"SCHEDULER_PORT": "9082"}).common.port == 9082
+    assert SchedulerSettings.from_env({"SCHEDULER_PORT": "9082"}).common.port == 9082
     assert (
         analytics_from_env({"ANALYTICS_PORT": "9083", "WXP_QUEUE_PREFIX": "x"}).queue_prefix == "x"
     )
+
+
+def test_scheduler_settings_refuse_a_claim_too_short_for_a_send():
+    with pytest.raises(SettingsError, match="CLAIM"):
+        SchedulerSettings.from_env({"WXP_SCHEDULER_CLAIM_SECONDS": "20"})
+    settings = SchedulerSettings.from_env({"WXP_BROADCAST_MAX_TEXT": "500"})
+    assert settings.limits.max_text == 500
+    assert settings.claim_seconds == 60.0

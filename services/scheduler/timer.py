@@ -1,0 +1,109 @@
+"""When to look at which run: a timer per replica over the shared due index.
+
+Every ``scan_seconds`` the replica reads the entries due within ``horizon_seconds`` into
+an in-memory heap, and starts each at its time, so a run starts on time however long the
+scan takes (one range read on MongoDB, a scan of small documents on FerretDB). A run this
+replica plans is added at once. Every replica may start the same run: the claim in
+``runner.py`` lets one work on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from services.scheduler.metrics import SchedulerMetrics
+from services.scheduler.store import BroadcastStore
+
+logger = logging.getLogger(__name__)
+LIVE_STATUSES = ("scheduled", "sending", "submitted")
+
+
+class DueTimer:
+    def __init__(
+        self,
+        store: BroadcastStore,
+        look_at: Callable[[str], Awaitable[None]],
+        metrics: SchedulerMetrics,
+        *,
+        scan_seconds: float,
+        horizon_seconds: float,
+        concurrency: int,
+        now: Callable[[], datetime],
+    ) -> None:
+        self._store = store
+        self._look_at = look_at
+        self._metrics = metrics
+        self._scan = scan_seconds
+        self._horizon = timedelta(seconds=horizon_seconds)
+        self._now = now
+        self._heap: list[tuple[datetime, str]] = []
+        self._queued: dict[str, datetime] = {}  # the latest time asked for each key
+        self._busy: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._wake = asyncio.Event()
+
+    def add(self, key: str, due_at: datetime) -> None:
+        """Looks at ``key`` at ``due_at`` if that is within the horizon (else a scan will)."""
+        if due_at > self._now() + self._horizon or self._queued.get(key) == due_at:
+            return
+        self._queued[key] = due_at
+        heapq.heappush(self._heap, (due_at, key))
+        self._wake.set()
+
+    async def scan(self) -> None:
+        """Background loop: the due index into the heap, every ``scan_seconds``."""
+        await self._store.ensure_indexes()
+        while True:
+            entries = await self._store.due(self._now() + self._horizon)
+            for entry in entries:
+                self.add(str(entry["_id"]), entry["due_at"])
+            counts = Counter(str(entry.get("status")) for entry in entries)
+            for status in LIVE_STATUSES:
+                self._metrics.runs.labels(status).set(counts.get(status, 0))
+            await asyncio.sleep(self._scan)
+
+    async def fire(self) -> None:
+        """Background loop: starts each key at its time, at most ``concurrency`` at once."""
+        try:
+            while True:
+                if not self._heap:
+                    await self._sleep(None)
+                    continue
+                due_at, key = self._heap[0]
+                wait = (due_at - self._now()).total_seconds()
+                if wait > 0:
+                    await self._sleep(wait)
+                    continue
+                heapq.heappop(self._heap)
+                if self._queued.get(key) != due_at or key in self._busy:
+                    continue  # superseded by a later ask, or being looked at right now
+                del self._queued[key]
+                await self._slots.acquire()
+                self._busy.add(key)
+                task = asyncio.create_task(self._work(key), name=f"run {key}")
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        finally:
+            for task in list(self._tasks):
+                task.cancel()  # a send cut short is sent again, under the same clientmsgid
+
+    async def _sleep(self, seconds: float | None) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    async def _work(self, key: str) -> None:
+        try:
+            await self._look_at(key)
+        except Exception:
+            logger.exception("run %s: looking at it failed; the next scan tries again", key)
+        finally:
+            self._busy.discard(key)
+            self._slots.release()
