@@ -159,7 +159,8 @@ class Walk:
         scoped = "{tenant_id}" in template
         key_id = self.real_ids["tenant" if scoped else "agency"]
         path = template.replace("{tenant_id}", self.b).replace("{key_id}", key_id)
-        path = path.replace("{rule_id}", self.real_ids.get("rule", PLACEHOLDER_ID))
+        for name in ("rule", "broadcast", "run"):
+            path = path.replace(f"{{{name}_id}}", self.real_ids.get(name, PLACEHOLDER_ID))
         for param in (p for p in op.get("parameters", []) if p["in"] == "path"):
             path = path.replace(f"{{{param['name']}}}", PLACEHOLDER_ID)
         url, body, params = base + path, request_body(doc, op), query(doc, op)
@@ -190,6 +191,12 @@ class Walk:
             self.expect(ok, f"{name}: GET undocumented", str(wanted), status, text)
 
 
+B_BROADCAST = {
+    "name": "B's push",
+    "message": {"type": "text", "content": "B's news"},
+    "audience": {"kind": "tag", "tag_id": 7},
+    "schedule": {"best_on": "2099-12-04"},
+}
 B_RULE = {
     "name": "B only",
     "priority": 1,
@@ -213,10 +220,20 @@ async def test_no_key_and_a_foreign_key_reach_nothing_on_any_route(
     b_key = await post(http, f"{gateway}/api/tenants/{b}/keys", {"name": "isolation B"})
     agency_key = await post(http, f"{gateway}/api/keys", {"name": "isolation"})
     b_rule = await post(http, f"{started['replies'].url}/api/tenants/{b}/rules", B_RULE)
+    broadcasts = f"{started['scheduler'].url}/api/tenants/{b}/broadcasts"
+    b_broadcast = await post(http, broadcasts, B_BROADCAST)
+    b_run = (await get(http, f"{broadcasts}/{b_broadcast['id']}"))["runs"][0]
+    ids = {
+        "tenant": b_key["id"],
+        "agency": agency_key["id"],
+        "rule": b_rule["id"],
+        "broadcast": b_broadcast["id"],
+        "run": b_run["run_id"],
+    }
     try:
-        await walk_everything(
-            http, started, tenants, a_key["key"], b_key["id"], agency_key["id"], b_rule["id"]
-        )
+        await walk_everything(http, started, tenants, a_key["key"], ids)
+        shown = await get(http, f"{broadcasts}/{b_broadcast['id']}")
+        assert (shown["status"], shown["runs"]) == ("scheduled", [b_run])  # as it was
     finally:
         for path in (
             f"/api/tenants/{a}/keys/{a_key['id']}",
@@ -231,10 +248,9 @@ async def walk_everything(
     started: dict[str, ServiceProcess],
     tenants: dict[str, dict[str, Any]],
     a_key: str,
-    b_key_id: str,
-    agency_key_id: str,
-    b_rule_id: str,
+    real_ids: dict[str, str],
 ) -> None:
+    b_key_id, agency_key_id, b_rule_id = (real_ids[k] for k in ("tenant", "agency", "rule"))
     gateway = started["gateway"].url
     a, b = tenants["A"]["id"], tenants["B"]["id"]
     assert (await get(http, f"{gateway}/api/tenants/{a}", bearer(a_key)))["id"] == a
@@ -243,7 +259,7 @@ async def walk_everything(
         a_key=a_key,
         b=b,
         b_marks=[tenants["B"][f] for f in ("name", "appid", "webhook_url", "token")],
-        real_ids={"tenant": b_key_id, "agency": agency_key_id, "rule": b_rule_id},
+        real_ids=real_ids,
     )
     b_before = await get(http, f"{gateway}/api/tenants/{b}")
     rule_url = f"{started['replies'].url}/api/tenants/{b}/rules/{b_rule_id}"
