@@ -1,8 +1,10 @@
 """``wxp``: the operators' command line over the services' APIs.
 
 Settings come from the environment, read once in :func:`main`: ``WXP_URL`` (the gateway,
-default http://127.0.0.1:8080) and ``WXP_API_KEY`` (or ``WXP_ADMIN_KEY``). People get
-tables, scripts get ``--json``; a failure exits non-zero with the server's error message.
+default http://127.0.0.1:8080), ``WXP_SCHEDULER_URL`` (the scheduler, for ``broadcasts``
+and ``quota``; default http://127.0.0.1:8082) and ``WXP_API_KEY`` (or ``WXP_ADMIN_KEY``).
+People get tables, scripts get ``--json``; a failure exits non-zero with the server's error
+message.
 """
 
 from __future__ import annotations
@@ -12,25 +14,31 @@ import os
 import sys
 from collections.abc import Sequence
 
-from shared.cli import keys, simulate, tenants
+from shared.cli import broadcasts, keys, simulate, tenants
 from shared.cli.http import Api, CliError
 from shared.cli.settings import CliSettings
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wxp", description=(__doc__ or "").splitlines()[0])
+    parser.set_defaults(service="gateway")  # the API a command calls; broadcasts: "scheduler"
     sub = parser.add_subparsers(dest="command", required=True)
     tenants.add_parsers(sub)
     keys.add_parsers(sub)
     simulate.add_parser(sub)
+    broadcasts.add_parsers(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     settings = CliSettings.from_env(os.environ)
+    apis = {
+        "gateway": Api(settings.base_url, settings.key, "gateway"),
+        "scheduler": Api(settings.scheduler_url, settings.key, "scheduler"),
+    }
     try:
-        args.func(args, Api(settings.base_url, settings.key))
+        args.func(args, apis[args.service])
     except CliError as exc:
         print(f"wxp: {exc}", file=sys.stderr)
         sys.exit(1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -10,6 +11,14 @@ from typing import Any
 
 class CliError(Exception):
     pass
+
+
+class Unreachable(CliError):
+    """No (whole) answer from ``url``: refused, unknown host, timed out, cut off."""
+
+    def __init__(self, url: str, reason: object) -> None:
+        super().__init__(f"cannot reach {url}: {reason}")
+        self.reason = reason
 
 
 def request(
@@ -30,14 +39,18 @@ def request(
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
     except urllib.error.URLError as exc:
-        raise CliError(f"cannot reach {url}: {exc.reason}") from None
+        raise Unreachable(url, exc.reason) from None
+    except (OSError, http.client.HTTPException) as exc:  # timed out or cut off mid-answer
+        raise Unreachable(url, exc) from None
 
 
 def decoded(status: int, raw: bytes) -> Any:
     """The JSON of an API answer, or a :class:`CliError` with the server's error message."""
     try:
         data = json.loads(raw) if raw else None
-    except json.JSONDecodeError:
+    except ValueError:
+        if status < 400:
+            raise CliError(f"{status}: the answer is not JSON: {raw[:200]!r}") from None
         data = None
     if status >= 400:
         error = data.get("error", {}) if isinstance(data, dict) else {}
@@ -46,13 +59,19 @@ def decoded(status: int, raw: bytes) -> Any:
 
 
 class Api:
-    """The services' JSON API at ``base_url``, called with ``key`` (when there is one)."""
+    """The JSON API of ``service`` at ``base_url``, called with ``key`` (when there is one)."""
 
-    def __init__(self, base_url: str, key: str | None) -> None:
+    def __init__(self, base_url: str, key: str | None, service: str = "gateway") -> None:
         self.base_url = base_url
+        self.service = service
         self._key = key
 
     def call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
         body = json.dumps(payload).encode() if payload is not None else None
-        status, raw = request(method, self.base_url + path, key=self._key, body=body)
+        try:
+            status, raw = request(method, self.base_url + path, key=self._key, body=body)
+        except Unreachable as exc:
+            raise CliError(
+                f"cannot reach the {self.service} at {self.base_url} ({exc.reason})"
+            ) from None
         return decoded(status, raw)

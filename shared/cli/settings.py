@@ -6,18 +6,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 DEFAULT_URL = "http://127.0.0.1:8080"
+DEFAULT_SCHEDULER_URL = "http://127.0.0.1:8082"
 
 
 @dataclass(frozen=True, slots=True)
 class CliSettings:
-    """``WXP_URL`` (the gateway) and ``WXP_API_KEY``, or else ``WXP_ADMIN_KEY``."""
+    """``WXP_URL`` (the gateway), ``WXP_SCHEDULER_URL`` (the scheduler) and
+    ``WXP_API_KEY``, or else ``WXP_ADMIN_KEY`` (one key for both)."""
 
     base_url: str = DEFAULT_URL
     key: str | None = None
+    scheduler_url: str = DEFAULT_SCHEDULER_URL
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CliSettings:
         return cls(
             base_url=env.get("WXP_URL", DEFAULT_URL).rstrip("/"),
             key=env.get("WXP_API_KEY") or env.get("WXP_ADMIN_KEY") or None,
+            scheduler_url=(env.get("WXP_SCHEDULER_URL") or DEFAULT_SCHEDULER_URL).rstrip("/"),
         )
