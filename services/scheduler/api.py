@@ -4,6 +4,7 @@ state). Another tenant's key gets 404 on every route."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -99,7 +100,7 @@ class BroadcastsApi:
         if status is not None and status not in STATUSES:
             raise ApiError(422, "invalid", f"status: one of {', '.join(STATUSES)}", field="status")
         raw_limit = request.query.get("limit", "50")
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
+        if not re.fullmatch("[0-9]{1,3}", raw_limit) or not 1 <= int(raw_limit) <= MAX_PAGE:
             raise ApiError(422, "invalid", f"limit: 1 to {MAX_PAGE}", field="limit")
         after, limit = request.query.get("after"), int(raw_limit)
         docs = await self.store.broadcasts(

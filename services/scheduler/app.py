@@ -12,8 +12,9 @@ from services.scheduler.api import BroadcastsApi
 from services.scheduler.broadcasts import Broadcasts
 from services.scheduler.handlers import SchedulerHandlers
 from services.scheduler.metrics import SchedulerMetrics
-from services.scheduler.openapi import PATHS, SCHEMAS
+from services.scheduler.openapi import PATHS
 from services.scheduler.runner import RunWorker
+from services.scheduler.schemas import schemas
 from services.scheduler.settings import SchedulerSettings
 from services.scheduler.store import BroadcastStore
 from services.scheduler.timer import DueTimer
@@ -91,7 +92,7 @@ def create_app(settings: SchedulerSettings) -> web.Application:
         .on(SendTimeAdvice, handlers.send_time)
         .on(BroadcastImpact, handlers.impact),
         directory=tenant_directory(platform),
-        openapi=document("wxp scheduler", PATHS, SCHEMAS),
+        openapi=document("wxp scheduler", PATHS, schemas(settings.limits)),
         routes=api.routes(),
         on_connect=[publisher.setup],
         resources=[wechat.context, platform.tasks.background(timer.scan, timer.fire)],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.scheduler.api import STATUSES
 from services.scheduler.schemas import SCHEMAS
 from shared.platform.openapi import json_response, operation, path_param
 
@@ -15,7 +16,12 @@ RUN_ID = path_param("run_id", "^r[0-9]{8}T[0-9]{6}Z$")
 BASE = "/api/tenants/{tenant_id}/broadcasts"
 ONE = BASE + "/{broadcast_id}"
 QUERY = [
-    {"name": "status", "in": "query", "required": False, "schema": {"type": "string"}},
+    {
+        "name": "status",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": list(STATUSES)},
+    },
     {
         "name": "limit",
         "in": "query",
@@ -30,6 +36,14 @@ def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+def error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": ref("Error")}}}
+
+
+CONFLICT = {"409": error("the broadcast's or run's state does not allow it; the message names it")}
+TOO_LARGE = {"413": error("the body is over 48 MB")}
+
+
 PATHS: dict[str, Any] = {
     BASE: {
         "get": operation(
@@ -39,7 +53,7 @@ PATHS: dict[str, Any] = {
         ),
         "post": operation(
             "Schedule a broadcast (422 naming the field, or the quota's next_allowed_at)",
-            {"201": json_response("scheduled", ref("BroadcastCreated"))},
+            {"201": json_response("scheduled", ref("BroadcastCreated")), **TOO_LARGE},
             body=ref("BroadcastCreate"),
             params=[TENANT],
         ),
@@ -52,14 +66,14 @@ PATHS: dict[str, Any] = {
         ),
         "delete": operation(
             "Delete a broadcast that is still scheduled (409 otherwise)",
-            {"204": {"description": "deleted"}},
+            {"204": {"description": "deleted"}, **CONFLICT},
             params=[TENANT, BROADCAST_ID],
         ),
     },
     ONE + "/cancel": {
         "post": operation(
             "Cancel a broadcast that has not started sending (409 otherwise)",
-            {"200": json_response("cancelled", ref("Broadcast"))},
+            {"200": json_response("cancelled", ref("Broadcast")), **CONFLICT},
             params=[TENANT, BROADCAST_ID],
         ),
     },
@@ -74,7 +88,11 @@ PATHS: dict[str, Any] = {
     ONE + "/runs/{run_id}/retract": {
         "post": operation(
             "Delete a sent mpnews or mpvideo run from readers' history (WeChat's mass delete)",
-            {"200": json_response("retracted", {"type": "object"})},
+            {
+                "200": json_response("retracted", {"type": "object"}),
+                **CONFLICT,
+                "502": error("WeChat refused the mass delete; the message has its errcodes"),
+            },
             body=ref("Retract"),
             params=[TENANT, BROADCAST_ID, RUN_ID],
         ),

@@ -131,7 +131,8 @@ class RunWorker:
     async def _send(self, job: Job) -> None:
         started = self.now()
         if job.run.status == SCHEDULED:
-            if await self.store.decide(job.run.key, "send") == "cancel":
+            cancelled = job.broadcast.get("status") == CANCELLED  # a run planned as it was
+            if cancelled or await self.store.decide(job.run.key, "send") == "cancel":
                 await self._end(job, CANCELLED, "cancelled")
                 return
             if job.audience.counts_toward_quota and not await reserve(
@@ -142,7 +143,8 @@ class RunWorker:
             self.metrics.due_lag.observe(max((started - job.run.due_at).total_seconds(), 0.0))
             job.run = replace(job.run, status=SENDING, started_at=started)
             await self.store.save_run(job.run)
-            await self._broadcast_status(job, SENDING)
+            if "cron" not in job.broadcast["schedule"]:
+                await self._broadcast_status(job, SENDING)
         lease_end = started + timedelta(seconds=self.claim_seconds)
         for batch in job.run.pending_batches:
             if self.now() + CALL_BUDGET > lease_end:
@@ -181,8 +183,10 @@ class RunWorker:
             )
             job.run = job.run.with_batch(done)
             await self.store.save_run(job.run)
-            parked = await self.store.parked_report(job.account.tenant_id, msg_id)
-            if parked is not None:  # the report came before the msg_id was known
+            parked = None
+            if outcome.reason == "already_submitted":  # the first send may have finished
+                parked = await self.store.parked_report(job.account.tenant_id, msg_id)
+            if parked is not None:  # its report came before the msg_id was known
                 await self.store.save_result(job.run, batch.index, parked)
                 job.run = job.run.with_batch(replace(done, result=parked))
             return True
@@ -233,10 +237,10 @@ class RunWorker:
         await self._publish(job, submitted, "submitted", run.submitted_at or self.now())
         job.run = replace(run, announced=True)
         await self.store.save_run(job.run)
-        await self._move_on(job)
+        next_run = await self._move_on(job)
         check_at = (job.run.submitted_at or self.now()) + self.check_after
         await self.store.schedule(job.run.key, check_at, SUBMITTED)
-        await self._broadcast_status(job, SUBMITTED)
+        await self._broadcast_status(job, SUBMITTED, next_run=next_run)
         fresh = await self.store.run(run.tenant_id, run.broadcast_id, run.run_id)
         if fresh is not None:  # reports that came meanwhile: finished at once, not at check_at
             job.run = replace(job.run, batches=fresh.batches)
@@ -278,39 +282,39 @@ class RunWorker:
         await self.store.save_run(job.run)
         if not job.run.msg_ids:
             await self.store.release_slot(job.account.tenant_id, job.run.key)
-        if status != CANCELLED:
-            await self._move_on(job)
+        next_run = None if status == CANCELLED else await self._move_on(job)
         await self.store.unschedule(job.run.key)
-        await self._broadcast_status(job, status)
+        await self._broadcast_status(job, status, next_run=next_run)
         self.metrics.ended.labels(status).inc()
         logger.info("run %s ended %s: %s", job.run.key, status, reason)
 
-    async def _move_on(self, job: Job) -> None:
-        """Plans a recurring broadcast's next run (idempotent: its id is its due time)."""
+    async def _move_on(self, job: Job) -> datetime | None:
+        """Plans a recurring broadcast's next run (idempotent: its id is its due time);
+        answers its due time, None when there is none."""
         schedule = schedule_from_json(job.broadcast["schedule"])
         due = next_due(schedule, timezone=job.account.timezone, after=job.run.due_at)
-        bid = job.run.broadcast_id
         if due is None:
-            await self.store.update_broadcast(job.account.tenant_id, bid, next_run_at=None)
-            return
-        run = new_run(job.account, bid, due, int(job.broadcast.get("batches", 1)))
+            return None
+        run = new_run(job.account, job.run.broadcast_id, due, int(job.broadcast.get("batches", 1)))
         if job.audience.counts_toward_quota:
             await reserve(self.store, job.account, run, now=self.now())  # else skipped when due
         await plan(self.store, run)
-        await self.store.update_broadcast(job.account.tenant_id, bid, next_run_at=due)
+        return due
 
-    async def _broadcast_status(self, job: Job, status: str) -> None:
+    async def _broadcast_status(
+        self, job: Job, status: str, *, next_run: datetime | bool | None = False
+    ) -> None:
         """A one-off broadcast shows its run's state; a recurring one stays ``scheduled``
-        while it has runs to come, and is ``completed`` after its last."""
-        tenant_id, bid = job.account.tenant_id, job.run.broadcast_id
-        broadcast = await self.store.broadcast(tenant_id, bid)
-        if broadcast is None or broadcast.get("status") == CANCELLED:
-            return
-        if "cron" in broadcast["schedule"]:
-            if broadcast.get("next_run_at") is not None or status == SENDING:
-                return
-            status = "completed"
-        await self.store.update_broadcast(tenant_id, bid, status=status)
+        while it has runs to come, and is ``completed`` after its last. ``next_run``: the
+        next due time to record (False: unchanged)."""
+        fields: dict[str, Any] = {} if next_run is False else {"next_run_at": next_run}
+        if job.broadcast.get("status") != CANCELLED:
+            if "cron" not in job.broadcast["schedule"]:
+                fields["status"] = status
+            elif next_run is None:
+                fields["status"] = "completed"
+        if fields:
+            await self.store.update_broadcast(job.account.tenant_id, job.run.broadcast_id, **fields)
 
     async def _publish(self, job: Job, payload: Any, what: str, at: datetime) -> None:
         digest = hashlib.sha256(f"{job.run.key}:{what}".encode()).hexdigest()[:32]

@@ -90,7 +90,8 @@ QUOTA: Schema = {
 
 
 def text(limit: int) -> Schema:
-    return {"type": "string", "minLength": 1, "maxLength": limit}
+    """A non-blank string (the validator refuses one of spaces only)."""
+    return {"type": "string", "minLength": 1, "maxLength": limit, "pattern": "\\S"}
 
 
 def matching(pattern: str, **more: Any) -> Schema:

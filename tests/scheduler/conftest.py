@@ -1,5 +1,7 @@
 """The scheduler's parts wired as its composition root wires them, in-process, with an
-injected clock: the real FerretDB and RabbitMQ, and the fake WeChat API."""
+injected clock: the real FerretDB and RabbitMQ, and the fake WeChat API; and the real
+scheduler app (``scheduler``) on the wall clock next to the in-process gateway, for the
+tests that drive its API."""
 
 from __future__ import annotations
 
@@ -13,27 +15,33 @@ from typing import Any
 
 import pytest
 from aio_pika.abc import AbstractConnection
-from aiohttp import web
+from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 from prometheus_client import CollectorRegistry
 
+from services.scheduler.app import create_app
 from services.scheduler.broadcasts import Broadcasts
 from services.scheduler.metrics import SchedulerMetrics
 from services.scheduler.planning import Account
 from services.scheduler.runner import RunWorker
 from services.scheduler.runs import Run
+from services.scheduler.settings import SchedulerSettings
 from services.scheduler.spec import SpecLimits
 from services.scheduler.store import BroadcastStore
 from services.scheduler.wechat_calls import MassCalls
 from shared.platform.publisher import EventPublisher
 from shared.platform.secretbox import SecretBox
+from shared.platform.settings import ConsumerSettings
 from shared.platform.storage import CONTROL_DB, Client, tenant_db_name
 from shared.wechat.metrics import WeChatMetrics
 from shared.wechat.runtime import WeChatRuntime
 from tests.conftest import new_appid
+from tests.gateway.conftest import ADMIN_KEY, gateway, http, new_account  # noqa: F401
 from tests.support.bus import Tap
 from tests.support.fake_wechat import Account as FakeAccount
 from tests.support.fake_wechat import FakeWeChat
+from tests.support.gateway import wait_ready
+from tests.support.infra import common_settings
 
 START = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
@@ -90,6 +98,20 @@ class Harness:
 
     def sample(self, name: str, **labels: str) -> float:
         return self.registry.get_sample_value(name, labels) or 0.0
+
+
+async def forget_runs(mongo: Client, tenant_id: str) -> None:
+    """Removes a tenant's entries from the scheduler's collections in the control database
+    (the due index, claims, fates, msg_ids, parked reports), all keyed ``{tenant}/...``."""
+    control = mongo[CONTROL_DB]
+    for name in (
+        "scheduler_due",
+        "scheduler_claims",
+        "scheduler_fates",
+        "scheduler_msg_ids",
+        "scheduler_parked_reports",
+    ):
+        await control[name].delete_many({"_id": {"$regex": f"^{tenant_id}/"}})
 
 
 @pytest.fixture(scope="module")
@@ -166,15 +188,7 @@ async def make_sched(
                 await anext(context)
             await mongo.drop_database(tenant_db_name(tenant_id))
             await tenants.delete_one({"_id": tenant_id})
-            control = mongo[CONTROL_DB]
-            for name in (
-                "scheduler_due",
-                "scheduler_claims",
-                "scheduler_fates",
-                "scheduler_msg_ids",
-                "scheduler_parked_reports",
-            ):
-                await control[name].delete_many({"_id": {"$regex": f"^{tenant_id}/"}})
+            await forget_runs(mongo, tenant_id)
 
         cleanups.append(cleanup)
         return Harness(account, store, broadcasts, worker, fake, clock, registry, tap, planned)
@@ -187,3 +201,30 @@ async def make_sched(
 @pytest.fixture
 async def sched(make_sched: Callable[..., Awaitable[Harness]]) -> Harness:
     return await make_sched()
+
+
+@pytest.fixture(scope="module")
+async def scheduler(
+    infra: None, queue_prefix: str, fake_server: tuple[FakeWeChat, str]
+) -> AsyncIterator[str]:
+    """The real scheduler app on the wall clock, calling the in-process fake WeChat; its
+    timer looks at the due index every second, as a quick deployment's would."""
+    _, wechat_base = fake_server
+    common = common_settings(
+        admin_key=ADMIN_KEY,
+        api_rate_per_second=1000.0,
+        api_burst=1000.0,
+        wechat_api_base=wechat_base,
+    )
+    settings = SchedulerSettings(
+        consumer=ConsumerSettings(common=common, queue_prefix=queue_prefix),
+        scan_seconds=1.0,
+        horizon_seconds=5.0,
+    )
+    server = TestServer(create_app(settings), host="127.0.0.1")
+    await server.start_server()
+    base = str(server.make_url("")).rstrip("/")
+    async with ClientSession() as probe:
+        await wait_ready(probe, base)
+    yield base
+    await server.close()
