@@ -14,6 +14,7 @@ from aiohttp import web
 
 from services.scheduler.broadcasts import Broadcasts, Conflict, QuotaFull, view_of
 from services.scheduler.planning import Account
+from services.scheduler.schedule import iso_z
 from services.scheduler.spec import InvalidBroadcast, Message
 from services.scheduler.store import BroadcastStore
 from services.scheduler.wechat_calls import MassCalls
@@ -47,7 +48,10 @@ def refusals(handler: Handler) -> Handler:
         except InvalidBroadcast as exc:
             raise ApiError(422, "invalid", str(exc), field=exc.field) from None
         except QuotaFull as exc:
-            raise ApiError(422, "quota_exhausted", str(exc), field="schedule") from None
+            when = {"next_allowed_at": iso_z(exc.next_allowed_at)}
+            raise ApiError(
+                422, "quota_exhausted", str(exc), field="schedule", details=when
+            ) from None
         except Conflict as exc:
             raise ApiError(409, "conflict", str(exc), field="status") from None
 

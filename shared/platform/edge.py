@@ -39,7 +39,12 @@ async def edge_middleware(
     except ApiError as exc:
         status = exc.status
         return error_response(
-            exc.status, exc.code, exc.message, field=exc.field, headers=exc.headers
+            exc.status,
+            exc.code,
+            exc.message,
+            field=exc.field,
+            headers=exc.headers,
+            details=exc.details,
         )
     except web.HTTPException as exc:
         status = exc.status

@@ -19,6 +19,7 @@ ERROR = {
                 "code": {"type": "string"},
                 "message": {"type": "string"},
                 "field": {"type": "string"},
+                "next_allowed_at": {"type": "string", "description": "quota_exhausted only"},
             },
         }
     },

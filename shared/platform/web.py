@@ -24,6 +24,7 @@ class ApiError(Exception):
         *,
         field: str | None = None,
         headers: dict[str, str] | None = None,
+        details: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -31,6 +32,7 @@ class ApiError(Exception):
         self.message = message
         self.field = field
         self.headers = headers or {}
+        self.details = details or {}  # more named facts for the caller (next_allowed_at)
 
 
 def error_response(
@@ -40,8 +42,9 @@ def error_response(
     *,
     field: str | None = None,
     headers: dict[str, str] | None = None,
+    details: dict[str, str] | None = None,
 ) -> web.Response:
-    error: dict[str, str] = {"code": code, "message": message}
+    error: dict[str, str] = {**(details or {}), "code": code, "message": message}
     if field is not None:
         error["field"] = field
     return web.json_response({"error": error}, status=status, headers=headers)

@@ -207,7 +207,7 @@ async def test_the_api_refuses_what_wechat_would_and_hides_other_tenants(
         assert (r.status, (await r.json())["status"]) == (200, "cancelled")
     async with http.post(f"{one}/cancel", headers=ADMIN) as r:
         body = await r.json()
-        assert r.status == 409
+        assert r.status == 409, body
         assert "cancelled" in body["error"]["message"]
 
 
@@ -225,3 +225,33 @@ async def test_preview_and_retract_reach_wechat(broadcast_stack, http):
     assert job["deleted"] is True
     assert (await stack.show(created["id"]))["runs"][0]["retracted"][0]["article_idx"] == 0
     assert run["clientmsgid"] == job["clientmsgid"]
+
+
+async def test_a_full_quota_period_is_refused_with_the_next_allowed_time(
+    broadcast_stack, onboarded, http
+):
+    stack = await broadcast_stack(replicas=1)
+    created, _ = await onboarded(
+        stack.gateway.url, name="Subscription", account_type="subscription"
+    )
+    base = f"{stack.schedulers[0].url}/api/tenants/{created['id']}"
+    body = {"name": "daily", "message": TEXT, "audience": {"kind": "all"}}
+    first = {**body, "schedule": {"at": "2099-12-04T20:00"}}
+    async with http.post(f"{base}/broadcasts", json=first, headers=ADMIN) as r:
+        assert r.status == 201
+    second = {
+        **body,
+        "audience": {"kind": "tag", "tag_id": 3},
+        "schedule": {"at": "2099-12-04T08:00"},
+    }
+    async with http.post(f"{base}/broadcasts", json=second, headers=ADMIN) as r:
+        refused = await r.json()
+    assert r.status == 422
+    assert refused["error"]["code"] == "quota_exhausted"
+    assert refused["error"]["next_allowed_at"] == "2099-12-04T16:00:00Z"  # next local midnight
+    to_list = {**body, "audience": {"kind": "openids", "openids": ["o_a", "o_b"]}}
+    async with http.post(f"{base}/broadcasts", json={**to_list, **first}, headers=ADMIN) as r:
+        assert r.status == 422  # the same day, to all again
+    listed = {**to_list, "schedule": {"at": "2099-12-04T21:00"}}
+    async with http.post(f"{base}/broadcasts", json=listed, headers=ADMIN) as r:
+        assert r.status == 201  # a list send does not count
