@@ -75,7 +75,10 @@ async def seed(mongo: Client, prefix: str, now: datetime) -> list[Account]:
         [
             {
                 "_id": a.tenant_id,
+                "name": "Scheduler bench",
                 "appid": a.appid,
+                "encrypt_mode": "safe",
+                "created_at": now,
                 "account_type": a.account_type,
                 "timezone": a.timezone,
                 "bench": True,

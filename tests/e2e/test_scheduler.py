@@ -38,7 +38,9 @@ class Stack:
 
     @property
     def base(self) -> str:
-        return f"{self.schedulers[0].url}/api/tenants/{self.account.tenant_id}"
+        """The API of a replica that is alive (a test may have killed one)."""
+        alive = next(s for s in self.schedulers if s.process.poll() is None)
+        return f"{alive.url}/api/tenants/{self.account.tenant_id}"
 
     async def create(self, in_seconds: float, **body: Any) -> dict[str, Any]:
         due = datetime.now(UTC) + timedelta(seconds=in_seconds)

@@ -143,7 +143,14 @@ async def make_sched(
         appid, secret = new_appid(), "sched-secret"
         fake.register(FakeAccount(appid, secret, account_type=account_type, **fake_options))
         tenants = mongo[CONTROL_DB].tenants
-        tenant = {"appid": appid, "account_type": account_type, "timezone": "Asia/Shanghai"}
+        tenant = {  # as the gateway's listing shows it: other tests read every tenant
+            "name": "Scheduler harness",
+            "appid": appid,
+            "account_type": account_type,
+            "encrypt_mode": "safe",
+            "timezone": "Asia/Shanghai",
+            "created_at": datetime.now(UTC),
+        }
         await tenants.insert_one({"_id": tenant_id, **tenant})
 
         async def secret_for(_: str) -> str:

@@ -22,6 +22,7 @@ from services.gateway.settings import GatewaySettings
 from services.replies.app import create_app as replies_app
 from services.replies.settings import RepliesSettings
 from services.scheduler.app import create_app as scheduler_app
+from services.scheduler.settings import SchedulerSettings
 from shared.platform.settings import CommonSettings, ConsumerSettings
 from tests.support.bus import stays_true, wait_until
 from tests.support.infra import common_settings
@@ -38,7 +39,9 @@ def build_app(name: str, common: CommonSettings) -> web.Application:
         return gateway_app(GatewaySettings(common=common, queue_prefix="openapi-test"))
     if name == "replies":
         return replies_app(RepliesSettings(consumer=consumer))
-    return {"scheduler": scheduler_app, "analytics": analytics_app}[name](consumer)
+    if name == "scheduler":
+        return scheduler_app(SchedulerSettings(consumer=consumer))
+    return analytics_app(consumer)
 
 
 class Listener:
