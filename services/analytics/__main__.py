@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from services.analytics.app import create_app
-from services.analytics.settings import from_env
+from services.analytics.settings import AnalyticsSettings
 from shared.platform.service import main
 
 if __name__ == "__main__":
-    main("analytics", from_env, create_app)
+    main("analytics", AnalyticsSettings.from_env, create_app)

@@ -2,27 +2,66 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from aiohttp import web
 
-from services.analytics.handlers import reply_sent, wechat_event
+from services.analytics.api import AnalyticsApi
+from services.analytics.handlers import Intake
+from services.analytics.metrics import AnalyticsMetrics
+from services.analytics.openapi import PATHS, SCHEMAS
+from services.analytics.refresh import Refresh
+from services.analytics.reports import Reports
+from services.analytics.settings import AnalyticsSettings
+from services.analytics.store import AnalyticsStore
+from shared.contracts.broadcast_events import BroadcastSubmitted
 from shared.contracts.messages import WeChatMessage
 from shared.contracts.reply_events import ReplySent
 from shared.platform.consumer_service import consumer_app, tenant_directory
 from shared.platform.delivery import Handlers
 from shared.platform.openapi import document
+from shared.platform.publisher import EventPublisher
 from shared.platform.service import Platform
-from shared.platform.settings import ConsumerSettings
 from shared.platform.storage import mongo_client
 
 
-def create_app(settings: ConsumerSettings) -> web.Application:
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(settings: AnalyticsSettings) -> web.Application:
     mongo = mongo_client(settings.common.mongodb_url, app_name="wxp-analytics")
     platform = Platform.build("analytics", settings.common, mongo=mongo)
-    handlers = Handlers().on(WeChatMessage, wechat_event).on(ReplySent, reply_sent)
+    directory = tenant_directory(platform)
+    store = AnalyticsStore(mongo)
+    metrics = AnalyticsMetrics.create(platform.registry)
+    intake = Intake(store=store, directory=directory, metrics=metrics, now=now)
+    reports = Reports(store=store, raw_days=settings.raw_days, policy=settings.health, now=now)
+    publisher = EventPublisher(queues=[], confirm_timeout=5.0, direct_replies=False)
+    refresh = Refresh(
+        store=store,
+        reports=reports,
+        intake=intake,
+        events=publisher,
+        metrics=metrics,
+        refresh_seconds=settings.refresh_seconds,
+        full_seconds=settings.full_refresh_seconds,
+    )
+    handlers = (
+        Handlers()
+        .on(WeChatMessage, intake.take)
+        .on(ReplySent, intake.take)
+        .on(BroadcastSubmitted, intake.take)
+    )
     return consumer_app(
         platform,
-        settings,
+        settings.consumer,
         handlers=handlers,
-        directory=tenant_directory(platform),
-        openapi=document("wxp analytics", {}),
+        directory=directory,
+        openapi=document("wxp analytics", PATHS, SCHEMAS),
+        routes=AnalyticsApi(
+            store=store, reports=reports, now=now, fresh=lambda tenant: tenant in intake.touched
+        ).routes(),
+        on_connect=[publisher.setup],
+        resources=[platform.tasks.background(refresh.run)],
     )

@@ -1,22 +1,48 @@
-"""The analytics handlers. Today they take readers' messages, WeChat's events and the
-platform's reply events off the queue and ack them; the counting arrives with its issue."""
+"""What analytics takes off its queue: every message and event, the platform's reply
+receipts and broadcast submissions. Each becomes one fact in the tenant's raw log (a
+redelivery is a duplicate insert and counts nothing); a submitted broadcast also asks for
+its impact to be measured 24 hours later. The tenants touched are remembered, so the
+periodic refresh recomputes only what changed."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
-from shared.contracts.messages import WeChatMessage
-from shared.contracts.reply_events import ReplySent
+from services.analytics.facts import BROADCAST, fact_of
+from services.analytics.metrics import AnalyticsMetrics
+from services.analytics.store import AnalyticsStore
+from shared.contracts.envelope import parse_iso
 from shared.platform.delivery import Delivery
+from shared.platform.directory import TenantDirectory
 
 logger = logging.getLogger(__name__)
+IMPACT_AFTER = timedelta(hours=24)
 
 
-async def wechat_event(delivery: Delivery[WeChatMessage]) -> None:
-    logger.debug("event %s (%s) taken", delivery.envelope.id, delivery.envelope.type)
+@dataclass
+class Intake:
+    store: AnalyticsStore
+    directory: TenantDirectory
+    metrics: AnalyticsMetrics
+    now: Callable[[], datetime]
+    touched: set[str] = field(default_factory=set)
 
-
-async def reply_sent(delivery: Delivery[ReplySent]) -> None:
-    logger.debug(
-        "reply %s by rule %s taken", delivery.envelope.id, delivery.envelope.payload.rule_id
-    )
+    async def take(self, delivery: Delivery[Any]) -> None:
+        envelope = delivery.envelope
+        timezone = await self.directory.timezone(envelope.tenant_id)
+        fact = fact_of(envelope, timezone)
+        if fact is None:
+            return
+        await self.store.ensure_indexes(envelope.tenant_id)
+        if await self.store.record(envelope.tenant_id, fact):
+            self.metrics.events.labels(fact.kind).inc()
+        self.touched.add(envelope.tenant_id)
+        if fact.kind == BROADCAST:
+            key = f"{envelope.tenant_id}/{fact.broadcast_id}/{fact.run_id}"
+            await self.store.expect_impact(key, envelope.tenant_id, fact, fact.at + IMPACT_AFTER)
+        received = parse_iso(envelope.received_at).timestamp()
+        self.metrics.lag.set(max(0.0, self.now().timestamp() - received))

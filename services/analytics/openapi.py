@@ -1,0 +1,165 @@
+"""Analytics' OpenAPI paths and schemas: stats, send time, health, the agency overview."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.analytics.api import FORMATS, MAX_RANGE_DAYS
+from shared.platform.openapi import json_response, operation, path_param
+
+TENANT = path_param("tenant_id")
+BASE = "/api/tenants/{tenant_id}"
+DATE = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "example": "2026-12-01"}
+FORMAT = {
+    "name": "format",
+    "in": "query",
+    "required": False,
+    "description": "csv: the same figures as text/csv (so does Accept: text/csv)",
+    "schema": {"type": "string", "enum": list(FORMATS)},
+}
+RANGE = [
+    {"name": "from", "in": "query", "required": False, "schema": DATE},
+    {"name": "to", "in": "query", "required": False, "schema": DATE},
+]
+COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
+INT = {"type": "integer"}
+RATE = {"type": "number", "nullable": True}
+NULLABLE_INT = {"type": "integer", "nullable": True}
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def closed(properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": list(properties), "properties": properties}
+
+
+SCHEMAS: dict[str, Any] = {
+    "Day": closed(
+        {
+            "date": DATE,
+            "new": INT,
+            "lost": INT,
+            "net": INT,
+            "cumulative": NULLABLE_INT,
+            "active_readers": INT,
+            "messages": INT,
+            "messages_by_type": COUNTS,
+            "menu_clicks": COUNTS,
+            "rule_replies": INT,
+            "cs_replies": INT,
+            "unanswered": INT,
+        }
+    ),
+    "Daily": closed(
+        {"timezone": {"type": "string"}, "days": {"type": "array", "items": ref("Day")}}
+    ),
+    "Activity": closed(
+        {
+            "followers_known": INT,
+            "active_7d": INT,
+            "active_30d": INT,
+            "active_rate_7d": RATE,
+            "active_rate_30d": RATE,
+        }
+    ),
+    "Impacts": closed(
+        {
+            "broadcasts": {
+                "type": "array",
+                "items": closed(
+                    {
+                        "broadcast_id": {"type": "string"},
+                        "run_id": {"type": "string"},
+                        "submitted_at": {"type": "string"},
+                        "unfollows_24h": INT,
+                        "baseline_24h": RATE,
+                        "lift": RATE,
+                    }
+                ),
+            }
+        }
+    ),
+    "SendTime": closed(
+        {
+            "hour": {"type": "integer", "minimum": 0, "maximum": 23},
+            "basis": {"type": "string", "enum": ["interactions", "default"]},
+            "sample": INT,
+            "timezone": {"type": "string"},
+            "by_hour_of_week": {
+                "type": "array",
+                "minItems": 7,
+                "maxItems": 7,
+                "items": {"type": "array", "minItems": 24, "maxItems": 24, "items": INT},
+            },
+        }
+    ),
+    "Health": closed(
+        {
+            "status": {"type": "string", "enum": ["active", "declining", "dormant", "no_data"]},
+            "last_interaction_at": {"type": "string", "nullable": True},
+            "interactions_7d": INT,
+            "interactions_prev_7d": INT,
+        }
+    ),
+    "Overview": closed(
+        {
+            "tenants": {
+                "type": "array",
+                "items": closed(
+                    {
+                        "id": {"type": "string"},
+                        "name": {"type": "string", "nullable": True},
+                        "followers_known": INT,
+                        "new_7d": INT,
+                        "lost_7d": INT,
+                        "active_rate_30d": RATE,
+                        "status": {"type": "string"},
+                    }
+                ),
+            }
+        }
+    ),
+}
+
+
+def csv_or(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    response = json_response(description, schema)
+    response["content"]["text/csv"] = {"schema": {"type": "string"}}
+    return response
+
+
+def stats(summary: str, schema: str, params: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {
+        "get": operation(
+            summary, {"200": csv_or(summary, ref(schema))}, params=[TENANT, *(params or []), FORMAT]
+        )
+    }
+
+
+PATHS: dict[str, Any] = {
+    BASE + "/stats/daily": stats(
+        f"Followers, activity, messages and replies by tenant-local day "
+        f"(at most {MAX_RANGE_DAYS} days; default the last 30)",
+        "Daily",
+        RANGE,
+    ),
+    BASE + "/stats/activity": stats(
+        "Known followers and active readers (7 and 30 days)", "Activity"
+    ),
+    BASE + "/stats/broadcasts": stats(
+        "Unfollows in the 24 h after each broadcast, against the account's baseline", "Impacts"
+    ),
+    BASE + "/send-time": stats(
+        "The recommended send hour and the 7×24 interaction grid (28 days)", "SendTime"
+    ),
+    BASE + "/health": stats("Account health: active, declining, dormant or no_data", "Health"),
+    "/api/overview": {
+        "get": operation(
+            "Every account, worst health first (agency keys)",
+            {"200": csv_or("the accounts", ref("Overview"))},
+            params=[FORMAT],
+        )
+    },
+}

@@ -1,0 +1,148 @@
+"""Analytics' background work, every ``refresh_seconds``:
+
+- each tenant touched since the last round (every tenant every ``full_seconds``, so a
+  quiet account turns dormant): its overview row, and its send hour, published as
+  ``analytics.send_time`` when it changed;
+- each broadcast submitted 24 hours ago: its unfollows against the account's baseline,
+  published as ``analytics.broadcast_impact`` and kept for ``stats/broadcasts``;
+- on the full round, days about to leave the raw log are finalized, then purged.
+
+Every step is idempotent (deterministic envelope ids; finalized days are unique inserts),
+so replicas may overlap and a crash repeats work rather than losing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from services.analytics.facts import BROADCAST, UNFOLLOW
+from services.analytics.figures import day_figures, impact
+from services.analytics.handlers import Intake
+from services.analytics.metrics import AnalyticsMetrics
+from services.analytics.reports import Reports, day_doc
+from services.analytics.store import AnalyticsStore
+from shared.contracts.broadcast_events import BroadcastImpact, SendTimeAdvice
+from shared.contracts.envelope import announce
+from shared.contracts.tenancy import DEFAULT_TIMEZONE
+from shared.platform.publisher import EventPublisher
+
+logger = logging.getLogger(__name__)
+BASELINE_DAYS = 14
+
+
+@dataclass
+class Refresh:
+    store: AnalyticsStore
+    reports: Reports
+    intake: Intake
+    events: EventPublisher
+    metrics: AnalyticsMetrics
+    refresh_seconds: float
+    full_seconds: float
+
+    async def run(self) -> None:
+        """Background loop."""
+        last_full = float("-inf")
+        while True:
+            full = time.monotonic() - last_full >= self.full_seconds
+            await self.round(full=full)
+            if full:
+                last_full = time.monotonic()
+            await asyncio.sleep(self.refresh_seconds)
+
+    async def round(self, *, full: bool) -> None:
+        touched, self.intake.touched = self.intake.touched, set()
+        tenants = {str(t["_id"]): t for t in await self.store.tenants()}
+        chosen = tenants if full else {k: v for k, v in tenants.items() if k in touched}
+        statuses: Counter[str] = Counter()
+        for tenant_id, doc in chosen.items():
+            timezone = str(doc.get("timezone") or DEFAULT_TIMEZONE)
+            try:
+                row = await self.tenant(tenant_id, str(doc.get("name", "")), timezone)
+                statuses[row["status"]] += 1
+                if full:
+                    await self.finalize(tenant_id, timezone)
+            except Exception:
+                self.intake.touched.add(tenant_id)  # next round
+                logger.exception("tenant %s: refresh failed; next round", tenant_id)
+        if full:
+            for status in ("active", "declining", "dormant", "no_data"):
+                self.metrics.tenants.labels(status).set(statuses.get(status, 0))
+        await self.impacts()
+
+    async def tenant(self, tenant_id: str, name: str, timezone: str) -> dict[str, Any]:
+        window = await self.reports.window(tenant_id, timezone)
+        row = await self.reports.summary(tenant_id, name, timezone)
+        await self.store.set_state(tenant_id, "summary", row)
+        advice, _ = self.reports.send_time(window)
+        before = await self.store.state(tenant_id, "send_time")
+        if before is None or (before["hour"], before["basis"]) != (advice.hour, advice.basis):
+            payload = SendTimeAdvice(advice.hour, advice.basis, advice.sample)
+            stamp = f"{tenant_id}:send_time:{advice.hour}:{advice.basis}:{window.today}"
+            await self._publish(tenant_id, payload, stamp)
+            await self.store.set_state(tenant_id, "send_time", advice.to_json())
+        return row
+
+    async def impacts(self) -> None:
+        for due in await self.store.due_impacts(self.reports.now()):
+            tenant_id, submitted = str(due["tenant_id"]), due["submitted_at"]
+            first = (submitted - timedelta(days=BASELINE_DAYS + 1)).date().isoformat()
+            last = (submitted + timedelta(days=2)).date().isoformat()
+            facts = await self.store.facts(
+                tenant_id, first_day=first, last_day=last, kinds=(UNFOLLOW, BROADCAST)
+            )
+            measured = impact(
+                submitted_at=submitted,
+                unfollows=[f.at for f in facts if f.kind == UNFOLLOW],
+                broadcasts=[f.at for f in facts if f.kind == BROADCAST and f.at != submitted],
+            )
+            payload = BroadcastImpact(
+                str(due["broadcast_id"]),
+                str(due["run_id"]),
+                measured.unsubscribes,
+                measured.baseline,
+                measured.lift,
+            )
+            await self._publish(tenant_id, payload, f"{due['_id']}:impact")
+            await self.store.save_impact(
+                tenant_id,
+                {
+                    "_id": f"{due['broadcast_id']}/{due['run_id']}",
+                    "broadcast_id": due["broadcast_id"],
+                    "run_id": due["run_id"],
+                    "submitted_at": submitted,
+                    "unfollows_24h": measured.unsubscribes,
+                    "baseline_24h": measured.baseline,
+                    "lift": measured.lift,
+                },
+            )
+            await self.store.impact_done(str(due["_id"]))
+
+    async def finalize(self, tenant_id: str, timezone: str) -> None:
+        """Days the raw log is about to drop become ``analytics_days``; then it drops them."""
+        keep_from = self.reports.today(timezone) - timedelta(days=self.reports.raw_days - 1)
+        first = keep_from - timedelta(days=7)
+        for n in range(7):
+            day: date = first + timedelta(days=n)
+            facts = await self.store.facts(
+                tenant_id, first_day=day.isoformat(), last_day=day.isoformat()
+            )
+            if facts:
+                answered = await self.store.answered(tenant_id, day.isoformat())
+                await self.store.finalize(
+                    tenant_id, day_doc(day_figures(day.isoformat(), facts, answered))
+                )
+        await self.store.purge(tenant_id, keep_from.isoformat())
+
+    async def _publish(self, tenant_id: str, payload: Any, stamp: str) -> None:
+        event_id = hashlib.sha256(stamp.encode()).hexdigest()[:32]
+        envelope = announce(payload, id=event_id, tenant_id=tenant_id, at=self.reports.now())
+        await self.events.publish(envelope)
+        self.metrics.published.labels(payload.TYPE).inc()

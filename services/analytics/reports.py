@@ -1,0 +1,204 @@
+"""The figures the API shows, computed from the raw log (and, for days older than it
+keeps, from the days finalized out of it) with the pure rules of ``figures.py``."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from services.analytics.facts import FOLLOW, INTERACTION, UNFOLLOW, Fact
+from services.analytics.figures import (
+    DayFigures,
+    HealthPolicy,
+    SendTime,
+    by_hour,
+    by_hour_of_week,
+    day_figures,
+    followers_known,
+    health,
+    send_time,
+    with_cumulative,
+)
+from services.analytics.store import AnalyticsStore
+
+SEND_TIME_DAYS = 28
+ACTIVITY_DAYS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A tenant's recent facts (the last ``ACTIVITY_DAYS`` local days, today included)."""
+
+    today: date
+    zone: ZoneInfo
+    facts: list[Fact]
+
+    def since(self, days: int) -> list[Fact]:
+        first = (self.today - timedelta(days=days - 1)).isoformat()
+        return [f for f in self.facts if f.day >= first]
+
+    def readers(self, days: int) -> int:
+        return len({f.openid for f in self.since(days) if f.kind == INTERACTION})
+
+    def interactions(self, first: int, last: int) -> int:
+        """Interactions from ``first`` days ago to ``last`` days ago (0: today)."""
+        lo = (self.today - timedelta(days=first)).isoformat()
+        hi = (self.today - timedelta(days=last)).isoformat()
+        return sum(1 for f in self.facts if f.kind == INTERACTION and lo <= f.day <= hi)
+
+
+@dataclass(frozen=True, slots=True)
+class Reports:
+    store: AnalyticsStore
+    raw_days: int
+    policy: HealthPolicy
+    now: Callable[[], datetime]
+
+    def today(self, timezone: str) -> date:
+        return self.now().astimezone(ZoneInfo(timezone)).date()
+
+    async def window(self, tenant_id: str, timezone: str) -> Window:
+        today = self.today(timezone)
+        first = (today - timedelta(days=ACTIVITY_DAYS - 1)).isoformat()
+        facts = await self.store.facts(tenant_id, first_day=first, last_day=today.isoformat())
+        return Window(today, ZoneInfo(timezone), facts)
+
+    async def daily(
+        self, tenant_id: str, timezone: str, first: date, last: date
+    ) -> list[DayFigures]:
+        """Each day from ``first`` to ``last``, with ``cumulative`` from the latest baseline
+        (the days between the baseline and ``first`` are counted too)."""
+        baseline = await self._baseline(tenant_id)
+        start = first
+        if baseline is not None and date.fromisoformat(baseline[0]) < first:
+            start = date.fromisoformat(baseline[0]) + timedelta(days=1)
+        days = with_cumulative(await self._days(tenant_id, timezone, start, last), baseline)
+        return [d for d in days if d.date >= first.isoformat()]
+
+    async def _days(
+        self, tenant_id: str, timezone: str, first: date, last: date
+    ) -> list[DayFigures]:
+        raw_start = self.today(timezone) - timedelta(days=self.raw_days - 1)
+        kept = {
+            doc["_id"]: doc
+            for doc in await self.store.finalized(tenant_id, first.isoformat(), last.isoformat())
+        }
+        by_day: dict[str, list[Fact]] = defaultdict(list)
+        answered: set[str] = set()
+        if last >= raw_start:
+            from_day = max(first, raw_start).isoformat()
+            for fact in await self.store.facts(
+                tenant_id, first_day=from_day, last_day=last.isoformat()
+            ):
+                by_day[fact.day].append(fact)
+            answered = await self.store.answered(tenant_id, from_day)
+        days = []
+        for n in range((last - first).days + 1):
+            day = (first + timedelta(days=n)).isoformat()
+            if day in kept:
+                days.append(_from_doc(kept[day]))
+            else:
+                days.append(day_figures(day, by_day.get(day, []), answered))
+        return days
+
+    async def _baseline(self, tenant_id: str) -> tuple[str, int] | None:
+        doc = await self.store.state(tenant_id, "baseline")
+        return None if doc is None else (str(doc["day"]), int(doc["value"]))
+
+    async def activity(self, tenant_id: str, window: Window) -> dict[str, Any]:
+        known = await self.followers(tenant_id, window)
+        active_7d, active_30d = window.readers(7), window.readers(30)
+        return {
+            "followers_known": known,
+            "active_7d": active_7d,
+            "active_30d": active_30d,
+            "active_rate_7d": _rate(active_7d, known),
+            "active_rate_30d": _rate(active_30d, known),
+        }
+
+    async def followers(self, tenant_id: str, window: Window) -> int:
+        baseline = await self._baseline(tenant_id)
+        since = 0
+        if baseline is not None:
+            since = sum(
+                (f.kind == FOLLOW) - (f.kind == UNFOLLOW)
+                for f in window.facts
+                if f.day > baseline[0]
+            )
+        return followers_known(baseline, since, await self.store.following(tenant_id))
+
+    def send_time(self, window: Window) -> tuple[SendTime, list[list[int]]]:
+        recent = [f for f in window.since(SEND_TIME_DAYS) if f.kind == INTERACTION]
+        return send_time(by_hour(recent)), by_hour_of_week(recent)
+
+    async def health(self, tenant_id: str, window: Window) -> dict[str, Any]:
+        interactions = [f for f in window.facts if f.kind == INTERACTION]
+        last = max((f.at for f in interactions), default=None)
+        if last is None:
+            last = await self._last_kept_interaction(tenant_id, window.today, window.zone)
+        recent, before = window.interactions(6, 0), window.interactions(13, 7)
+        status = health(
+            last_interaction_at=last,
+            interactions_7d=recent,
+            interactions_prev_7d=before,
+            now=self.now(),
+            policy=self.policy,
+        )
+        return {
+            "status": status,
+            "last_interaction_at": None if last is None else _iso(last),
+            "interactions_7d": recent,
+            "interactions_prev_7d": before,
+        }
+
+    async def _last_kept_interaction(
+        self, tenant_id: str, today: date, zone: ZoneInfo
+    ) -> datetime | None:
+        """The end of the newest finalized day with interactions, for quiet accounts."""
+        docs = await self.store.finalized(tenant_id, "0000-00-00", today.isoformat())
+        busy = sorted(d["_id"] for d in docs if d.get("interactions"))
+        if not busy:
+            return None
+        end = datetime.combine(date.fromisoformat(busy[-1]), time(23, 59, 59), zone)
+        return end.astimezone(UTC)
+
+    async def summary(self, tenant_id: str, name: str, timezone: str) -> dict[str, Any]:
+        """An overview row."""
+        window = await self.window(tenant_id, timezone)
+        activity = await self.activity(tenant_id, window)
+        week = window.since(7)
+        return {
+            "id": tenant_id,
+            "name": name,
+            "followers_known": activity["followers_known"],
+            "new_7d": sum(1 for f in week if f.kind == FOLLOW),
+            "lost_7d": sum(1 for f in week if f.kind == UNFOLLOW),
+            "active_rate_30d": activity["active_rate_30d"],
+            "status": (await self.health(tenant_id, window))["status"],
+        }
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return None if whole <= 0 else round(part / whole, 4)
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _from_doc(doc: dict[str, Any]) -> DayFigures:
+    fields = {k: v for k, v in doc.items() if k in DayFigures.__dataclass_fields__}
+    return DayFigures(**fields)
+
+
+def day_doc(figures: DayFigures) -> dict[str, Any]:
+    """A finalized day, as ``analytics_days`` keeps it."""
+    return {"_id": figures.date, **asdict(figures)}
+
+
+def days_between(first: date, last: date) -> Sequence[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
