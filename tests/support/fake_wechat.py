@@ -17,6 +17,16 @@ encrypted MASSSENDJOBFINISH event is posted to it (3 attempts) unless ``finish_e
 is false. ``finish_delay`` counts on the fake's ``clock`` for ``mass/get`` and in real
 seconds for the event.
 
+Parametric QR codes (``qrcode/create``) and user analytics (``/datacube/getusersummary``,
+``/datacube/getusercumulate``) follow WeChat's rules, kept in
+:mod:`tests.support.fake_datacube`: temporary codes live 60 s to 30 days (30 s when
+unsaid; else 40035), permanent ones never expire and an account has at most
+``permanent_qrcode_limit`` of them (WeChat: 100,000; 45029); a scene out of bounds
+answers 40053, an unknown ``action_name`` 40052. Analytics spans at most 7 days and ends
+on a day whose data is ready, yesterday from 08:00 Beijing time by the ``wall`` clock
+(61501; a date not ``YYYY-MM-DD``: 61500), and answers the fixtures a test set, zeros
+for other days.
+
 Test-only admin endpoints: ``POST /_fake/accounts`` ({appid, secret, followers?,
 out_of_window?, account_type?: service | subscription, timezone?, webhook_url?, token?,
 encoding_aes_key?, original_id?, encrypt_mode?, finish_delay?, finish_status?,
@@ -25,7 +35,10 @@ finish_event?}; registering an appid again replaces the account, not its jobs),
 delay?, times?, appid?, after?}: with ``after`` the call is handled first, a mass send
 accepted, and then the fake waits ``delay`` and answers the injected error, if any, or
 the real answer: a client that gives up or dies has really sent), ``POST /_fake/revoke``
-({appid}), ``GET /_fake/mass_jobs`` (?appid=: the accepted mass sends).
+({appid}), ``GET /_fake/mass_jobs`` (?appid=: the accepted mass sends), ``GET
+/_fake/qrcodes`` (?appid=: the created QR codes), ``POST /_fake/datacube`` ({appid, days:
+{"YYYY-MM-DD": {sources?: {user_source: [new_user, cancel_user]}, cumulate?}}}: added to
+the account's analytics fixtures).
 
 In-process: ``TestServer(FakeWeChat().app())``. As a process:
 ``python -m tests.support.fake_wechat --port N --expires-in 3 --grace 1``.
@@ -48,6 +61,14 @@ from typing import Any
 
 from aiohttp import ClientSession, web
 
+from tests.support.fake_datacube import (
+    PERMANENT_LIMIT,
+    Datacube,
+    QrBook,
+    QrCode,
+    Refused,
+    days_from_json,
+)
 from tests.support.fake_mass import (
     DEFAULT_AUDIENCE,
     SEND_SUCCESS,
@@ -65,6 +86,7 @@ MASS_TYPES = {"text", "image", "voice", "mpvideo", "mpnews", "wxcard"}
 MEDIA_TYPES = {"image", "voice", "video", "mpvideo", "mpnews"}
 ROOT = Path(__file__).resolve().parents[2]  # where `python -m tests.support.fake_wechat` runs
 MASS = f"{API}/message/mass"
+DATACUBE = "/datacube"
 MSG_NOT_FOUND = 9500001  # the fake's answer to an unknown msg_id (WeChat documents none)
 
 
@@ -134,16 +156,19 @@ class FakeWeChat:
         grace: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        permanent_qrcode_limit: int = PERMANENT_LIMIT,
     ) -> None:
         self.expires_in = expires_in
         self.grace = grace
         self.clock = clock  # token lifetimes, clientmsgid memory, minute limit, job ends
-        self.wall = wall  # the quota's calendar, the events' CreateTime
+        self.wall = wall  # the quota's calendar, the events' CreateTime, analytics' days
         self.accounts: dict[str, Account] = {}
         self.tokens: dict[str, Token] = {}
         self.faults: list[Fault] = []
         self.log: list[Call] = []
         self.mass = MassLedger()
+        self.qr = QrBook(permanent_qrcode_limit)
+        self.datacube = Datacube()
         self._courier: Courier | None = None  # while the app runs
         self._serial = 0
 
@@ -173,6 +198,15 @@ class FakeWeChat:
     def accepted(self, appid: str | None = None) -> list[MassJob]:
         """The mass sends (``sendall`` and ``send``) WeChat took, oldest first."""
         return self.mass.accepted(appid)
+
+    def qrcodes(self, appid: str | None = None) -> list[QrCode]:
+        """The QR codes ``qrcode/create`` made, oldest first (a permanent one once)."""
+        return self.qr.created(appid)
+
+    def set_datacube(self, appid: str, days: Json) -> None:
+        """Adds analytics fixtures, as ``POST /_fake/datacube`` takes them (ValueError or
+        TypeError when they are not of that form)."""
+        self.datacube.set_days(appid, days_from_json(days))
 
     # -- WeChat's behaviour ----------------------------------------------------------
     def issue(self, params: dict[str, str]) -> Json:
@@ -301,6 +335,15 @@ class FakeWeChat:
         account.tags[name] = 100 + len(account.tags)
         return {"tag": {"id": account.tags[name], "name": name}}
 
+    def qrcode_create(self, account: Account, body: Json, _: dict[str, str]) -> Json:
+        return self.qr.create(account.appid, body, self.wall()).answer()
+
+    def user_summary(self, account: Account, body: Json, _: dict[str, str]) -> Json:
+        return self.datacube.summary(account.appid, body, self.wall())
+
+    def user_cumulate(self, account: Account, body: Json, _: dict[str, str]) -> Json:
+        return self.datacube.cumulate(account.appid, body, self.wall())
+
     def minute_quota(self, account: Account) -> None:
         if not self.mass.admit_call(account.appid, self.clock()):
             raise Refusal(45011, "api minute-quota reach limit")
@@ -392,6 +435,9 @@ class FakeWeChat:
             ("GET", f"{API}/user/info"): self.user_info,
             ("GET", f"{API}/tags/get"): self.tags_get,
             ("POST", f"{API}/tags/create"): self.tags_create,
+            ("POST", f"{API}/qrcode/create"): self.qrcode_create,
+            ("POST", f"{DATACUBE}/getusersummary"): self.user_summary,
+            ("POST", f"{DATACUBE}/getusercumulate"): self.user_cumulate,
         }
         for (method, path), endpoint in endpoints.items():
             app.router.add_route(method, path, self._handler(endpoint))
@@ -402,6 +448,8 @@ class FakeWeChat:
         app.router.add_delete("/_fake/faults", self._clear_faults)
         app.router.add_post("/_fake/revoke", self._revoke)
         app.router.add_get("/_fake/mass_jobs", self._mass_jobs)
+        app.router.add_get("/_fake/qrcodes", self._qrcodes)
+        app.router.add_post("/_fake/datacube", self._set_datacube)
         app.cleanup_ctx.append(self._posting)
         return app
 
@@ -466,7 +514,7 @@ class FakeWeChat:
             account = self.accounts[self.check_token(params.get("access_token")).appid]
             body = json_body(raw) if method == "POST" else {}
             return answer_json(endpoint(account, body, params))
-        except Refusal as refusal:
+        except (Refusal, Refused) as refusal:  # Refused: the analytics rules' own refusals
             call.errcode = refusal.errcode
             answer = {"errcode": refusal.errcode, "errmsg": refusal.errmsg, **refusal.extra}
             return answer_json(answer)
@@ -510,6 +558,17 @@ class FakeWeChat:
     async def _mass_jobs(self, request: web.Request) -> web.Response:
         now = self.clock()
         return answer_json([job.as_json(now) for job in self.accepted(request.query.get("appid"))])
+
+    async def _qrcodes(self, request: web.Request) -> web.Response:
+        return answer_json([code.as_json() for code in self.qrcodes(request.query.get("appid"))])
+
+    async def _set_datacube(self, request: web.Request) -> web.Response:
+        try:
+            data = await request.json()
+            self.set_datacube(data["appid"], data["days"])
+        except (KeyError, TypeError, ValueError) as exc:
+            return web.json_response({"ok": False, "error": repr(exc)}, status=400)
+        return web.json_response({"ok": True})
 
 
 Endpoint = Callable[[Account, Json, dict[str, str]], Json]
@@ -612,6 +671,19 @@ class FakeAdmin:
             response.raise_for_status()
             found: list[Json] = await response.json()
             return found
+
+    async def qrcodes(self, appid: str | None = None) -> list[Json]:
+        """The created QR codes, each with ``permanent`` and ``expires_at`` (wall clock)."""
+        query = {} if appid is None else {"appid": appid}
+        async with self.http.get(f"{self.base}/_fake/qrcodes", params=query) as response:
+            response.raise_for_status()
+            found: list[Json] = await response.json()
+            return found
+
+    async def set_datacube(self, appid: str, days: Json) -> None:
+        """Adds analytics fixtures: {"YYYY-MM-DD": {"sources": {"30": [new, cancel]},
+        "cumulate": n}}."""
+        await self._send("POST", "/_fake/datacube", {"appid": appid, "days": days})
 
     async def ready(self) -> bool:
         try:
