@@ -17,6 +17,7 @@ from aiohttp.test_utils import make_mocked_request
 from openapi_spec_validator import OpenAPIV30SpecValidator, validate
 
 from services.analytics.app import create_app as analytics_app
+from services.analytics.settings import AnalyticsSettings
 from services.gateway.app import create_app as gateway_app
 from services.gateway.settings import GatewaySettings
 from services.replies.app import create_app as replies_app
@@ -41,7 +42,7 @@ def build_app(name: str, common: CommonSettings) -> web.Application:
         return replies_app(RepliesSettings(consumer=consumer))
     if name == "scheduler":
         return scheduler_app(SchedulerSettings(consumer=consumer))
-    return analytics_app(consumer)
+    return analytics_app(AnalyticsSettings(consumer=consumer))
 
 
 class Listener:

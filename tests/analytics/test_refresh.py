@@ -1,0 +1,152 @@
+"""Analytics' background work on the real database and broker, with the clock in the
+test's hands: the send hour published when it changes, a broadcast's impact 24 hours
+after it, and days finalized before the raw log drops them."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from services.analytics.figures import HealthPolicy
+from services.analytics.handlers import Intake
+from services.analytics.metrics import AnalyticsMetrics
+from services.analytics.refresh import Refresh
+from services.analytics.reports import Reports
+from services.analytics.store import AnalyticsStore
+from shared.contracts.broadcast_events import BroadcastSubmitted
+from shared.contracts.envelope import Envelope, iso
+from shared.contracts.messages import WeChatMessage
+from shared.platform.delivery import Delivery
+from shared.platform.directory import TenantDirectory
+from shared.platform.publisher import EventPublisher
+from shared.platform.storage import CONTROL_DB, Client, tenant_db_name
+from tests.support.bus import Tap, wait_until
+
+START = datetime(2026, 12, 10, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
+
+
+@dataclass
+class Clock:
+    now: datetime = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Harness:
+    tenant_id: str
+    intake: Intake
+    refresh: Refresh
+    reports: Reports
+    store: AnalyticsStore
+    clock: Clock
+    tap: Tap
+    serial: int = 0
+
+    async def take(self, kind: str, at: datetime, openid: str, payload: Any = None) -> None:
+        self.serial += 1
+        stamp = iso(at)
+        body = payload or WeChatMessage("gh_refresh", {"msg_id": str(self.serial)})
+        envelope = Envelope(
+            f"{self.tenant_id}-{self.serial}", self.tenant_id, kind, stamp, stamp, openid, body
+        )
+        await self.intake.take(Delivery(envelope))
+
+
+@pytest.fixture
+async def harness(mongo: Client, amqp, tap_factory) -> AsyncIterator[Harness]:
+    tenant_id = f"anr-{secrets.token_hex(5)}"
+    await mongo[CONTROL_DB].tenants.insert_one(
+        {
+            "_id": tenant_id,
+            "name": "Refresh harness",
+            "appid": "wx" + secrets.token_hex(8),
+            "account_type": "service",
+            "encrypt_mode": "safe",
+            "timezone": "Asia/Shanghai",
+            "created_at": START,
+        }
+    )
+    tap = await tap_factory([f"{tenant_id}.analytics.*"], answer=None)
+    clock = Clock()
+    store = AnalyticsStore(mongo)
+    metrics = AnalyticsMetrics.create(CollectorRegistry())
+    intake = Intake(store=store, directory=TenantDirectory(mongo), metrics=metrics, now=clock)
+    reports = Reports(store=store, raw_days=35, policy=HealthPolicy(), now=clock)
+    publisher = EventPublisher(queues=[], confirm_timeout=5.0, direct_replies=False)
+    await publisher.setup(amqp)
+    refresh = Refresh(store, reports, intake, publisher, metrics, 60.0, 3600.0)
+    yield Harness(tenant_id, intake, refresh, reports, store, clock, tap)
+    await publisher.close()
+    await mongo.drop_database(tenant_db_name(tenant_id))
+    await mongo[CONTROL_DB].tenants.delete_one({"_id": tenant_id})
+    await mongo[CONTROL_DB].analytics_impacts_due.delete_many({"tenant_id": tenant_id})
+
+
+async def test_the_send_hour_is_published_when_it_changes_and_only_then(harness: Harness):
+    await harness.take("msg.text", START - timedelta(days=1), "o_1")
+    await harness.refresh.round(full=False)
+    await wait_until(lambda: len(harness.tap.of_type("analytics.send_time")) == 1)
+    first = harness.tap.of_type("analytics.send_time")[0].payload
+    assert (first.hour, first.basis) == (20, "default")  # fewer than 50 interactions
+
+    for n in range(60):  # 21:00 in Shanghai, on the previous days
+        at = datetime(2026, 12, 9 - n % 7, 13, n % 60, tzinfo=UTC)
+        await harness.take("event.click", at, f"o_{n}")
+    await harness.refresh.round(full=False)
+    await harness.refresh.round(full=False)  # nothing new: nothing published
+    await wait_until(lambda: len(harness.tap.of_type("analytics.send_time")) == 2)
+    second = harness.tap.of_type("analytics.send_time")[1].payload
+    assert (second.hour, second.basis, second.interactions) == (21, "interactions", 61)
+    summary = await harness.store.state(harness.tenant_id, "summary")
+    assert summary is not None
+    assert summary["status"] == "active"
+
+
+async def test_a_broadcast_impact_is_published_a_day_after_it(harness: Harness):
+    submitted = START - timedelta(hours=1)
+    await harness.take(
+        "broadcast.submitted", submitted, "", BroadcastSubmitted("b1", "r1", "all", msg_id="9")
+    )
+    for n in range(14):  # one unfollow a day before, two in the 24 h after
+        await harness.take("event.unsubscribe", submitted - timedelta(days=n, hours=3), f"old{n}")
+    for n in range(2):
+        await harness.take("event.unsubscribe", submitted + timedelta(hours=2 + n), f"new{n}")
+    await harness.refresh.impacts()
+    assert harness.tap.of_type("analytics.broadcast_impact") == []  # not 24 h yet
+
+    harness.clock.now = submitted + timedelta(hours=24, minutes=1)
+    await harness.refresh.impacts()
+    await harness.refresh.impacts()  # done once
+    await wait_until(lambda: len(harness.tap.of_type("analytics.broadcast_impact")) == 1)
+    impact = harness.tap.of_type("analytics.broadcast_impact")[0].payload
+    assert (impact.broadcast_id, impact.unsubscribes, impact.baseline, impact.lift) == (
+        "b1",
+        2,
+        1.0,
+        2.0,
+    )
+    [kept] = await harness.store.impacts(harness.tenant_id)
+    assert kept["unfollows_24h"] == 2
+
+
+async def test_days_leaving_the_raw_log_are_finalized_first(harness: Harness):
+    old = START - timedelta(days=36)
+    await harness.take("event.subscribe", old, "o_old")
+    await harness.take("msg.text", old + timedelta(minutes=5), "o_old")
+    await harness.refresh.finalize(harness.tenant_id, "Asia/Shanghai")
+    day = old.astimezone(ZoneInfo("Asia/Shanghai")).date()
+    left = await harness.store.facts(
+        harness.tenant_id, first_day="2000-01-01", last_day="2100-01-01"
+    )
+    assert left == []  # purged
+    [figures] = await harness.reports.daily(harness.tenant_id, "Asia/Shanghai", day, day)
+    assert (figures.new, figures.messages, figures.active_readers) == (1, 1, 1)
