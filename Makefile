@@ -33,12 +33,13 @@ test: infra lint ## Lint, then run every test against the real RabbitMQ and Ferr
 faults: infra ## The seeded fault-injection run alone (WXP_FAULTS_SEED=N replays a run)
 	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m pytest -m fault_injection $(PYTEST_ARGS)
 
-bench: infra ## wrk against bare aiohttp, the wechatpy peer and the stack; consumers, rules, relay, scheduler lag (var/bench/)
+bench: infra ## wrk against bare aiohttp, the wechatpy peer and the stack; consumers, rules, relay, scheduler lag, analytics intake (var/bench/)
 	@$(LOCAL)/install-bench.sh
 	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m tests.bench
 	@$(PY) -m tests.bench.rules
 	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m tests.bench.relay
 	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m tests.bench.scheduler
+	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m tests.bench.analytics
 
 clean: stop ## Stop everything and delete var/ and .venv/
 	rm -rf var $(VENV)

@@ -63,5 +63,5 @@ def create_app(settings: AnalyticsSettings) -> web.Application:
             store=store, reports=reports, now=now, fresh=lambda tenant: tenant in intake.touched
         ).routes(),
         on_connect=[publisher.setup],
-        resources=[platform.tasks.background(refresh.run)],
+        resources=[platform.tasks.background(refresh.run, refresh.fold)],
     )

@@ -1,6 +1,7 @@
 """What analytics takes off its queue: every message and event, the platform's reply
-receipts and broadcast submissions. Each becomes one fact in the tenant's raw log (a
-redelivery is a duplicate insert and counts nothing); a submitted broadcast also asks for
+receipts and broadcast submissions. Each becomes one fact, through the inbox, in the
+tenant's raw log (a redelivery is a duplicate insert and counts nothing); a submitted
+broadcast also asks for
 its impact to be measured 24 hours later. The tenants touched are remembered, so the
 periodic refresh recomputes only what changed."""
 
@@ -37,7 +38,6 @@ class Intake:
         fact = fact_of(envelope, timezone)
         if fact is None:
             return
-        await self.store.ensure_indexes(envelope.tenant_id)
         if await self.store.record(envelope.tenant_id, fact):
             self.metrics.events.labels(fact.kind).inc()
         self.touched.add(envelope.tenant_id)

@@ -12,31 +12,42 @@
 - ``analytics_state``: the latest baseline, the send hour last published, and the
   broadcasts whose 24-hour impact is still to publish.
 
-Inserts of concurrent deliveries share one round trip per tenant (``GroupInsert``).
+A delivery's fact first lands in the shared inbox of its two seconds
+(``wxp_analytics.inbox_N``): concurrent deliveries of every tenant share one insert
+(``GroupInsert``), which is what lets one process count thousands of envelopes a second
+across a thousand tenants' databases. Once no one writes to an inbox any more (10 s), the
+fold moves it to the tenants, one insert per tenant, and drops it.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Sequence
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.analytics.facts import FOLLOW, UNFOLLOW, Fact
 from shared.platform.group_commit import GroupInsert
-from shared.platform.storage import CONTROL_DB, Client, tenant_db_name
+from shared.platform.storage import CONTROL_DB, Client, only_duplicates, tenant_db_name
 
 Doc = dict[str, Any]
+ANALYTICS_DB = "wxp_analytics"  # the inboxes every tenant's facts pass through
+INBOX = "inbox_"  # + the number of the INBOX_SECONDS slice the facts arrived in
+INBOX_SECONDS = 2.0
+INBOX_SETTLE = 10.0  # an inbox this much past its slice takes no more writes: folded
 
 
 class AnalyticsStore:
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, *, clock: Callable[[], float] = time.time) -> None:
         self._client = client
-        self._inserts: dict[str, GroupInsert] = {}
+        self._clock = clock
+        self._writers: dict[str, GroupInsert] = {}
         self._tenants: AsyncCollection[Doc] = client[CONTROL_DB].tenants
         self._indexed: set[str] = set()
 
@@ -44,17 +55,56 @@ class AnalyticsStore:
         return self._client[tenant_db_name(tenant_id)][name]
 
     async def record(self, tenant_id: str, fact: Fact) -> bool:
-        """Keeps the fact; False when it was kept already (a redelivery)."""
-        inserts = self._inserts.get(tenant_id)
-        if inserts is None:
-            inserts = GroupInsert(self._db(tenant_id, "analytics_events"))
-            self._inserts[tenant_id] = inserts
-        if len(self._inserts) > 5_000:  # tenants seen long ago: their writers are idle
-            self._inserts = {tenant_id: inserts}
-        new = await inserts.insert(fact.to_doc())
-        if fact.kind in (FOLLOW, UNFOLLOW):
-            await self._follow(tenant_id, fact)  # a redelivery writes the same again
-        return new
+        """Takes the fact into the inbox of the current few seconds (one round trip for
+        all the deliveries in flight, whatever their tenant); False when it is there
+        already (a redelivery within the same seconds)."""
+        name = f"{INBOX}{int(self._clock() // INBOX_SECONDS)}"
+        writer = self._writers.get(name)
+        if writer is None:
+            self._writers = {name: GroupInsert(self._client[ANALYTICS_DB][name], max_batch=1_000)}
+            writer = self._writers[name]
+        doc = {"_id": f"{tenant_id}/{fact.id}", "tenant": tenant_id, "fact": fact.to_doc()}
+        return await writer.insert(doc)
+
+    async def fold(self, *, settle: float = INBOX_SETTLE) -> int:
+        """Moves the inboxes no one writes to any more (older than ``settle`` seconds)
+        into their tenants' raw logs, one insert per tenant (a fact there already is a
+        duplicate and changes nothing), sets the readers' follow state, then drops each
+        inbox whole (FerretDB deletes by a list of ids slowly; a drop is cheap). Replicas
+        may fold the same inbox at once: the outcome is the same. Answers the facts moved."""
+        analytics = self._client[ANALYTICS_DB]
+        closed = int((self._clock() - settle) // INBOX_SECONDS)
+        names = sorted(
+            n
+            for n in await analytics.list_collection_names()
+            if n.startswith(INBOX) and n[len(INBOX) :].isdigit() and int(n[len(INBOX) :]) < closed
+        )
+        moved = 0
+        for name in names:
+            docs = await analytics[name].find({}).to_list()
+            await self._move(docs)
+            await analytics.drop_collection(name)
+            moved += len(docs)
+        return moved
+
+    async def _move(self, docs: list[Doc]) -> None:
+        by_tenant: dict[str, list[Doc]] = defaultdict(list)
+        for doc in docs:
+            by_tenant[str(doc["tenant"])].append(doc["fact"])
+        known = await self._tenants.find({"_id": {"$in": list(by_tenant)}}, {"_id": 1}).to_list()
+        live = {str(doc["_id"]) for doc in known}
+        for tenant_id, batch in by_tenant.items():
+            if tenant_id not in live:
+                continue  # offboarded meanwhile: its facts go with it
+            await self.ensure_indexes(tenant_id)
+            try:
+                await self._db(tenant_id, "analytics_events").insert_many(batch, ordered=False)
+            except BulkWriteError as exc:
+                if not only_duplicates(exc):
+                    raise
+            for fact in (Fact.from_doc(doc) for doc in batch):
+                if fact.kind in (FOLLOW, UNFOLLOW):
+                    await self._follow(tenant_id, fact)
 
     async def _follow(self, tenant_id: str, fact: Fact) -> None:
         """The reader's latest follow event wins (events may arrive out of order)."""

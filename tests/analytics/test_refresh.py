@@ -59,6 +59,7 @@ class Harness:
             f"{self.tenant_id}-{self.serial}", self.tenant_id, kind, stamp, stamp, openid, body
         )
         await self.intake.take(Delivery(envelope))
+        await self.store.fold(settle=-60.0)  # every inbox, the current one too
 
 
 @pytest.fixture

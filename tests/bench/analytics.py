@@ -1,0 +1,182 @@
+"""How fast analytics counts: ``python -m tests.bench.analytics``.
+
+Fills a queue of its own with ``ENVELOPES`` envelopes of a realistic mix (readers' texts,
+VIEW, CLICK, subscribe and LOCATION events, reply receipts) over ``TENANTS`` tenants and
+``READERS`` readers, a tenth of them delivered twice (as redeliveries are), then runs the
+real consumer frame with analytics' real intake (raw log inserts shared per tenant, the
+readers' follow state) over the tests' FerretDB until the queue is empty. Then it checks
+the raw logs hold exactly one fact per distinct envelope, once the fold (run alongside,
+as in the service) has moved the inbox into them. The tenants are removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aio_pika
+import uvloop
+from prometheus_client import CollectorRegistry
+
+from services.analytics.handlers import Intake
+from services.analytics.metrics import AnalyticsMetrics
+from services.analytics.refresh import FOLD_PAUSE
+from services.analytics.settings import PREFETCH
+from services.analytics.store import AnalyticsStore
+from shared.contracts.envelope import Envelope, iso
+from shared.contracts.messages import WeChatMessage
+from shared.contracts.reply_events import ReplySent
+from shared.contracts.topology import QueueSpec
+from shared.platform.consumer import Consumer
+from shared.platform.delivery import Handlers
+from shared.platform.directory import TenantDirectory
+from shared.platform.metrics import ConsumerMetrics
+from shared.platform.storage import CONTROL_DB, Client, mongo_client, tenant_db_name
+from tests.bench.consumer import MIX, delete_queue, fill, left_in
+from tests.support.infra import ROOT, amqp_url, mongodb_url
+
+TENANTS = 1_000
+READERS = 100_000
+ENVELOPES = 30_000
+REPEATED = 10  # every tenth envelope is delivered twice
+Row = dict[str, Any]
+
+
+def envelopes(tenants: list[str]) -> list[Envelope[Any]]:
+    start = datetime.now(UTC) - timedelta(days=3)
+    made: list[Envelope[Any]] = []
+    for n in range(ENVELOPES):
+        tenant = tenants[n % len(tenants)]
+        at = iso(start + timedelta(seconds=n * 7))
+        openid = f"o{n * 7919 % READERS:06d}"
+        kind, fields = MIX[n % len(MIX)]
+        if kind == "reply.sent":
+            receipt = ReplySent(event_id=f"{tenant}-e{n - 1}", rule_id="r1", via="passive")
+            made.append(Envelope(f"{tenant}-s{n}", tenant, kind, at, at, openid, receipt))
+            continue
+        payload = WeChatMessage("gh_bench", {**fields, "msg_id": str(n)})
+        made.append(Envelope(f"{tenant}-e{n}", tenant, kind, at, at, openid, payload))
+    return made
+
+
+async def kept(mongo: Client, tenants: list[str]) -> int:
+    counts = await asyncio.gather(
+        *(mongo[tenant_db_name(t)].analytics_events.count_documents({}) for t in tenants)
+    )
+    return sum(counts)
+
+
+async def fold_until(store: AnalyticsStore, drained: asyncio.Event) -> None:
+    """The service's fold loop, until the queue is drained; then every inbox at once
+    (the service would wait for the last ones to settle)."""
+    while not drained.is_set():
+        await store.fold()
+        await asyncio.sleep(FOLD_PAUSE)
+    await store.fold(settle=-60.0)
+
+
+async def analytics_scenario() -> Row:
+    prefix = f"banal{secrets.token_hex(3)}"
+    tenants = [f"{prefix}-{n:04d}" for n in range(TENANTS)]
+    spec = QueueSpec(f"bench.analytics.{prefix}", ())
+    mongo = mongo_client(mongodb_url(), app_name="wxp-bench-analytics")
+    control = mongo[CONTROL_DB].tenants
+    now = datetime.now(UTC)
+    await control.insert_many(
+        [
+            {
+                "_id": t,
+                "name": "Analytics bench",
+                "appid": "wx" + secrets.token_hex(8),
+                "account_type": "service",
+                "encrypt_mode": "safe",
+                "timezone": "Asia/Shanghai",
+                "created_at": now,
+                "bench": True,
+            }
+            for t in tenants
+        ]
+    )
+    made = envelopes(tenants)
+    bodies = [e.to_bytes() for e in made] + [e.to_bytes() for e in made[::REPEATED]]
+    connection = await aio_pika.connect(amqp_url())
+    handled = 0
+    drained = asyncio.Event()
+    store = AnalyticsStore(mongo)
+    intake = Intake(
+        store=store,
+        directory=TenantDirectory(mongo),
+        metrics=AnalyticsMetrics.create(CollectorRegistry()),
+        now=lambda: datetime.now(UTC),
+    )
+
+    async def counting(delivery: Any) -> None:
+        nonlocal handled
+        await intake.take(delivery)
+        handled += 1
+        if handled == len(bodies):
+            drained.set()
+
+    try:
+        await fill(connection, spec, bodies)
+        consumer = Consumer(
+            spec,
+            Handlers().on(WeChatMessage, counting).on(ReplySent, counting),
+            metrics=ConsumerMetrics.create(CollectorRegistry()),
+            prefetch=PREFETCH,
+            tenant_exists=TenantDirectory(mongo).exists,
+        )
+        cpu, started = time.process_time(), time.perf_counter()
+        folding = asyncio.create_task(fold_until(store, drained))
+        await consumer.setup(connection)
+        await asyncio.wait_for(drained.wait(), 600)
+        await consumer.stop(10)
+        seconds = time.perf_counter() - started
+        await folding
+        folded, cpu = time.perf_counter() - started, time.process_time() - cpu
+        left = await left_in(connection, spec)
+        stored = await kept(mongo, tenants)
+    finally:
+        await delete_queue(connection, spec)
+        await connection.close()
+        await control.delete_many({"_id": {"$in": tenants}})
+        for first in range(0, len(tenants), 50):
+            chunk = tenants[first : first + 50]
+            await asyncio.gather(*(mongo.drop_database(tenant_db_name(t)) for t in chunk))
+        await mongo.close()
+    return {
+        "scenario": f"analytics intake, {TENANTS:,} tenants, {READERS:,} readers",
+        "envelopes": len(bodies),
+        "distinct": len(made),
+        "kept": stored,
+        "left_in_queue": left,
+        "seconds": round(seconds, 2),
+        "per_second": round(len(bodies) / seconds),
+        "folded_after_seconds": round(folded, 2),
+        "cpu_ms_per_envelope": round(cpu * 1000 / len(bodies), 4),
+    }
+
+
+def main() -> None:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        row = runner.run(analytics_scenario())
+    exact = row["kept"] == row["distinct"] and row["left_in_queue"] == 0
+    print(
+        f"{row['scenario']}: {row['envelopes']:,} envelopes ({row['distinct']:,} distinct) in "
+        f"{row['seconds']} s: {row['per_second']:,}/s, {row['cpu_ms_per_envelope']} ms CPU each "
+        f"(intake and fold); all in the raw logs after {row['folded_after_seconds']} s; "
+        f"kept {row['kept']:,} facts: {'exact' if exact else 'WRONG'}"
+    )
+    goal = "met" if exact and row["per_second"] >= 5_000 else "NOT met"
+    print(f"goal: >= 5,000 envelopes/s, every distinct envelope kept once: {goal}")
+    path = ROOT / "var" / "bench" / "analytics.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(row, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
