@@ -47,6 +47,7 @@ OVERVIEW_COLUMNS = (
     "active_rate_30d",
     "status",
 )
+CHANNEL_COLUMNS = ("channel", "new", "lost", "retained_7d_rate", "active_30d_rate")
 IMPACT_COLUMNS = ("broadcast_id", "run_id", "submitted_at", "unfollows_24h", "baseline_24h", "lift")
 
 
@@ -89,12 +90,13 @@ class AnalyticsApi:
             web.get(TENANT + "/stats/daily", self.daily),
             web.get(TENANT + "/stats/activity", self.activity),
             web.get(TENANT + "/stats/broadcasts", self.broadcasts),
+            web.get(TENANT + "/stats/channels", self.channels),
             web.get(TENANT + "/send-time", self.send_time),
             web.get(TENANT + "/health", self.health),
             web.get("/api/overview", self.overview),
         ]
 
-    async def _tenant(self, request: web.Request) -> tuple[str, str]:
+    async def tenant_of(self, request: web.Request) -> tuple[str, str]:
         tenant_id = request.match_info["tenant_id"]
         require_tenant(request, tenant_id)
         doc = await self.store.tenant(tenant_id)
@@ -104,25 +106,35 @@ class AnalyticsApi:
         return tenant_id, str(doc.get("timezone") or DEFAULT_TIMEZONE)
 
     async def daily(self, request: web.Request) -> web.Response:
-        tenant_id, timezone = await self._tenant(request)
-        today = self.reports.today(timezone)
-        last = day_of(request, "to", today)
+        tenant_id, timezone = await self.tenant_of(request)
+        first, last = self._range(request, timezone)
+        days = [d.to_json() for d in await self.reports.daily(tenant_id, timezone, first, last)]
+        return answer(request, {"timezone": timezone, "days": days}, days, DAY_COLUMNS)
+
+    async def activity(self, request: web.Request) -> web.Response:
+        tenant_id, timezone = await self.tenant_of(request)
+        window = await self.reports.window(tenant_id, timezone)
+        body = await self.reports.activity(tenant_id, window)
+        return answer(request, body, [body], list(body))
+
+    async def channels(self, request: web.Request) -> web.Response:
+        tenant_id, timezone = await self.tenant_of(request)
+        first, last = self._range(request, timezone)
+        rows = await self.reports.channels(tenant_id, timezone, first, last)
+        return answer(request, {"channels": rows}, rows, CHANNEL_COLUMNS)
+
+    def _range(self, request: web.Request, timezone: str) -> tuple[date, date]:
+        """``from`` and ``to`` (default: the last 30 days), at most a year apart."""
+        last = day_of(request, "to", self.reports.today(timezone))
         first = day_of(request, "from", last - timedelta(days=DEFAULT_DAYS - 1))
         if first > last:
             raise ApiError(422, "invalid", "from: after to", field="from")
         if (last - first).days + 1 > MAX_RANGE_DAYS:
             raise ApiError(422, "invalid", f"from: at most {MAX_RANGE_DAYS} days", field="from")
-        days = [d.to_json() for d in await self.reports.daily(tenant_id, timezone, first, last)]
-        return answer(request, {"timezone": timezone, "days": days}, days, DAY_COLUMNS)
-
-    async def activity(self, request: web.Request) -> web.Response:
-        tenant_id, timezone = await self._tenant(request)
-        window = await self.reports.window(tenant_id, timezone)
-        body = await self.reports.activity(tenant_id, window)
-        return answer(request, body, [body], list(body))
+        return first, last
 
     async def broadcasts(self, request: web.Request) -> web.Response:
-        tenant_id, _ = await self._tenant(request)
+        tenant_id, _ = await self.tenant_of(request)
         rows = sorted(
             (_jsonable(doc) for doc in await self.store.impacts(tenant_id)),
             key=lambda row: str(row["submitted_at"]),
@@ -130,7 +142,7 @@ class AnalyticsApi:
         return answer(request, {"broadcasts": rows}, rows, IMPACT_COLUMNS)
 
     async def send_time(self, request: web.Request) -> web.Response:
-        tenant_id, timezone = await self._tenant(request)
+        tenant_id, timezone = await self.tenant_of(request)
         window = await self.reports.window(tenant_id, timezone)
         advice, grid = self.reports.send_time(window)
         body = {**advice.to_json(), "timezone": timezone, "by_hour_of_week": grid}
@@ -141,7 +153,7 @@ class AnalyticsApi:
         return answer(request, body, rows, ["weekday", *(f"h{h:02d}" for h in range(24))])
 
     async def health(self, request: web.Request) -> web.Response:
-        tenant_id, timezone = await self._tenant(request)
+        tenant_id, timezone = await self.tenant_of(request)
         window = await self.reports.window(tenant_id, timezone)
         body = await self.reports.health(tenant_id, window)
         return answer(request, body, [body], list(body))

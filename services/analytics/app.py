@@ -14,6 +14,8 @@ from services.analytics.refresh import Refresh
 from services.analytics.reports import Reports
 from services.analytics.settings import AnalyticsSettings
 from services.analytics.store import AnalyticsStore
+from services.analytics.wechat_api import WeChatDataApi
+from services.analytics.wechat_data import WeChatData
 from shared.contracts.broadcast_events import BroadcastSubmitted
 from shared.contracts.messages import WeChatMessage
 from shared.contracts.reply_events import ReplySent
@@ -21,8 +23,12 @@ from shared.platform.consumer_service import consumer_app, tenant_directory
 from shared.platform.delivery import Handlers
 from shared.platform.openapi import document
 from shared.platform.publisher import EventPublisher
+from shared.platform.secretbox import SecretBox
 from shared.platform.service import Platform
 from shared.platform.storage import mongo_client
+from shared.platform.tenant_records import TenantSecrets
+from shared.wechat.metrics import WeChatMetrics
+from shared.wechat.runtime import WeChatRuntime
 
 
 def now() -> datetime:
@@ -47,6 +53,17 @@ def create_app(settings: AnalyticsSettings) -> web.Application:
         refresh_seconds=settings.refresh_seconds,
         full_seconds=settings.full_refresh_seconds,
     )
+    api = AnalyticsApi(
+        store=store, reports=reports, now=now, fresh=lambda tenant: tenant in intake.touched
+    )
+    box = SecretBox.from_setting(settings.common.master_key)
+    wechat = WeChatRuntime(
+        mongo=mongo,
+        box=box,
+        base_url=settings.common.wechat_api_base,
+        secret_for=TenantSecrets(mongo, box).app_secret,
+        metrics=WeChatMetrics.create(platform.registry),
+    )
     handlers = (
         Handlers()
         .on(WeChatMessage, intake.take)
@@ -59,9 +76,7 @@ def create_app(settings: AnalyticsSettings) -> web.Application:
         handlers=handlers,
         directory=directory,
         openapi=document("wxp analytics", PATHS, SCHEMAS),
-        routes=AnalyticsApi(
-            store=store, reports=reports, now=now, fresh=lambda tenant: tenant in intake.touched
-        ).routes(),
+        routes=[*api.routes(), *WeChatDataApi(api, WeChatData(wechat, store, now)).routes()],
         on_connect=[publisher.setup],
-        resources=[platform.tasks.background(refresh.run, refresh.fold)],
+        resources=[wechat.context, platform.tasks.background(refresh.run, refresh.fold)],
     )

@@ -31,6 +31,12 @@ def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+WECHAT_REFUSED = {
+    "description": "WeChat refused the call; the message has its errcode",
+    "content": {"application/json": {"schema": ref("Error")}},
+}
+
+
 def closed(properties: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "required": list(properties), "properties": properties}
 
@@ -62,6 +68,69 @@ SCHEMAS: dict[str, Any] = {
             "active_30d": INT,
             "active_rate_7d": RATE,
             "active_rate_30d": RATE,
+        }
+    ),
+    "Channels": closed(
+        {
+            "channels": {
+                "type": "array",
+                "items": closed(
+                    {
+                        "channel": {"type": "string"},
+                        "new": INT,
+                        "lost": INT,
+                        "retained_7d_rate": RATE,
+                        "active_30d_rate": RATE,
+                    }
+                ),
+            }
+        }
+    ),
+    "QrCodeInput": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["scene"],
+        "properties": {
+            "scene": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "\\S"},
+            "permanent": {"type": "boolean", "default": False},
+            "expire_seconds": {
+                "type": "integer",
+                "minimum": 60,
+                "maximum": 2_592_000,
+                "default": 2_592_000,
+            },
+        },
+    },
+    "QrCode": {
+        "type": "object",
+        "required": ["scene", "permanent", "ticket", "url", "image_url", "expires_at"],
+        "properties": {
+            "scene": {"type": "string"},
+            "permanent": {"type": "boolean"},
+            "ticket": {"type": "string"},
+            "url": {"type": "string", "nullable": True},
+            "image_url": {"type": "string"},
+            "expires_at": {"type": "string", "nullable": True},
+            "new_30d": INT,
+            "lost_30d": INT,
+        },
+    },
+    "QrCodes": closed({"qrcodes": {"type": "array", "items": ref("QrCode")}}),
+    "BackfillInput": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"days": {"type": "integer", "minimum": 1, "maximum": 180, "default": 30}},
+    },
+    "Backfill": closed(
+        {
+            "from": DATE,
+            "to": DATE,
+            "days": INT,
+            "baseline": {
+                "type": "object",
+                "nullable": True,
+                "properties": {"day": DATE, "value": INT},
+            },
         }
     ),
     "Impacts": closed(
@@ -148,6 +217,30 @@ PATHS: dict[str, Any] = {
     BASE + "/stats/activity": stats(
         "Known followers and active readers (7 and 30 days)", "Activity"
     ),
+    BASE + "/stats/channels": stats(
+        "New, lost, 7-day retention and 30-day activity by QR channel", "Channels", RANGE
+    ),
+    BASE + "/qrcodes": {
+        "post": operation(
+            "Create a channel QR code through WeChat (scene: 1 to 64 characters)",
+            {"201": json_response("the code", ref("QrCode")), "502": WECHAT_REFUSED},
+            body=ref("QrCodeInput"),
+            params=[TENANT],
+        ),
+        "get": operation(
+            "The channel QR codes, each with its channel's last 30 days",
+            {"200": csv_or("the codes", ref("QrCodes"))},
+            params=[TENANT, FORMAT],
+        ),
+    },
+    BASE + "/backfill": {
+        "post": operation(
+            "Read WeChat's data cube (7 days a call) and make its last day the baseline",
+            {"200": json_response("what was read", ref("Backfill")), "502": WECHAT_REFUSED},
+            body=ref("BackfillInput"),
+            params=[TENANT],
+        )
+    },
     BASE + "/stats/broadcasts": stats(
         "Unfollows in the 24 h after each broadcast, against the account's baseline", "Impacts"
     ),

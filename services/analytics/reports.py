@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from services.analytics.channels import channel_rows, readers_of
 from services.analytics.facts import FOLLOW, INTERACTION, UNFOLLOW, Fact
 from services.analytics.figures import (
     DayFigures,
@@ -108,6 +109,21 @@ class Reports:
     async def _baseline(self, tenant_id: str) -> tuple[str, int] | None:
         doc = await self.store.state(tenant_id, "baseline")
         return None if doc is None else (str(doc["day"]), int(doc["value"]))
+
+    async def channels(
+        self, tenant_id: str, timezone: str, first: date, last: date
+    ) -> list[dict[str, Any]]:
+        """Per channel, over the raw log's days of the range (older days keep no readers)."""
+        today = self.today(timezone)
+        since = min(first, today - timedelta(days=ACTIVITY_DAYS - 1))
+        facts = await self.store.facts(
+            tenant_id,
+            first_day=since.isoformat(),
+            last_day=(last + timedelta(days=7)).isoformat(),
+            kinds=(FOLLOW, UNFOLLOW, INTERACTION),
+        )
+        readers = readers_of(await self.store.readers(tenant_id))
+        return channel_rows(facts, readers, first=first, last=last, today=today)
 
     async def activity(self, tenant_id: str, window: Window) -> dict[str, Any]:
         known = await self.followers(tenant_id, window)

@@ -109,7 +109,9 @@ class AnalyticsStore:
     async def _follow(self, tenant_id: str, fact: Fact) -> None:
         """The reader's latest follow event wins (events may arrive out of order)."""
         readers = self._db(tenant_id, "analytics_readers")
-        state = {"follow": fact.kind, "follow_at": fact.at, "channel": fact.key}
+        state: Doc = {"follow": fact.kind, "follow_at": fact.at}
+        if fact.kind == FOLLOW:  # an unsubscribe keeps the channel the reader came by
+            state["channel"] = fact.key
         newer = {"_id": fact.openid, "follow_at": {"$lte": fact.at}}
         result = await readers.update_one(newer, {"$set": state})
         if result.matched_count == 0:
@@ -195,13 +197,28 @@ class AnalyticsStore:
     async def impacts(self, tenant_id: str) -> list[Doc]:
         return await self._db(tenant_id, "analytics_impacts").find({}).to_list()
 
+    async def save_qrcode(self, tenant_id: str, code: Doc) -> None:
+        codes = self._db(tenant_id, "analytics_qrcodes")
+        await codes.replace_one({"_id": code["_id"]}, code, upsert=True)
+
+    async def qrcodes(self, tenant_id: str) -> list[Doc]:
+        return await self._db(tenant_id, "analytics_qrcodes").find({}).sort("_id").to_list()
+
+    async def save_datacube(self, tenant_id: str, days: dict[str, Doc]) -> None:
+        """WeChat's own daily figures by source, one document per day (replaced on a
+        later backfill: WeChat's figures for a day do not change once published)."""
+        cube = self._db(tenant_id, "analytics_datacube")
+        for day, figures in days.items():
+            await cube.replace_one({"_id": day}, {"_id": day, **figures}, upsert=True)
+
     async def tenants(self) -> list[Doc]:
         """Every tenant, with what the overview shows."""
         cursor = self._tenants.find({}, {"name": 1, "timezone": 1})
         return await cursor.to_list()
 
     async def tenant(self, tenant_id: str) -> Doc | None:
-        return await self._tenants.find_one({"_id": tenant_id}, {"name": 1, "timezone": 1})
+        fields = {"name": 1, "timezone": 1, "appid": 1}
+        return await self._tenants.find_one({"_id": tenant_id}, fields)
 
 
 def newest(docs: Iterable[Doc], field: str) -> datetime | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import urllib.parse
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +23,7 @@ from shared.contracts.reply_events import ReplySent
 from shared.contracts.topology import EVENTS_EXCHANGE
 from tests.e2e.conftest import ADMIN_KEY
 from tests.support.bus import eventually, queue_depth
+from tests.support.fake_wechat import FakeAdmin, running_fake
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -283,3 +285,47 @@ async def test_the_api_answers_csv_refuses_bad_ranges_and_ranks_the_overview(
     order = [ranks.index(row["status"]) for row in overview["tenants"]]
     assert order == sorted(order)  # worst health first
     await mongo.drop_database(f"wxp_t_{tenant_id}")
+
+
+async def test_backfill_sets_the_baseline_and_channel_codes_come_from_wechat(
+    services, http, onboarded
+):
+    async with running_fake() as wechat:
+        gateway = await services("gateway")
+        analytics = await services("analytics", WECHAT_API_BASE=wechat)
+        created, account = await onboarded(gateway.url, name="Backfill", app_secret="cube-secret")
+        fake = FakeAdmin(http, wechat)
+        await fake.register(account.appid, "cube-secret")
+        base = f"{analytics.url}/api/tenants/{created['id']}"
+        async with http.post(f"{base}/backfill", json={"days": 10}, headers=ADMIN) as response:
+            window = await response.json()
+            assert response.status == 200, window
+        last = date.fromisoformat(window["to"])
+        days = {
+            (last - timedelta(days=n)).isoformat(): {
+                "sources": {"0": [3, 1], "30": [5, 0]},
+                "cumulate": 1000 - n,
+            }
+            for n in range(10)
+        }
+        await fake.set_datacube(account.appid, days)
+        async with http.post(f"{base}/backfill", json={"days": 10}, headers=ADMIN) as response:
+            filled = await response.json()
+        assert filled["days"] == 10
+        assert filled["baseline"] == {"day": last.isoformat(), "value": 1000}
+        cube_calls = await fake.calls("/datacube/getusersummary", account.appid)
+        assert len(cube_calls) == 4  # two backfills, 10 days in spans of 7 and 3
+        activity = await get_json(http, f"{base}/stats/activity")
+        assert activity["followers_known"] == 1000  # the baseline, nothing since
+
+        async with http.post(f"{base}/qrcodes", json={"scene": "store-42"}, headers=ADMIN) as r:
+            code = await r.json()
+            assert r.status == 201, code
+        shown = code["image_url"].split("?ticket=", 1)[1]
+        assert urllib.parse.unquote(shown) == code["ticket"]
+        listed = await get_json(http, f"{base}/qrcodes")
+        assert [c["scene"] for c in listed["qrcodes"]] == ["store-42"]
+        for bad in ({"scene": ""}, {"scene": "x" * 65}, {"scene": "s", "expire_seconds": 30}):
+            async with http.post(f"{base}/qrcodes", json=bad, headers=ADMIN) as r:
+                assert r.status == 422, bad
+        assert len(await fake.qrcodes(account.appid)) == 1  # the refused ones never reached it
