@@ -2,9 +2,10 @@
 
 Settings come from the environment, read once in :func:`main`: ``WXP_URL`` (the gateway,
 default http://127.0.0.1:8080), ``WXP_SCHEDULER_URL`` (the scheduler, for ``broadcasts``
-and ``quota``; default http://127.0.0.1:8082) and ``WXP_API_KEY`` (or ``WXP_ADMIN_KEY``).
-People get tables, scripts get ``--json``; a failure exits non-zero with the server's error
-message.
+and ``quota``; default http://127.0.0.1:8082), ``WXP_ANALYTICS_URL`` (analytics, for
+``stats`` and ``overview``; default http://127.0.0.1:8083) and ``WXP_API_KEY`` (or
+``WXP_ADMIN_KEY``). People get tables, scripts get ``--json`` (and, from analytics,
+``--csv``); a failure exits non-zero with the server's error message.
 """
 
 from __future__ import annotations
@@ -14,19 +15,21 @@ import os
 import sys
 from collections.abc import Sequence
 
-from shared.cli import broadcasts, keys, simulate, tenants
+from shared.cli import broadcasts, keys, simulate, stats, tenants
 from shared.cli.http import Api, CliError
 from shared.cli.settings import CliSettings
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wxp", description=(__doc__ or "").splitlines()[0])
-    parser.set_defaults(service="gateway")  # the API a command calls; broadcasts: "scheduler"
+    # The API a command calls: broadcasts set "scheduler", stats and overview "analytics".
+    parser.set_defaults(service="gateway")
     sub = parser.add_subparsers(dest="command", required=True)
     tenants.add_parsers(sub)
     keys.add_parsers(sub)
     simulate.add_parser(sub)
     broadcasts.add_parsers(sub)
+    stats.add_parsers(sub)
     return parser
 
 
@@ -36,6 +39,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     apis = {
         "gateway": Api(settings.base_url, settings.key, "gateway"),
         "scheduler": Api(settings.scheduler_url, settings.key, "scheduler"),
+        "analytics": stats.AnalyticsApi(settings.analytics_url, settings.key, "analytics"),
     }
     try:
         args.func(args, apis[args.service])

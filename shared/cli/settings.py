@@ -7,16 +7,19 @@ from dataclasses import dataclass
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 DEFAULT_SCHEDULER_URL = "http://127.0.0.1:8082"
+DEFAULT_ANALYTICS_URL = "http://127.0.0.1:8083"
 
 
 @dataclass(frozen=True, slots=True)
 class CliSettings:
-    """``WXP_URL`` (the gateway), ``WXP_SCHEDULER_URL`` (the scheduler) and
-    ``WXP_API_KEY``, or else ``WXP_ADMIN_KEY`` (one key for both)."""
+    """``WXP_URL`` (the gateway), ``WXP_SCHEDULER_URL`` (the scheduler),
+    ``WXP_ANALYTICS_URL`` (analytics) and ``WXP_API_KEY``, or else ``WXP_ADMIN_KEY`` (one
+    key for all three)."""
 
     base_url: str = DEFAULT_URL
     key: str | None = None
     scheduler_url: str = DEFAULT_SCHEDULER_URL
+    analytics_url: str = DEFAULT_ANALYTICS_URL
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CliSettings:
@@ -24,4 +27,5 @@ class CliSettings:
             base_url=env.get("WXP_URL", DEFAULT_URL).rstrip("/"),
             key=env.get("WXP_API_KEY") or env.get("WXP_ADMIN_KEY") or None,
             scheduler_url=(env.get("WXP_SCHEDULER_URL") or DEFAULT_SCHEDULER_URL).rstrip("/"),
+            analytics_url=(env.get("WXP_ANALYTICS_URL") or DEFAULT_ANALYTICS_URL).rstrip("/"),
         )
