@@ -126,7 +126,8 @@ class AnalyticsApi:
     def _range(self, request: web.Request, timezone: str) -> tuple[date, date]:
         """``from`` and ``to`` (default: the last 30 days), at most a year apart."""
         last = day_of(request, "to", self.reports.today(timezone))
-        first = day_of(request, "from", last - timedelta(days=DEFAULT_DAYS - 1))
+        back = min(DEFAULT_DAYS - 1, (last - date.min).days)  # 0001-01-01 has no days before
+        first = day_of(request, "from", last - timedelta(days=back))
         if first > last:
             raise ApiError(422, "invalid", "from: after to", field="from")
         if (last - first).days + 1 > MAX_RANGE_DAYS:

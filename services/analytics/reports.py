@@ -119,7 +119,7 @@ class Reports:
         facts = await self.store.facts(
             tenant_id,
             first_day=since.isoformat(),
-            last_day=(last + timedelta(days=7)).isoformat(),
+            last_day=(last + min(timedelta(days=7), date.max - last)).isoformat(),
             kinds=(FOLLOW, UNFOLLOW, INTERACTION),
         )
         readers = readers_of(await self.store.readers(tenant_id))

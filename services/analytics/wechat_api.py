@@ -48,8 +48,9 @@ class WeChatDataApi:
         if set(body) - {"scene", "permanent", "expire_seconds"}:
             raise ApiError(422, "invalid", "scene, permanent, expire_seconds only", field="scene")
         scene = _field(body, "scene", str, None)
-        if not 0 < len(scene) <= MAX_SCENE or not scene.strip():
-            raise ApiError(422, "invalid", f"scene: 1 to {MAX_SCENE} characters", field="scene")
+        if not 0 < len(scene) <= MAX_SCENE or not scene.strip() or not scene.isprintable():
+            message = f"scene: 1 to {MAX_SCENE} printable characters"
+            raise ApiError(422, "invalid", message, field="scene")
         permanent = _field(body, "permanent", bool, False)
         expire = _field(body, "expire_seconds", int, MAX_EXPIRE)
         if not 60 <= expire <= MAX_EXPIRE:
