@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
@@ -190,6 +191,24 @@ LEFTOVER = re.compile(r"^(tap\.)?(?P<prefix>(test|bench)[0-9a-f]{6})\.")
 
 def no_reply(_: Envelope) -> None:
     return None
+
+
+def tenant_record(tenant_id: str, name: str, **fields: Any) -> dict[str, Any]:
+    """A tenant document as the gateway's onboarding leaves it (without secrets), for tests
+    of consumer services that need a tenant but not its webhook. Other tests list every
+    tenant through the agency API, so it carries every public field."""
+    return {
+        "_id": tenant_id,
+        "name": name,
+        "appid": new_appid(),
+        "account_type": "service",
+        "encrypt_mode": "safe",
+        "timezone": "Asia/Shanghai",
+        "cluster": "default",
+        "created_at": datetime.now(UTC),
+        "version": 1,
+        **fields,
+    }
 
 
 def new_appid() -> str:

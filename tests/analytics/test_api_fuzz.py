@@ -25,24 +25,19 @@ import io
 import json
 import random
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import hypothesis
 import pytest
-import requests
 import schemathesis
 from aiohttp import ClientSession
-from hypothesis import strategies as st
-from schemathesis import GenerationMode
 
 from shared.wechat.simulator import Account
 from tests.gateway.conftest import ADMIN_KEY
-from tests.support.fuzz import BUDGET_SECONDS, CHECKS, SETTINGS, FuzzRun, every_operation
+from tests.support.fuzz import BUDGET_SECONDS, FuzzRun, every_operation, fuzz_operation
 
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 TENANT = "GET /api/tenants/{tenant_id}"
@@ -77,29 +72,6 @@ class Owned:
             query["from"] = (last - timedelta(days=rng.randint(0, 400))).isoformat()
 
 
-def fuzz_operation(
-    operation: schemathesis.APIOperation, owned: Owned, counts: Counter[str]
-) -> None:
-    valid = operation.as_strategy(GenerationMode.POSITIVE).map(lambda case: (case, True))
-    invalid = operation.as_strategy(GenerationMode.NEGATIVE).map(lambda case: (case, False))
-    session = requests.Session()
-
-    @SETTINGS
-    @hypothesis.given(drawn=st.one_of(valid, invalid), aim=st.integers(0, 3), seed=st.integers())
-    def run(drawn: tuple[schemathesis.Case, bool], aim: int, seed: int) -> None:
-        case, is_valid = drawn
-        if is_valid and aim:  # three in four
-            owned.aim(case, random.Random(seed))
-        response = case.call(session=session)
-        counts[f"{response.status_code // 100}xx"] += 1
-        case.validate_response(response, checks=CHECKS)
-
-    try:
-        run()
-    finally:
-        session.close()
-
-
 def fuzz(analytics: str, tenant_id: str) -> FuzzRun:
     """Runs in a worker thread: every operation in turn, each failure noted."""
     owned = Owned(tenant_id=tenant_id, today=datetime.now(UTC).date())
@@ -107,7 +79,7 @@ def fuzz(analytics: str, tenant_id: str) -> FuzzRun:
 
     def fuzz_one(operation: schemathesis.APIOperation) -> None:
         if operation.label in OPERATIONS:
-            fuzz_operation(operation, owned, run.counts)
+            fuzz_operation(operation, owned.aim, run.counts)
 
     every_operation(f"{analytics}/api/openapi.json", AUTH, run, fuzz_one)
     return run

@@ -27,6 +27,7 @@ from shared.platform.delivery import Delivery
 from shared.platform.directory import TenantDirectory
 from shared.platform.publisher import EventPublisher
 from shared.platform.storage import CONTROL_DB, Client, tenant_db_name
+from tests.conftest import tenant_record
 from tests.support.bus import Tap, wait_until
 
 START = datetime(2026, 12, 10, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
@@ -66,15 +67,7 @@ class Harness:
 async def harness(mongo: Client, amqp, tap_factory) -> AsyncIterator[Harness]:
     tenant_id = f"anr-{secrets.token_hex(5)}"
     await mongo[CONTROL_DB].tenants.insert_one(
-        {
-            "_id": tenant_id,
-            "name": "Refresh harness",
-            "appid": "wx" + secrets.token_hex(8),
-            "account_type": "service",
-            "encrypt_mode": "safe",
-            "timezone": "Asia/Shanghai",
-            "created_at": START,
-        }
+        tenant_record(tenant_id, "Refresh harness", created_at=START)
     )
     tap = await tap_factory([f"{tenant_id}.analytics.*"], answer=None)
     clock = Clock()

@@ -21,6 +21,7 @@ from shared.contracts.envelope import Envelope, iso
 from shared.contracts.messages import WeChatMessage
 from shared.contracts.reply_events import ReplySent
 from shared.contracts.topology import EVENTS_EXCHANGE
+from tests.conftest import tenant_record
 from tests.e2e.conftest import ADMIN_KEY
 from tests.support.bus import eventually, queue_depth
 from tests.support.fake_wechat import FakeAdmin, running_fake
@@ -137,17 +138,7 @@ async def test_every_envelope_counts_once_through_copies_and_a_kill(
     services, http, amqp, mongo, queue_prefix, created_tenants
 ):
     tenant_id = f"an-{secrets.token_hex(5)}"
-    await mongo["wxp_control"].tenants.insert_one(
-        {
-            "_id": tenant_id,
-            "name": "Analytics script",
-            "appid": "wx" + secrets.token_hex(8),
-            "account_type": "service",
-            "encrypt_mode": "safe",
-            "timezone": "Asia/Shanghai",
-            "created_at": datetime.now(UTC),
-        }
-    )
+    await mongo["wxp_control"].tenants.insert_one(tenant_record(tenant_id, "Analytics script"))
     created_tenants.append(tenant_id)
     today = datetime.now(UTC).astimezone(ZONE).date()
     day1, day2 = today - timedelta(days=2), today - timedelta(days=1)
@@ -234,17 +225,7 @@ async def test_the_api_answers_csv_refuses_bad_ranges_and_ranks_the_overview(
     services, http, amqp, mongo, created_tenants
 ):
     tenant_id = f"an-{secrets.token_hex(5)}"
-    await mongo["wxp_control"].tenants.insert_one(
-        {
-            "_id": tenant_id,
-            "name": "Analytics API",
-            "appid": "wx" + secrets.token_hex(8),
-            "account_type": "service",
-            "encrypt_mode": "safe",
-            "timezone": "Asia/Shanghai",
-            "created_at": datetime.now(UTC),
-        }
-    )
+    await mongo["wxp_control"].tenants.insert_one(tenant_record(tenant_id, "Analytics API"))
     created_tenants.append(tenant_id)
     analytics = await services("analytics")
     today = datetime.now(UTC).astimezone(ZONE).date()

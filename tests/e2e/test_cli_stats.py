@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from aio_pika.abc import AbstractConnection
 
+from tests.conftest import tenant_record
 from tests.e2e.test_analytics import ZONE, Script, at, publish
 from tests.e2e.test_cli import wxp
 from tests.support.bus import eventually
@@ -57,17 +58,7 @@ async def cli(
 ) -> AsyncIterator[Cli]:
     """Analytics as a process, and a tenant of its own (as the gateway would onboard it)."""
     tenant_id = f"st-{secrets.token_hex(5)}"
-    await mongo["wxp_control"].tenants.insert_one(
-        {
-            "_id": tenant_id,
-            "name": "CLI stats",
-            "appid": "wx" + secrets.token_hex(8),
-            "account_type": "service",
-            "encrypt_mode": "safe",
-            "timezone": "Asia/Shanghai",
-            "created_at": datetime.now(UTC),
-        }
-    )
+    await mongo["wxp_control"].tenants.insert_one(tenant_record(tenant_id, "CLI stats"))
     created_tenants.append(tenant_id)
     analytics = await services("analytics")
     monkeypatch.setenv("WXP_ANALYTICS_URL", analytics.url)

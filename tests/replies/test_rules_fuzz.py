@@ -18,25 +18,20 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import hypothesis
 import pytest
 import requests
 import schemathesis
 from aiohttp import ClientSession
-from hypothesis import strategies as st
-from schemathesis import GenerationMode
 
 from tests.gateway.conftest import ADMIN_KEY
 from tests.support.fuzz import (
     BUDGET_SECONDS,
-    CHECKS,
-    SETTINGS,
     FuzzRun,
     every_operation,
+    fuzz_operation,
     onboard_tenant,
 )
 
@@ -100,29 +95,6 @@ class Owned:
             assert response.status_code in (204, 404), response.text
 
 
-def fuzz_operation(
-    operation: schemathesis.APIOperation, owned: Owned, counts: Counter[str]
-) -> None:
-    valid = operation.as_strategy(GenerationMode.POSITIVE).map(lambda case: (case, True))
-    invalid = operation.as_strategy(GenerationMode.NEGATIVE).map(lambda case: (case, False))
-    session = requests.Session()
-
-    @SETTINGS
-    @hypothesis.given(drawn=st.one_of(valid, invalid), aim=st.integers(0, 3), seed=st.integers())
-    def run(drawn: tuple[schemathesis.Case, bool], aim: int, seed: int) -> None:
-        case, is_valid = drawn
-        if is_valid and aim:  # three in four
-            owned.aim(case, random.Random(seed))
-        response = case.call(session=session)
-        counts[f"{response.status_code // 100}xx"] += 1
-        case.validate_response(response, checks=CHECKS)
-
-    try:
-        run()
-    finally:
-        session.close()
-
-
 def fuzz(gateway: str, replies: str) -> FuzzRun:
     """Runs in a worker thread: every operation in turn, each failure noted."""
     owner = requests.Session()
@@ -133,7 +105,9 @@ def fuzz(gateway: str, replies: str) -> FuzzRun:
     try:
         owned.tenant_id = owned.onboard()
         owned.rule_id = owned.new_rule()
-        every_operation(schema_url, headers, run, lambda op: fuzz_operation(op, owned, run.counts))
+        every_operation(
+            schema_url, headers, run, lambda op: fuzz_operation(op, owned.aim, run.counts)
+        )
     finally:
         owned.clean_up()
         owner.close()

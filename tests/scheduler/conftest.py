@@ -35,7 +35,7 @@ from shared.platform.settings import ConsumerSettings
 from shared.platform.storage import CONTROL_DB, Client, tenant_db_name
 from shared.wechat.metrics import WeChatMetrics
 from shared.wechat.runtime import WeChatRuntime
-from tests.conftest import new_appid
+from tests.conftest import new_appid, tenant_record
 from tests.gateway.conftest import ADMIN_KEY, gateway, http, new_account  # noqa: F401
 from tests.support.bus import Tap
 from tests.support.fake_wechat import Account as FakeAccount
@@ -143,15 +143,10 @@ async def make_sched(
         appid, secret = new_appid(), "sched-secret"
         fake.register(FakeAccount(appid, secret, account_type=account_type, **fake_options))
         tenants = mongo[CONTROL_DB].tenants
-        tenant = {  # as the gateway's listing shows it: other tests read every tenant
-            "name": "Scheduler harness",
-            "appid": appid,
-            "account_type": account_type,
-            "encrypt_mode": "safe",
-            "timezone": "Asia/Shanghai",
-            "created_at": datetime.now(UTC),
-        }
-        await tenants.insert_one({"_id": tenant_id, **tenant})
+        tenant = tenant_record(
+            tenant_id, "Scheduler harness", appid=appid, account_type=account_type
+        )
+        await tenants.insert_one(tenant)
 
         async def secret_for(_: str) -> str:
             return secret

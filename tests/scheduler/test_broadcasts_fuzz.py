@@ -25,19 +25,15 @@ import io
 import json
 import random
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-import hypothesis
 import pytest
 import requests
 import schemathesis
 from aiohttp import ClientSession
-from hypothesis import strategies as st
-from schemathesis import GenerationMode
 
 from services.scheduler.api import STATUSES
 from shared.platform.storage import Client
@@ -48,7 +44,7 @@ from tests.support.bus import eventually
 from tests.support.fake_mass import Webhook
 from tests.support.fake_wechat import Account as FakeAccount
 from tests.support.fake_wechat import FakeWeChat, Fault
-from tests.support.fuzz import BUDGET_SECONDS, CHECKS, SETTINGS, FuzzRun, every_operation
+from tests.support.fuzz import BUDGET_SECONDS, FuzzRun, every_operation, fuzz_operation
 
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 OPERATIONS = 8
@@ -167,29 +163,6 @@ class Owned:
             case.query["status"] = rng.choice(STATUSES)
 
 
-def fuzz_operation(
-    operation: schemathesis.APIOperation, owned: Owned, counts: Counter[str]
-) -> None:
-    valid = operation.as_strategy(GenerationMode.POSITIVE).map(lambda case: (case, True))
-    invalid = operation.as_strategy(GenerationMode.NEGATIVE).map(lambda case: (case, False))
-    session = requests.Session()
-
-    @SETTINGS
-    @hypothesis.given(drawn=st.one_of(valid, invalid), aim=st.integers(0, 3), seed=st.integers())
-    def run(drawn: tuple[schemathesis.Case, bool], aim: int, seed: int) -> None:
-        case, is_valid = drawn
-        if is_valid and aim:  # three in four
-            owned.aim(case, random.Random(seed))
-        response = case.call(session=session)
-        counts[f"{response.status_code // 100}xx"] += 1
-        case.validate_response(response, checks=CHECKS)
-
-    try:
-        run()
-    finally:
-        session.close()
-
-
 def fuzz(scheduler: str, target: Target) -> FuzzRun:
     """Runs in a worker thread: every operation in turn, each failure noted."""
     owner = requests.Session()
@@ -201,7 +174,7 @@ def fuzz(scheduler: str, target: Target) -> FuzzRun:
             f"{scheduler}/api/openapi.json",
             AUTH,
             run,
-            lambda op: fuzz_operation(op, owned, run.counts),
+            lambda op: fuzz_operation(op, owned.aim, run.counts),
         )
     finally:
         owner.close()
