@@ -17,7 +17,7 @@ from services.analytics.facts import BROADCAST, fact_of
 from services.analytics.metrics import AnalyticsMetrics
 from services.analytics.store import AnalyticsStore
 from shared.contracts.envelope import parse_iso
-from shared.platform.delivery import Delivery
+from shared.platform.delivery import Delivery, Reject
 from shared.platform.directory import TenantDirectory
 
 logger = logging.getLogger(__name__)
@@ -34,8 +34,14 @@ class Intake:
 
     async def take(self, delivery: Delivery[Any]) -> None:
         envelope = delivery.envelope
-        timezone = await self.directory.timezone(envelope.tenant_id)
-        fact = fact_of(envelope, timezone)
+        try:
+            timezone = await self.directory.timezone(envelope.tenant_id)
+        except LookupError:
+            return  # offboarded since it was published: nothing to count it for
+        try:
+            fact = fact_of(envelope, timezone)
+        except ValueError as exc:  # an occurred_at that is not a time: it never will be
+            raise Reject(f"cannot count {envelope.id}: {exc}") from exc
         if fact is None:
             return
         if await self.store.record(envelope.tenant_id, fact):

@@ -53,8 +53,8 @@ from shared.platform.publisher import EventPublisher
 logger = logging.getLogger(__name__)
 CALL_BUDGET = timedelta(seconds=25)  # a mass-send call with its retries and token refresh
 MAX_CLAIM_STEPS = 50
-SENDING_CHECK_AGAIN = timedelta(minutes=5)
-STEP_FAILED_WAIT = timedelta(minutes=1)  # mass/get said the job is still sending
+SENDING_CHECK_AGAIN = timedelta(minutes=5)  # mass/get said the job is still sending
+STEP_FAILED_WAIT = timedelta(minutes=1)
 
 
 @dataclass
@@ -130,6 +130,10 @@ class RunWorker:
     # -- send -------------------------------------------------------------------------------
     async def _send(self, job: Job) -> None:
         started = self.now()
+        early = job.run.status == SCHEDULED and job.run.due_at > started
+        if early and await self.store.fate(job.run.key) != "cancel":  # never before its time
+            await self.store.schedule(job.run.key, job.run.due_at, SCHEDULED)
+            return
         if job.run.status == SCHEDULED:
             cancelled = job.broadcast.get("status") == CANCELLED  # a run planned as it was
             if cancelled or await self.store.decide(job.run.key, "send") == "cancel":

@@ -198,6 +198,11 @@ class BroadcastStore:
             return fate if doc is None else str(doc["fate"])
         return fate
 
+    async def fate(self, key: str) -> str | None:
+        """The run's recorded fate, if any (reading never decides it)."""
+        doc = await self._fates.find_one({"_id": key})
+        return None if doc is None else str(doc["fate"])
+
     async def forget_run(self, key: str, attempts: int) -> None:
         """Drops a deleted run's control records."""
         await self._due.delete_one({"_id": key})

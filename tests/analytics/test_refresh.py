@@ -23,7 +23,7 @@ from services.analytics.store import AnalyticsStore
 from shared.contracts.broadcast_events import BroadcastSubmitted
 from shared.contracts.envelope import Envelope, iso
 from shared.contracts.messages import WeChatMessage
-from shared.platform.delivery import Delivery
+from shared.platform.delivery import Delivery, Reject
 from shared.platform.directory import TenantDirectory
 from shared.platform.publisher import EventPublisher
 from shared.platform.storage import CONTROL_DB, Client, tenant_db_name
@@ -144,3 +144,13 @@ async def test_days_leaving_the_raw_log_are_finalized_first(harness: Harness):
     assert left == []  # purged
     [figures] = await harness.reports.daily(harness.tenant_id, "Asia/Shanghai", day, day)
     assert (figures.new, figures.messages, figures.active_readers) == (1, 1, 1)
+
+
+async def test_an_envelope_whose_time_is_not_a_time_is_dead_lettered(harness: Harness):
+    payload = WeChatMessage("gh_refresh", {"msg_id": "bad"})
+    envelope = Envelope("bad-time", harness.tenant_id, "msg.text", "yesterday", "now", "o", payload)
+    with pytest.raises(Reject, match="bad-time"):
+        await harness.intake.take(Delivery(envelope))
+    gone = Envelope("gone", "no-such-tenant", "msg.text", iso(START), iso(START), "o", payload)
+    await harness.intake.take(Delivery(gone))  # an offboarded tenant's: dropped
+    assert harness.intake.touched == set()

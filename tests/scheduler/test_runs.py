@@ -369,3 +369,17 @@ async def test_warnings_say_what_the_operators_guide_says(sched: Harness):
             name=f"day {day}", message=TEXT, audience=ALL, schedule={"at": f"2026-12-0{day}T20:00"}
         )
     assert sorted(w["code"] for w in created["warnings"]) == ["busy_week", "previous_lost_readers"]
+
+
+async def test_a_run_looked_at_before_its_time_waits_for_it(sched: Harness):
+    created = await sched.create(
+        name="not yet", message=TEXT, audience=ALL, schedule={"at": "2026-12-01T11:00"}
+    )
+    [key] = await sched.due_keys()
+    await sched.worker.look_at(key)  # an hour early, as a stray wake-up would
+    assert sched.fake.accepted(sched.account.appid) == []
+    assert (await sched.run_of(created["id"])).status == "scheduled"
+    assert await sched.due_keys() == {key: datetime(2026, 12, 1, 3, 0, tzinfo=UTC)}
+    sched.clock.advance(hours=1)
+    await sched.fire_due()
+    assert len(sched.fake.accepted(sched.account.appid)) == 1
