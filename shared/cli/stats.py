@@ -16,6 +16,7 @@ from shared.cli.output import Command, add_command, emit, table
 DAY_COLUMNS = ("date", "new", "lost", "net", "cumulative", "active", "messages", "unanswered")
 SPARK_SERIES = (("new", "new"), ("lost", "lost"), ("active", "active_readers"))
 BLOCKS = "▁▂▃▄▅▆▇█"
+CHANNEL_COLUMNS = ("channel", "new", "lost", "retained_7d_rate", "active_30d_rate")
 IMPACT_COLUMNS = ("broadcast_id", "run_id", "submitted_at", "unfollows_24h", "baseline_24h", "lift")
 OVERVIEW_COLUMNS = (
     "id",
@@ -94,6 +95,18 @@ def impacts_text(answer: dict[str, Any]) -> str:
     return table(rows, IMPACT_COLUMNS)
 
 
+def channels_text(answer: dict[str, Any]) -> str:
+    rows = [
+        {
+            **c,
+            "retained_7d_rate": percent(c["retained_7d_rate"]),
+            "active_30d_rate": percent(c["active_30d_rate"]),
+        }
+        for c in answer["channels"]
+    ]
+    return table(rows, CHANNEL_COLUMNS)
+
+
 def overview_text(answer: dict[str, Any]) -> str:
     rows = [{**t, "active_rate_30d": percent(t["active_rate_30d"])} for t in answer["tenants"]]
     return table(rows, OVERVIEW_COLUMNS)
@@ -125,6 +138,11 @@ def report(
 def daily(args: argparse.Namespace, api: Api) -> None:
     path = tenant_path(args.tenant, "stats", "daily")
     report(args, api, path, daily_text, {"from": args.first, "to": args.last})
+
+
+def channels(args: argparse.Namespace, api: Api) -> None:
+    path = tenant_path(args.tenant, "stats", "channels")
+    report(args, api, path, channels_text, {"from": args.first, "to": args.last})
 
 
 def activity(args: argparse.Namespace, api: Api) -> None:
@@ -165,13 +183,17 @@ def add_parsers(sub: Any) -> None:
         dest="action", required=True
     )
     days = _about_one(group, "daily", "a row a day, and sparklines of new, lost, active", daily)
-    days.add_argument(
-        "--from",
-        dest="first",
-        metavar="DATE",
-        help="the first day, YYYY-MM-DD in the account's timezone (30 days up to --to)",
+    by_channel = _about_one(
+        group, "channels", "new, lost, 7-day retention and 30-day activity by channel", channels
     )
-    days.add_argument("--to", dest="last", metavar="DATE", help="the last day (today)")
+    for ranged in (days, by_channel):
+        ranged.add_argument(
+            "--from",
+            dest="first",
+            metavar="DATE",
+            help="the first day, YYYY-MM-DD in the account's timezone (30 days up to --to)",
+        )
+        ranged.add_argument("--to", dest="last", metavar="DATE", help="the last day (today)")
     _about_one(group, "activity", "known followers and active readers (7 and 30 days)", activity)
     _about_one(group, "broadcasts", "unfollows in the 24 h after each broadcast", impacts)
     _about_one(group, "health", "active, declining, dormant or no_data, and why", health)

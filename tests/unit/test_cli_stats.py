@@ -401,3 +401,32 @@ async def test_an_unreachable_analytics_is_one_line(
     monkeypatch.setenv("WXP_ANALYTICS_URL", refused_url)
     outcome = await wxp(capsys, *argv)
     assert_one_error_line(outcome, f"wxp: cannot reach the analytics at {refused_url} (")
+
+
+async def test_channels_are_a_table_with_rates_as_percentages_over_a_range(
+    analytics: FakeAnalytics, capsys: pytest.CaptureFixture[str]
+) -> None:
+    channels = {
+        "channels": [
+            {
+                "channel": "other",
+                "new": 1,
+                "lost": 0,
+                "retained_7d_rate": None,
+                "active_30d_rate": 0.5,
+            },
+            {
+                "channel": "store-42",
+                "new": 3,
+                "lost": 1,
+                "retained_7d_rate": 0.5,
+                "active_30d_rate": 1.0,
+            },
+        ]
+    }
+    analytics.answer(f"{BASE}/stats/channels", 200, channels)
+    out = (await wxp(capsys, "stats", "channels", "acme", "--from", "2026-03-01")).out
+    lines = out.splitlines()
+    assert lines[0].split() == ["CHANNEL", "NEW", "LOST", "RETAINED_7D_RATE", "ACTIVE_30D_RATE"]
+    assert lines[-1].split() == ["store-42", "3", "1", "50.0%", "100.0%"]
+    assert analytics.seen[-1].query == {"from": "2026-03-01"}
