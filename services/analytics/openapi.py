@@ -25,6 +25,7 @@ COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
 INT = {"type": "integer"}
 RATE = {"type": "number", "nullable": True}
 NULLABLE_INT = {"type": "integer", "nullable": True}
+PRINTABLE = "[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]"  # what a scene may hold
 
 
 def ref(name: str) -> dict[str, str]:
@@ -91,7 +92,13 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "required": ["scene"],
         "properties": {
-            "scene": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "\\S"},
+            "scene": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 64,
+                "pattern": f"^(?=.*\\S){PRINTABLE}+$",
+                "description": "printable characters (no control, format or separator ones)",
+            },
             "permanent": {"type": "boolean", "default": False},
             "expire_seconds": {
                 "type": "integer",

@@ -1,7 +1,8 @@
-"""An in-process analytics service (the real app) next to the in-process gateway, for the
-tests that drive its API; and a tenant onboarded through the gateway that has something to
-count: readers who followed, wrote and clicked (signed webhooks, through the gateway and
-the bus), and a broadcast submitted 25 hours ago whose impact is measured already."""
+"""An in-process analytics service (the real app) next to the in-process gateway, calling
+the in-process fake WeChat API, for the tests that drive its API; and a tenant onboarded
+through the gateway (and known to the fake WeChat) that has something to count: readers
+who followed, wrote and clicked (signed webhooks, through the gateway and the bus), and a
+broadcast submitted 25 hours ago whose impact is measured already."""
 
 from __future__ import annotations
 
@@ -26,10 +27,13 @@ from shared.platform.storage import CONTROL_DB, Client
 from shared.wechat.simulator import Account
 from tests.gateway.conftest import ADMIN_KEY, gateway, http, new_account  # noqa: F401
 from tests.support.bus import eventually
+from tests.support.fake_wechat import Account as FakeAccount
+from tests.support.fake_wechat import FakeWeChat
 from tests.support.gateway import send, wait_ready
 from tests.support.infra import common_settings
 
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
+APP_SECRET = "secret"  # what `new_account` onboards every tenant with
 READERS = (  # (sample, openid): what the busy tenant's readers do, through the gateway
     ("event:subscribe", "o_fuzz_a"),
     ("text", "o_fuzz_a"),
@@ -41,10 +45,28 @@ READERS = (  # (sample, openid): what the busy tenant's readers do, through the 
 
 
 @pytest.fixture(scope="module")
-async def analytics(infra: None, queue_prefix: str) -> AsyncIterator[str]:
-    """The real analytics app; its refresh runs every second (a due impact is measured at
-    once), the fold of its inboxes as it does in production."""
-    common = common_settings(admin_key=ADMIN_KEY, api_rate_per_second=1000.0, api_burst=1000.0)
+async def fake_server() -> AsyncIterator[tuple[FakeWeChat, str]]:
+    """The fake WeChat API analytics calls (QR codes, the data cube), and where it is."""
+    fake = FakeWeChat(expires_in=7200, grace=0.0)
+    server = TestServer(fake.app(), host="127.0.0.1")
+    await server.start_server(access_log=None)
+    yield fake, str(server.make_url("")).rstrip("/")
+    await server.close()
+
+
+@pytest.fixture(scope="module")
+async def analytics(
+    infra: None, queue_prefix: str, fake_server: tuple[FakeWeChat, str]
+) -> AsyncIterator[str]:
+    """The real analytics app, calling the fake WeChat; its refresh runs every second (a
+    due impact is measured at once), the fold of its inboxes as it does in production."""
+    _, wechat_base = fake_server
+    common = common_settings(
+        admin_key=ADMIN_KEY,
+        api_rate_per_second=1000.0,
+        api_burst=1000.0,
+        wechat_api_base=wechat_base,
+    )
     settings = AnalyticsSettings(
         consumer=ConsumerSettings(common=common, queue_prefix=queue_prefix),
         refresh_seconds=1.0,
@@ -84,11 +106,15 @@ async def busy_tenant(
     new_account: Callable[..., Awaitable[Account]],  # noqa: F811
     amqp: AbstractConnection,
     mongo: Client,
+    fake_server: tuple[FakeWeChat, str],
 ) -> AsyncIterator[str]:
     """A tenant whose readers' messages and broadcast analytics has counted (the inboxes
-    fold about 12 s after the last of them); offboarded through the gateway at the end."""
+    fold about 12 s after the last of them), and whose account the fake WeChat knows (so
+    its QR codes and data cube answer); offboarded through the gateway at the end."""
     account = await new_account("plain")
     tenant_id = account.tenant_id
+    fake, _ = fake_server
+    fake.register(FakeAccount(account.appid, APP_SECRET))
     await submit_broadcast(amqp, tenant_id, datetime.now(UTC) - timedelta(hours=25))
     answers = await asyncio.gather(
         *(

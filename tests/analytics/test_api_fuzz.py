@@ -1,18 +1,21 @@
 """Property-based fuzzing of the analytics API against the document it serves, as
 ``tests/scheduler/test_broadcasts_fuzz.py`` does for the broadcasts API.
 
-Schemathesis draws requests for each of the six report operations of
-``/api/openapi.json`` (the stats, the send time, the health, the agency overview; valid
-requests, and invalid ones that must be refused), sends them with the admin key to the
-real in-process analytics service, and checks each answer: no 5xx, a documented status
-code and content type, a body that matches the documented schema, invalid input refused.
+Schemathesis draws requests for each of the ten operations of ``/api/openapi.json`` (the
+stats, the send time, the health, the agency overview, the channel QR codes and the data
+cube backfill; valid requests, and invalid ones that must be refused), sends them with the
+admin key to the real in-process analytics service, and checks each answer: no 5xx, a
+documented status code and content type, a body that matches the documented schema,
+invalid input refused.
 
 Three in four valid requests are aimed at the fuzz's own tenant instead of at random ids,
 so that the success paths run too: a tenant onboarded through the in-process gateway whose
 readers followed, wrote and clicked, and whose broadcast's impact is measured (see
 ``busy_tenant``); a daily range, when the request has one, of real calendar days around
-today (up to 400 days long, so some are over the limit). The agency overview is asked
-with the admin key, so it lists every tenant, the fuzz's among them.
+today (up to 400 days long, so some are over the limit); a backfill of 1 to 30 days. The
+QR codes and the backfill go to the in-process fake WeChat, which knows the tenant's
+account (its data cube answers zeros); the scenes are drawn as they come. The agency
+overview is asked with the admin key, so it lists every tenant, the fuzz's among them.
 
 The requests go out from a worker thread: the services serve on this test's loop.
 """
@@ -37,23 +40,30 @@ from aiohttp import ClientSession
 
 from shared.wechat.simulator import Account
 from tests.gateway.conftest import ADMIN_KEY
+from tests.support.fake_wechat import FakeWeChat
 from tests.support.fuzz import BUDGET_SECONDS, FuzzRun, every_operation, fuzz_operation
 
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
-TENANT = "GET /api/tenants/{tenant_id}"
-OPERATIONS = (  # the reports: what this fuzz covers of the document
-    f"{TENANT}/stats/daily",
-    f"{TENANT}/stats/activity",
-    f"{TENANT}/stats/broadcasts",
-    f"{TENANT}/send-time",
-    f"{TENANT}/health",
+TENANT = "/api/tenants/{tenant_id}"
+OPERATIONS = (  # what this fuzz covers of the document: all of it
+    f"GET {TENANT}/stats/daily",
+    f"GET {TENANT}/stats/activity",
+    f"GET {TENANT}/stats/broadcasts",
+    f"GET {TENANT}/stats/channels",
+    f"GET {TENANT}/send-time",
+    f"GET {TENANT}/health",
     "GET /api/overview",
+    f"POST {TENANT}/qrcodes",
+    f"GET {TENANT}/qrcodes",
+    f"POST {TENANT}/backfill",
 )
+BACKFILL_DAYS = (1, 30)  # what a backfill aimed at the fuzz's tenant reads
 
 
 @dataclass(frozen=True)
 class Owned:
-    """Points valid requests at the fuzz's tenant, and daily ranges at real days."""
+    """Points valid requests at the fuzz's tenant, daily ranges at real days, and a
+    backfill at a month or less."""
 
     tenant_id: str
     today: date
@@ -62,6 +72,8 @@ class Owned:
         params = case.path_parameters
         if params and "tenant_id" in params:
             params["tenant_id"] = self.tenant_id
+        if case.operation.path.endswith("/backfill") and isinstance(case.body, dict):
+            case.body["days"] = rng.randint(*BACKFILL_DAYS)
         query = case.query
         if not query:
             return
@@ -78,25 +90,26 @@ def fuzz(analytics: str, tenant_id: str) -> FuzzRun:
     run = FuzzRun()
 
     def fuzz_one(operation: schemathesis.APIOperation) -> None:
-        if operation.label in OPERATIONS:
-            fuzz_operation(operation, owned.aim, run.counts)
+        fuzz_operation(operation, owned.aim, run.counts)
 
     every_operation(f"{analytics}/api/openapi.json", AUTH, run, fuzz_one)
     return run
 
 
 async def test_fuzzing_the_analytics_api_finds_no_5xx_and_no_schema_violation(
-    analytics: str, busy_tenant: str
+    analytics: str, busy_tenant: str, fake_server: tuple[FakeWeChat, str]
 ) -> None:
+    fake, _ = fake_server
     started = time.monotonic()
     run = await asyncio.to_thread(fuzz, analytics, busy_tenant)
     elapsed = time.monotonic() - started
 
     assert not run.failures, "\n\n".join(run.failures)
-    fuzzed = [label for label in run.operations if label in OPERATIONS]
-    assert sorted(fuzzed) == sorted(OPERATIONS), run.operations  # all six, each once
+    assert sorted(run.operations) == sorted(OPERATIONS), run.operations  # all ten, each once
     assert run.counts["2xx"] >= 50, run.counts
     assert run.counts["4xx"] >= 50, run.counts
+    assert fake.qrcodes(), "no QR code made through WeChat"
+    assert any(call.errcode == 0 for call in fake.calls("/datacube/getusersummary")), fake.log
     assert elapsed < BUDGET_SECONDS, elapsed
 
 
