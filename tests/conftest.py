@@ -19,12 +19,14 @@ from typing import Any
 import aio_pika
 import pytest
 from aio_pika.abc import AbstractConnection
+from aiohttp.test_utils import TestServer
 
 from shared.contracts.envelope import Envelope
 from shared.contracts.topology import service_queues
 from shared.platform.storage import CONTROL_DB, Client, PyMongoError, mongo_client
 from shared.wechat.simulator import Account
 from tests.support.bus import Answer, Tap
+from tests.support.fake_wechat import FakeWeChat
 from tests.support.infra import (
     LOCAL,
     ROOT,
@@ -191,6 +193,17 @@ LEFTOVER = re.compile(r"^(tap\.)?(?P<prefix>(test|bench)[0-9a-f]{6})\.")
 
 def no_reply(_: Envelope) -> None:
     return None
+
+
+@pytest.fixture(scope="module")
+async def fake_server() -> AsyncIterator[tuple[FakeWeChat, str]]:
+    """The fake WeChat API in this process (no access log: it would print the tokens),
+    and its base URL, for a module's services to call."""
+    fake = FakeWeChat(expires_in=7200, grace=0.0)
+    server = TestServer(fake.app(), host="127.0.0.1")
+    await server.start_server(access_log=None)
+    yield fake, str(server.make_url("")).rstrip("/")
+    await server.close()
 
 
 def tenant_record(tenant_id: str, name: str, **fields: Any) -> dict[str, Any]:

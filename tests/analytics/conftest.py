@@ -45,16 +45,6 @@ READERS = (  # (sample, openid): what the busy tenant's readers do, through the 
 
 
 @pytest.fixture(scope="module")
-async def fake_server() -> AsyncIterator[tuple[FakeWeChat, str]]:
-    """The fake WeChat API analytics calls (QR codes, the data cube), and where it is."""
-    fake = FakeWeChat(expires_in=7200, grace=0.0)
-    server = TestServer(fake.app(), host="127.0.0.1")
-    await server.start_server(access_log=None)
-    yield fake, str(server.make_url("")).rstrip("/")
-    await server.close()
-
-
-@pytest.fixture(scope="module")
 async def analytics(
     infra: None, queue_prefix: str, fake_server: tuple[FakeWeChat, str]
 ) -> AsyncIterator[str]:

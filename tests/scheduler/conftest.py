@@ -114,15 +114,6 @@ async def forget_runs(mongo: Client, tenant_id: str) -> None:
         await control[name].delete_many({"_id": {"$regex": f"^{tenant_id}/"}})
 
 
-@pytest.fixture(scope="module")
-async def fake_server() -> AsyncIterator[tuple[FakeWeChat, str]]:
-    fake = FakeWeChat(expires_in=7200, grace=0.0)
-    server = TestServer(fake.app(), host="127.0.0.1")
-    await server.start_server(access_log=None)
-    yield fake, str(server.make_url("")).rstrip("/")
-    await server.close()
-
-
 @pytest.fixture
 async def make_sched(
     fake_server: tuple[FakeWeChat, str],
