@@ -39,6 +39,12 @@ BASELINE_DAYS = 14
 FOLD_PAUSE = 2.0  # seconds between folds: figures lag the bus by about 10 s more than this
 
 
+def stopping() -> bool:
+    """Is this task being cancelled (the app shutting down)?"""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 @dataclass
 class Refresh:
     store: AnalyticsStore
@@ -78,6 +84,8 @@ class Refresh:
                 if full:
                     await self.finalize(tenant_id, timezone)
             except Exception:
+                if stopping():
+                    raise  # pymongo may report a cancelled wait as a connection failure
                 self.intake.touched.add(tenant_id)  # next round
                 logger.exception("tenant %s: refresh failed; next round", tenant_id)
         if full:

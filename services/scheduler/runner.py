@@ -18,6 +18,7 @@ work, one found expired (its owner died) is stepped over. The holder alone write
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
@@ -87,6 +88,9 @@ class RunWorker:
         try:
             await self._step(job)
         except Exception:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # shutting down: pymongo may report the cancel as a connection failure
             # WeChat or the database failed in a way no step expects (a tenant's secret
             # that does not open, say): look again later rather than at every scan.
             logger.exception("run %s: step failed; looking again in %s", key, STEP_FAILED_WAIT)
