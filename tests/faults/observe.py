@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
+from services.gateway.relay import RELAY_CLAIM_SECONDS
 from shared.platform.storage import CONTROL_DB, Client, PyMongoError, tenant_db_name
 from tests.faults.stack import CS_SEND, Stack
 from tests.faults.tap import BusRecord
@@ -16,7 +17,10 @@ from tests.faults.wechat import Chain
 from tests.support.bus import eventually, stays_true
 
 SETTLE = 6.0  # seconds the bus must stay quiet before it is judged: > relay pass + confirm
-DRAIN = 45.0  # seconds the kept events and the required ids get to come out, together
+# Seconds the kept events and the required ids get to come out, together: a replica killed
+# just before this wait began leaves relay claims that block the others for their whole
+# RELAY_CLAIM_SECONDS (the product's bound), then a relay pass publishes what they held.
+DRAIN = RELAY_CLAIM_SECONDS + 30.0
 EFFECTS = 45.0  # a claim left by a killed replica is stale after 30 s, then retried
 QUIET = 30.0  # seconds the bus gets to fall quiet
 
