@@ -30,6 +30,7 @@ from services.gateway.webhook import Webhook
 from shared.contracts.topology import service_queues
 from shared.platform.bus import Broker
 from shared.platform.control import TENANT_NOTICES
+from shared.platform.edge import GATEWAY_READY
 from shared.platform.key_store import KeyStore
 from shared.platform.lifecycle import closing
 from shared.platform.publisher import EventPublisher
@@ -94,7 +95,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
         interval=settings.relay_interval_seconds,
     )
 
-    app = base_app(platform, broker=broker, openapi=gateway_openapi())
+    app = base_app(platform, broker=broker, openapi=gateway_openapi(), ready_when=GATEWAY_READY)
     app.add_routes(
         Webhook(
             settings=settings, intake=intake, metrics=metrics, tenants=tenant_cache, replays=replays

@@ -17,7 +17,13 @@ from prometheus_client import CollectorRegistry
 from shared.platform.auth import Authenticator, auth_middleware
 from shared.platform.bus import Broker
 from shared.platform.control import ControlBus
-from shared.platform.edge import HTTP_METRICS, add_health_routes, edge_middleware
+from shared.platform.edge import (
+    CONSUMER_READY,
+    HTTP_METRICS,
+    ReadyWhen,
+    add_health_routes,
+    edge_middleware,
+)
 from shared.platform.key_store import KeyStore
 from shared.platform.logs import configure
 from shared.platform.metrics import HttpMetrics, new_registry
@@ -77,6 +83,7 @@ def base_app(
     broker: Broker,
     openapi: dict[str, Any],
     client_max_size: int = 1024 * 1024,
+    ready_when: ReadyWhen = CONSUMER_READY,
 ) -> web.Application:
     """Middlewares (metrics, JSON errors, API keys, rate limits), health routes, OpenAPI."""
     app = web.Application(
@@ -92,7 +99,7 @@ def base_app(
             "background": platform.tasks.healthy(),
         }
 
-    add_health_routes(app, platform.registry, readiness)
+    add_health_routes(app, platform.registry, readiness, ready_when)
     add_openapi_route(app, openapi)
     return app
 

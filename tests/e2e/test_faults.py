@@ -30,18 +30,19 @@ SETTLE = 4 * RELAY_INTERVAL + 2.0  # several relay passes and a late confirm
 WECHAT_WAIT = 5.0  # WeChat gives up on an answer after this long
 
 
-async def readyz(http: ClientSession, url: str) -> int:
+async def readyz_down(http: ClientSession, url: str) -> tuple[int, list[str]]:
+    """``/readyz``'s status and the checks it says are down."""
     async with http.get(f"{url}/readyz") as response:
-        return response.status
+        return response.status, list((await response.json())["down"])
 
 
-async def eventually_status(
-    http: ClientSession, url: str, status: int, timeout: float = 30
+async def eventually_down(
+    http: ClientSession, url: str, status: int, down: list[str], timeout: float = 30
 ) -> None:
     async def answers() -> bool:
-        return await readyz(http, url) == status
+        return await readyz_down(http, url) == (status, down)
 
-    await eventually(answers, timeout, what=f"{url}/readyz answering {status}")
+    await eventually(answers, timeout, what=f"{url}/readyz answering {status}, {down} down")
 
 
 @pytest.mark.skipif(not local_broker(), reason="stops the local broker; AMQP_URL points elsewhere")
@@ -73,8 +74,12 @@ async def test_broker_outage_keeps_events_and_publishes_each_once_in_order(
 
     await broker_app("stop")
     try:
-        for service in (*gateways, *replies):
-            await eventually_status(http, service.url, 503)
+        # The gateways stay in the Service (their outbox keeps the events); the
+        # consumers, with nothing to consume, leave it.
+        for gateway in gateways:
+            await eventually_down(http, gateway.url, 200, ["broker"])
+        for service in replies:
+            await eventually_down(http, service.url, 503, ["broker"])
         for n, (openid, sample) in enumerate(plan):
             gateway = gateways[n % 2]  # WeChat reaches either replica
             started = time.monotonic()
@@ -128,7 +133,7 @@ async def check_published_once_in_order(
             f"{published} published"
         ) from None
     for service in (*gateways, *replies):
-        await eventually_status(http, service.url, 200)
+        await eventually_down(http, service.url, 200, [])
 
     async def released() -> bool:
         return await outbox.count_documents(waiting) == 0
@@ -172,7 +177,7 @@ async def test_database_outage_still_publishes_what_readers_send(
     readers = [f"o_dan{n}" for n in range(6)]
     took = {}
     try:
-        await eventually_status(http, gateway.url, 503)
+        await eventually_down(http, gateway.url, 200, ["database"])  # still takes webhooks
         for n, openid in enumerate(readers):  # over more than the cache's second
             sample = "text" if n % 2 else "event:VIEW"
             started = time.monotonic()
@@ -187,5 +192,5 @@ async def test_database_outage_still_publishes_what_readers_send(
         return sorted(e.openid for e in tap.events if e.openid in readers and e.kind != "reply")
 
     await wait_until(lambda: set(sent_by_readers()) == set(readers), timeout=30)
-    await eventually_status(http, gateway.url, 200)
+    await eventually_down(http, gateway.url, 200, [])
     await stays_true(lambda: sent_by_readers() == readers, SETTLE, what="each published once")
