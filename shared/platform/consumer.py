@@ -72,7 +72,9 @@ class Consumer:
 
     async def setup(self, connection: AbstractConnection) -> None:
         """Broker on-connect step: channels, topology, consume."""
-        channel = await connection.channel()
+        # No confirms here: this channel consumes, acks and answers on direct reply-to
+        # (fire and forget, delivery.py); what must be confirmed goes on the detours'.
+        channel = await connection.channel(publisher_confirms=False)
         await channel.set_qos(prefetch_count=self._prefetch)
         self._detours.channel = await connection.channel(
             publisher_confirms=True, on_return_raises=True
@@ -148,7 +150,7 @@ class Consumer:
         if handler is None:
             return "ignored"
         try:
-            await handler(delivery_of(message, envelope, self._channel, received=received))
+            await handler(delivery_of(message, envelope, self._consuming, received=received))
         except Reject as exc:
             why = f"event {envelope.id}: {exc}"
             return await self._detours.dead_letter(message, "rejected", why)
