@@ -1,6 +1,8 @@
 """Analytics' API: ``/api/tenants/{id}/stats/{daily|activity|broadcasts}``, ``/send-time``,
 ``/health``, and the agency's ``/api/overview``. Every answer is also CSV, with
-``Accept: text/csv`` or ``?format=csv``. Another tenant's key gets 404."""
+``Accept: text/csv`` or ``?format=csv``. Another tenant's key gets 404. ``POST
+/api/tenants/{id}/rebuild {"from"}`` recomputes the derived state from the raw log
+(``rebuild.py``)."""
 
 from __future__ import annotations
 
@@ -14,11 +16,12 @@ from aiohttp import web
 
 from services.analytics.csv_out import to_csv
 from services.analytics.figures import HEALTH_ORDER
+from services.analytics.rebuild import InvalidFrom, Rebuild
 from services.analytics.reports import Reports
 from services.analytics.store import AnalyticsStore
 from shared.contracts.tenancy import DEFAULT_TIMEZONE, TENANT_ID_ROUTE
 from shared.platform.auth import require_agency, require_tenant
-from shared.platform.web import ApiError
+from shared.platform.web import ApiError, read_json_object
 
 TENANT = f"/api/tenants/{TENANT_ID_ROUTE}"
 MAX_RANGE_DAYS = 366
@@ -84,6 +87,7 @@ class AnalyticsApi:
     reports: Reports
     now: Callable[[], datetime]
     fresh: Callable[[str], bool]  # True: events came since the tenant's last refresh
+    rebuilds: Rebuild
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -94,6 +98,7 @@ class AnalyticsApi:
             web.get(TENANT + "/send-time", self.send_time),
             web.get(TENANT + "/health", self.health),
             web.get("/api/overview", self.overview),
+            web.post(TENANT + "/rebuild", self.rebuild),
         ]
 
     async def tenant_of(self, request: web.Request) -> tuple[str, str]:
@@ -174,6 +179,23 @@ class AnalyticsApi:
             rows.append({k: row.get(k) for k in OVERVIEW_COLUMNS} | {"name": tenant.get("name")})
         rows.sort(key=lambda r: (HEALTH_ORDER.get(str(r["status"]), 9), str(r["id"])))
         return answer(request, {"tenants": rows}, rows, OVERVIEW_COLUMNS)
+
+    async def rebuild(self, request: web.Request) -> web.Response:
+        tenant_id, timezone = await self.tenant_of(request)
+        body = await read_json_object(request)
+        if "from" not in body:
+            raise ApiError(422, "invalid", "from: required, a date YYYY-MM-DD", field="from")
+        if set(body) - {"from"}:
+            raise ApiError(422, "invalid", "from only", field="from")
+        try:
+            first = self.rebuilds.first_day(body["from"], timezone)
+        except InvalidFrom as exc:
+            raise ApiError(422, "invalid", str(exc), field="from") from None
+        try:
+            done = await self.rebuilds.run(tenant_id, first)
+        except LookupError:  # offboarded meanwhile
+            raise ApiError(404, "not_found", f"no tenant {tenant_id}") from None
+        return web.json_response(done.to_json())
 
 
 def _jsonable(doc: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from services.analytics.api import AnalyticsApi
 from services.analytics.handlers import Intake
 from services.analytics.metrics import AnalyticsMetrics
 from services.analytics.openapi import PATHS, SCHEMAS
+from services.analytics.rebuild import Rebuild
 from services.analytics.refresh import Refresh
 from services.analytics.reports import Reports
 from services.analytics.settings import AnalyticsSettings
@@ -54,7 +55,11 @@ def create_app(settings: AnalyticsSettings) -> web.Application:
         full_seconds=settings.full_refresh_seconds,
     )
     api = AnalyticsApi(
-        store=store, reports=reports, now=now, fresh=lambda tenant: tenant in intake.touched
+        store=store,
+        reports=reports,
+        now=now,
+        fresh=lambda tenant: tenant in intake.touched,
+        rebuilds=Rebuild(store=store, reports=reports, refresh=refresh),
     )
     box = SecretBox.from_setting(settings.common.master_key)
     wechat = WeChatRuntime(

@@ -8,7 +8,7 @@ envelope's ``occurred_at`` (WeChat's CreateTime).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -99,6 +99,23 @@ class Fact:
 
 
 _OPTIONAL = ("key", "via", "answers", "rule_id", "broadcast_id", "run_id")
+# A fact as a row of plain values, in this order (``at`` as ISO 8601): how the inbox
+# carries it, many to a document (a database pays per document and per field).
+ROW = ("_id", "kind", "type", "at", "day", "hour", "weekday", "openid", *_OPTIONAL)
+Row = list[str | int | None]
+
+
+def to_row(fact: Fact) -> Row:
+    doc = fact.to_doc()
+    doc["at"] = fact.at.isoformat()
+    return [doc[name] for name in ROW]
+
+
+def doc_of_row(row: Row) -> dict[str, Any]:
+    """The stored document (``Fact.to_doc``) of a row made by :func:`to_row`."""
+    doc: dict[str, Any] = dict(zip(ROW, row, strict=True))
+    doc["at"] = datetime.fromisoformat(str(doc["at"]))
+    return doc
 
 
 def fact_of(envelope: Envelope[Any], timezone: str) -> Fact | None:
@@ -161,3 +178,17 @@ def occurred(stamp: str) -> datetime:
     if at.tzinfo is None:
         raise ValueError(f"occurred_at without a timezone: {stamp!r}")
     return at.astimezone(UTC)
+
+
+def latest_follows(facts: Iterable[Fact]) -> dict[str, Fact]:
+    """Each reader's latest follow or unfollow among ``facts``: the latest ``at`` wins,
+    and of facts at the same second the last one given (as if they were applied one by
+    one, each replacing a state no newer than itself)."""
+    latest: dict[str, Fact] = {}
+    for fact in facts:
+        if fact.kind not in (FOLLOW, UNFOLLOW):
+            continue
+        held = latest.get(fact.openid)
+        if held is None or held.at <= fact.at:
+            latest[fact.openid] = fact
+    return latest

@@ -44,8 +44,7 @@ class Intake:
             raise Reject(f"cannot count {envelope.id}: {exc}") from exc
         if fact is None:
             return
-        if await self.store.record(envelope.tenant_id, fact):
-            self.metrics.events.labels(fact.kind).inc()
+        await self.store.record(envelope.tenant_id, fact)
         self.touched.add(envelope.tenant_id)
         if fact.kind == BROADCAST:
             key = f"{envelope.tenant_id}/{fact.broadcast_id}/{fact.run_id}"

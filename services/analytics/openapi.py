@@ -1,4 +1,5 @@
-"""Analytics' OpenAPI paths and schemas: stats, send time, health, the agency overview."""
+"""Analytics' OpenAPI paths and schemas: stats, send time, health, the agency overview,
+QR codes, the data cube backfill and the rebuild from the raw log."""
 
 from __future__ import annotations
 
@@ -140,6 +141,27 @@ SCHEMAS: dict[str, Any] = {
             },
         }
     ),
+    "RebuildInput": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["from"],
+        "properties": {
+            "from": {
+                **DATE,
+                "description": "the first tenant-local day to rebuild: not after today, and "
+                "a day the raw log still keeps (WXP_ANALYTICS_RAW_DAYS, 35, up to today)",
+            }
+        },
+    },
+    "Rebuilt": closed(
+        {
+            "tenant_id": {"type": "string"},
+            "from": DATE,
+            "readers": {**INT, "description": "readers whose follow state was replaced"},
+            "days_dropped": {**INT, "description": "finalized days deleted (the raw log has them)"},
+            "impacts": {**INT, "description": "broadcast impacts measured again"},
+        }
+    ),
     "Impacts": closed(
         {
             "broadcasts": {
@@ -245,6 +267,15 @@ PATHS: dict[str, Any] = {
             "Read WeChat's data cube (7 days a call) and make its last day the baseline",
             {"200": json_response("what was read", ref("Backfill")), "502": WECHAT_REFUSED},
             body=ref("BackfillInput"),
+            params=[TENANT],
+        )
+    },
+    BASE + "/rebuild": {
+        "post": operation(
+            "Recompute readers, finalized days, broadcast impacts and the overview row from "
+            "the raw log, from a day on (422 naming from when the raw log no longer has it)",
+            {"200": json_response("what was recomputed", ref("Rebuilt"))},
+            body=ref("RebuildInput"),
             params=[TENANT],
         )
     },

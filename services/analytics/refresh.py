@@ -20,7 +20,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from services.analytics.facts import BROADCAST, UNFOLLOW
@@ -66,9 +66,11 @@ class Refresh:
             await asyncio.sleep(self.refresh_seconds)
 
     async def fold(self) -> None:
-        """Background loop: the inbox into the tenants' raw logs, as fast as it fills."""
+        """Background loop: the inbox into the tenants' raw logs, as fast as it fills;
+        counts each fact when it is first kept there (so a redelivery counts nothing)."""
         while True:
-            await self.store.fold()
+            for kind, kept in (await self.store.fold()).items():
+                self.metrics.events.labels(kind).inc(kept)
             await asyncio.sleep(FOLD_PAUSE)
 
     async def round(self, *, full: bool) -> None:
@@ -108,38 +110,45 @@ class Refresh:
 
     async def impacts(self) -> None:
         for due in await self.store.due_impacts(self.reports.now()):
-            tenant_id, submitted = str(due["tenant_id"]), due["submitted_at"]
-            first = (submitted - timedelta(days=BASELINE_DAYS + 1)).date().isoformat()
-            last = (submitted + timedelta(days=2)).date().isoformat()
-            facts = await self.store.facts(
-                tenant_id, first_day=first, last_day=last, kinds=(UNFOLLOW, BROADCAST)
-            )
-            measured = impact(
-                submitted_at=submitted,
-                unfollows=[f.at for f in facts if f.kind == UNFOLLOW],
-                broadcasts=[f.at for f in facts if f.kind == BROADCAST and f.at != submitted],
+            tenant_id = str(due["tenant_id"])
+            measured = await self.measure(
+                tenant_id, str(due["broadcast_id"]), str(due["run_id"]), due["submitted_at"]
             )
             payload = BroadcastImpact(
-                str(due["broadcast_id"]),
-                str(due["run_id"]),
-                measured.unsubscribes,
-                measured.baseline,
-                measured.lift,
+                measured["broadcast_id"],
+                measured["run_id"],
+                measured["unfollows_24h"],
+                measured["baseline_24h"],
+                measured["lift"],
             )
             await self._publish(tenant_id, payload, f"{due['_id']}:impact")
-            await self.store.save_impact(
-                tenant_id,
-                {
-                    "_id": f"{due['broadcast_id']}/{due['run_id']}",
-                    "broadcast_id": due["broadcast_id"],
-                    "run_id": due["run_id"],
-                    "submitted_at": submitted,
-                    "unfollows_24h": measured.unsubscribes,
-                    "baseline_24h": measured.baseline,
-                    "lift": measured.lift,
-                },
-            )
+            await self.store.save_impact(tenant_id, measured)
             await self.store.impact_done(str(due["_id"]))
+
+    async def measure(
+        self, tenant_id: str, broadcast_id: str, run_id: str, submitted: datetime
+    ) -> dict[str, Any]:
+        """A broadcast's impact from the raw log, as ``analytics_impacts`` keeps it
+        (``_id``: broadcast/run). Saves and publishes nothing: the callers do."""
+        first = (submitted - timedelta(days=BASELINE_DAYS + 1)).date().isoformat()
+        last = (submitted + timedelta(days=2)).date().isoformat()
+        facts = await self.store.facts(
+            tenant_id, first_day=first, last_day=last, kinds=(UNFOLLOW, BROADCAST)
+        )
+        measured = impact(
+            submitted_at=submitted,
+            unfollows=[f.at for f in facts if f.kind == UNFOLLOW],
+            broadcasts=[f.at for f in facts if f.kind == BROADCAST and f.at != submitted],
+        )
+        return {
+            "_id": f"{broadcast_id}/{run_id}",
+            "broadcast_id": broadcast_id,
+            "run_id": run_id,
+            "submitted_at": submitted,
+            "unfollows_24h": measured.unsubscribes,
+            "baseline_24h": measured.baseline,
+            "lift": measured.lift,
+        }
 
     async def finalize(self, tenant_id: str, timezone: str) -> None:
         """Days the raw log is about to drop become ``analytics_days``; then it drops them."""

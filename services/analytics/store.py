@@ -13,110 +13,176 @@
   broadcasts whose 24-hour impact is still to publish.
 
 A delivery's fact first lands in the shared inbox of its two seconds
-(``wxp_analytics.inbox_N``): concurrent deliveries of every tenant share one insert
-(``GroupInsert``), which is what lets one process count thousands of envelopes a second
-across a thousand tenants' databases. Once no one writes to an inbox any more (10 s), the
-fold moves it to the tenants, one insert per tenant, and drops it.
+(``wxp_analytics.inbox_N``): the facts of concurrent deliveries, whatever their tenant,
+share one document (``GroupAppend``; the facts as rows in one JSON string), which is what
+lets one process count thousands of envelopes a second across a thousand tenants'
+databases: FerretDB's cost is per document and per field. Once no one writes to an inbox
+any more (10 s), the fold moves it to the tenants, one insert per tenant (each fact once,
+by its id: a redelivery kept twice in the inboxes is a duplicate there), and drops it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import time
-from collections import defaultdict
+import uuid
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
-from services.analytics.facts import FOLLOW, UNFOLLOW, Fact
-from shared.platform.group_commit import GroupInsert
-from shared.platform.storage import CONTROL_DB, Client, only_duplicates, tenant_db_name
+from services.analytics.facts import (
+    FOLLOW,
+    UNFOLLOW,
+    Fact,
+    Row,
+    doc_of_row,
+    latest_follows,
+    to_row,
+)
+from shared.platform.group_commit import GroupAppend
+from shared.platform.storage import (
+    CONTROL_DB,
+    DUPLICATE_KEY,
+    Client,
+    only_duplicates,
+    tenant_db_name,
+)
 
 Doc = dict[str, Any]
 ANALYTICS_DB = "wxp_analytics"  # the inboxes every tenant's facts pass through
 INBOX = "inbox_"  # + the number of the INBOX_SECONDS slice the facts arrived in
 INBOX_SECONDS = 2.0
 INBOX_SETTLE = 10.0  # an inbox this much past its slice takes no more writes: folded
+FOLD_WRITERS = 16  # tenants moved at once (FerretDB keeps each tenant's database apart)
+FOLD_MAX_FACTS = 50_000  # inboxes waiting together move together, up to this many facts
+INBOX_BATCH = 1_000  # facts in one inbox document at most
 
 
 class AnalyticsStore:
     def __init__(self, client: Client, *, clock: Callable[[], float] = time.time) -> None:
         self._client = client
         self._clock = clock
-        self._writers: dict[str, GroupInsert] = {}
+        self._writers: dict[str, GroupAppend[tuple[str, Row]]] = {}
         self._tenants: AsyncCollection[Doc] = client[CONTROL_DB].tenants
         self._indexed: set[str] = set()
 
     def _db(self, tenant_id: str, name: str) -> AsyncCollection[Doc]:
         return self._client[tenant_db_name(tenant_id)][name]
 
-    async def record(self, tenant_id: str, fact: Fact) -> bool:
-        """Takes the fact into the inbox of the current few seconds (one round trip for
-        all the deliveries in flight, whatever their tenant); False when it is there
-        already (a redelivery within the same seconds)."""
+    async def record(self, tenant_id: str, fact: Fact) -> None:
+        """Takes the fact into the inbox of the current few seconds: the facts of every
+        delivery in flight, whatever their tenant, share one document. A redelivery is
+        kept again; the fold keeps each fact once."""
         name = f"{INBOX}{int(self._clock() // INBOX_SECONDS)}"
         writer = self._writers.get(name)
         if writer is None:
-            self._writers = {name: GroupInsert(self._client[ANALYTICS_DB][name], max_batch=1_000)}
+            inbox = self._client[ANALYTICS_DB][name]
+            self._writers = {name: GroupAppend(inbox, _pack, max_items=INBOX_BATCH)}
             writer = self._writers[name]
-        doc = {"_id": f"{tenant_id}/{fact.id}", "tenant": tenant_id, "fact": fact.to_doc()}
-        return await writer.insert(doc)
+        await writer.append((tenant_id, to_row(fact)))
 
-    async def fold(self, *, settle: float = INBOX_SETTLE) -> int:
+    async def fold(self, *, settle: float = INBOX_SETTLE) -> Counter[str]:
         """Moves the inboxes no one writes to any more (older than ``settle`` seconds)
-        into their tenants' raw logs, one insert per tenant (a fact there already is a
-        duplicate and changes nothing), sets the readers' follow state, then drops each
-        inbox whole (FerretDB deletes by a list of ids slowly; a drop is cheap). Replicas
-        may fold the same inbox at once: the outcome is the same. Answers the facts moved."""
+        into their tenants' raw logs and sets the readers' follow state, then drops each
+        inbox whole. Inboxes that wait together (a fold fell behind) move together, up to
+        ``FOLD_MAX_FACTS``: the more there is to move, the more facts each tenant's insert
+        carries. Replicas may fold the same inbox at once: the outcome is the same (a fact
+        there already is a duplicate and changes nothing). Answers the facts newly kept,
+        by kind."""
         analytics = self._client[ANALYTICS_DB]
         closed = int((self._clock() - settle) // INBOX_SECONDS)
-        names = sorted(
-            n
+        slices = sorted(
+            int(n[len(INBOX) :])
             for n in await analytics.list_collection_names()
-            if n.startswith(INBOX) and n[len(INBOX) :].isdigit() and int(n[len(INBOX) :]) < closed
+            if n.startswith(INBOX) and n[len(INBOX) :].isdigit()
         )
-        moved = 0
-        for name in names:
-            docs = await analytics[name].find({}).to_list()
-            await self._move(docs)
-            await analytics.drop_collection(name)
-            moved += len(docs)
-        return moved
+        names = [f"{INBOX}{n}" for n in slices if n < closed]
+        kept: Counter[str] = Counter()
+        while names:
+            group: list[str] = []
+            rows: dict[tuple[str, str], Row] = {}  # (tenant, fact id): the fact, once
+            while names and (not group or len(rows) < FOLD_MAX_FACTS):
+                group.append(names.pop(0))
+                async for doc in analytics[group[-1]].find({}):
+                    for tenant_id, row in _unpack(doc):
+                        rows.setdefault((tenant_id, str(row[0])), row)
+            kept += await self._move(rows)
+            for name in group:
+                await analytics.drop_collection(name)
+        return kept
 
-    async def _move(self, docs: list[Doc]) -> None:
+    async def _move(self, rows: dict[tuple[str, str], Row]) -> Counter[str]:
+        """Each live tenant's facts in one insert, ``FOLD_WRITERS`` tenants at a time."""
         by_tenant: dict[str, list[Doc]] = defaultdict(list)
-        for doc in docs:
-            by_tenant[str(doc["tenant"])].append(doc["fact"])
+        for (tenant_id, _), row in rows.items():
+            by_tenant[tenant_id].append(doc_of_row(row))
         known = await self._tenants.find({"_id": {"$in": list(by_tenant)}}, {"_id": 1}).to_list()
-        live = {str(doc["_id"]) for doc in known}
-        for tenant_id, batch in by_tenant.items():
-            if tenant_id not in live:
-                continue  # offboarded meanwhile: its facts go with it
-            await self.ensure_indexes(tenant_id)
-            try:
-                await self._db(tenant_id, "analytics_events").insert_many(batch, ordered=False)
-            except BulkWriteError as exc:
-                if not only_duplicates(exc):
-                    raise
-            for fact in (Fact.from_doc(doc) for doc in batch):
-                if fact.kind in (FOLLOW, UNFOLLOW):
-                    await self._follow(tenant_id, fact)
+        live = {str(doc["_id"]) for doc in known}  # offboarded meanwhile: its facts go with it
+        gate = asyncio.Semaphore(FOLD_WRITERS)
+        kept: Counter[str] = Counter()
 
-    async def _follow(self, tenant_id: str, fact: Fact) -> None:
-        """The reader's latest follow event wins (events may arrive out of order)."""
-        readers = self._db(tenant_id, "analytics_readers")
-        state: Doc = {"follow": fact.kind, "follow_at": fact.at}
-        if fact.kind == FOLLOW:  # an unsubscribe keeps the channel the reader came by
-            state["channel"] = fact.key
-        newer = {"_id": fact.openid, "follow_at": {"$lte": fact.at}}
-        result = await readers.update_one(newer, {"$set": state})
-        if result.matched_count == 0:
-            with contextlib.suppress(DuplicateKeyError):  # a later follow event is there
-                await readers.insert_one({"_id": fact.openid, **state})
+        async def move(tenant_id: str, batch: list[Doc]) -> None:
+            async with gate:
+                kept.update(await self.keep(tenant_id, batch))
+
+        async with asyncio.TaskGroup() as moves:
+            for tenant_id, batch in by_tenant.items():
+                if tenant_id in live:
+                    moves.create_task(move(tenant_id, batch))
+        return kept
+
+    async def keep(self, tenant_id: str, batch: list[Doc]) -> Counter[str]:
+        """The facts into the tenant's raw log; answers those newly kept, by kind."""
+        await self.ensure_indexes(tenant_id)
+        there: set[int] = set()  # indexes of facts kept already
+        try:
+            await self._db(tenant_id, "analytics_events").insert_many(batch, ordered=False)
+        except BulkWriteError as exc:
+            if not only_duplicates(exc):
+                raise
+            there = {int(error["index"]) for error in exc.details.get("writeErrors", [])}
+        follows = latest_follows(
+            Fact.from_doc(doc) for doc in batch if doc["kind"] in (FOLLOW, UNFOLLOW)
+        )
+        if follows:
+            await self._follow(tenant_id, follows.values())
+        return Counter(str(doc["kind"]) for n, doc in enumerate(batch) if n not in there)
+
+    async def _follow(self, tenant_id: str, facts: Iterable[Fact]) -> None:
+        """Each reader's follow state, in one ``update`` command: a reader's latest follow
+        event wins (events may arrive out of order). A reader whose stored state is newer
+        than the fact makes its upsert a duplicate key: that fact changes nothing.
+
+        FerretDB stops an unordered ``update`` at its first refused statement (MongoDB
+        goes on), so the statements after the first refusal are sent again: they are
+        idempotent either way. pymongo's ``bulk_write`` is not used: it reads an
+        ``nModified`` that FerretDB leaves out of an upsert's answer."""
+        pending = []
+        for fact in facts:
+            state: Doc = {"follow": fact.kind, "follow_at": fact.at}
+            if fact.kind == FOLLOW:  # an unsubscribe keeps the channel the reader came by
+                state["channel"] = fact.key
+            newer = {"_id": fact.openid, "follow_at": {"$lte": fact.at}}
+            pending.append({"q": newer, "u": {"$set": state}, "upsert": True})
+        database = self._client[tenant_db_name(tenant_id)]
+        while pending:
+            answer = await database.command(
+                {"update": "analytics_readers", "updates": pending, "ordered": False}
+            )
+            errors = answer.get("writeErrors", [])
+            for error in errors:
+                if error.get("code") != DUPLICATE_KEY:
+                    raise OperationFailure(str(error.get("errmsg")), error.get("code"))
+            if not errors:
+                return
+            pending = pending[min(int(e["index"]) for e in errors) + 1 :]
 
     async def facts(
         self, tenant_id: str, *, first_day: str, last_day: str, kinds: Sequence[str] = ()
@@ -219,6 +285,48 @@ class AnalyticsStore:
     async def tenant(self, tenant_id: str) -> Doc | None:
         fields = {"name": 1, "timezone": 1, "appid": 1}
         return await self._tenants.find_one({"_id": tenant_id}, fields)
+
+    # What a rebuild (rebuild.py) replaces of the state derived from the raw log.
+
+    async def reader_channels(self, tenant_id: str, openids: Sequence[str]) -> dict[str, Any]:
+        """The stored channel of each of ``openids`` that has a follow state."""
+        if not openids:
+            return {}
+        cursor = self._db(tenant_id, "analytics_readers").find(
+            {"_id": {"$in": list(openids)}}, {"channel": 1}
+        )
+        return {str(doc["_id"]): doc.get("channel") async for doc in cursor}
+
+    async def replace_readers(self, tenant_id: str, docs: Sequence[Doc]) -> None:
+        """Sets each reader's follow state (``_id`` the openid) to exactly its doc, whatever
+        was stored, a later ``follow_at`` too."""
+        readers = self._db(tenant_id, "analytics_readers")
+        for doc in docs:
+            try:
+                await readers.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+            except DuplicateKeyError:  # a fold inserted the reader meanwhile: replace that
+                await readers.replace_one({"_id": doc["_id"]}, doc)
+
+    async def drop_days(self, tenant_id: str, first_day: str) -> int:
+        """Deletes the finalized days from ``first_day`` on; answers how many there were."""
+        result = await self._db(tenant_id, "analytics_days").delete_many(
+            {"_id": {"$gte": first_day}}
+        )
+        return result.deleted_count
+
+
+def _pack(entries: list[tuple[str, Row]]) -> Doc:
+    """An inbox document: facts of any tenants as ``[tenant, row]`` pairs, in one JSON
+    string (one field to store, however many facts)."""
+    return {"_id": uuid.uuid4().hex, "facts": json.dumps(entries, separators=(",", ":"))}
+
+
+def _unpack(doc: Doc) -> list[tuple[str, Row]]:
+    """The facts of an inbox document; one written by a version before ``_pack`` (one
+    fact per document, ``{tenant, fact}``) is read too, so an upgrade loses none."""
+    if "facts" in doc:
+        return [(tenant_id, row) for tenant_id, row in json.loads(doc["facts"])]
+    return [(str(doc["tenant"]), to_row(Fact.from_doc(doc["fact"])))]
 
 
 def newest(docs: Iterable[Doc], field: str) -> datetime | None:

@@ -3,7 +3,7 @@
 Settings come from the environment, read once in :func:`main`: ``WXP_URL`` (the gateway,
 default http://127.0.0.1:8080), ``WXP_SCHEDULER_URL`` (the scheduler, for ``broadcasts``
 and ``quota``; default http://127.0.0.1:8082), ``WXP_ANALYTICS_URL`` (analytics, for
-``stats`` and ``overview``; default http://127.0.0.1:8083) and ``WXP_API_KEY`` (or
+``stats``, ``overview`` and ``analytics``; default http://127.0.0.1:8083) and ``WXP_API_KEY`` (or
 ``WXP_ADMIN_KEY``). People get tables, scripts get ``--json`` (and, from analytics,
 ``--csv``); a failure exits non-zero with the server's error message.
 """
@@ -15,14 +15,15 @@ import os
 import sys
 from collections.abc import Sequence
 
-from shared.cli import broadcasts, keys, simulate, stats, tenants
+from shared.cli import analytics, broadcasts, keys, simulate, stats, tenants
 from shared.cli.http import Api, CliError
 from shared.cli.settings import CliSettings
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wxp", description=(__doc__ or "").splitlines()[0])
-    # The API a command calls: broadcasts set "scheduler", stats and overview "analytics".
+    # The API a command calls: broadcasts set "scheduler"; stats, overview and analytics
+    # set "analytics".
     parser.set_defaults(service="gateway")
     sub = parser.add_subparsers(dest="command", required=True)
     tenants.add_parsers(sub)
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_parser(sub)
     broadcasts.add_parsers(sub)
     stats.add_parsers(sub)
+    analytics.add_parsers(sub)
     return parser
 
 

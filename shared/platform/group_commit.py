@@ -7,17 +7,22 @@ load a batch holds the inserts that arrived during the previous one (about a rou
 trip's worth). The database's per-command cost, and pymongo's, is paid once a batch
 instead of once an insert; each insert keeps its own outcome: inserted, a duplicate
 key (the unique ``_id`` is still the arbiter), or the error that stopped it.
+``GroupAppend`` does the same for items that need no key of their own, many to one
+document.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from shared.platform.storage import DUPLICATE_KEY
+
+T = TypeVar("T")
 
 
 class GroupInsert:
@@ -65,3 +70,49 @@ class GroupInsert:
                     outcomes[index] = PyMongoError(error.get("errmsg", "write error"))
             return outcomes
         return [True] * len(docs)
+
+
+class GroupAppend(Generic[T]):
+    """Concurrent callers' items in one document (``pack`` makes it of a batch): one
+    insert carries them all, and each caller waits for the insert that carries its item.
+    For a log whose entries need no key of their own (a later reader dedups them): a
+    database that pays per document and per field pays once a batch."""
+
+    def __init__(
+        self,
+        collection: AsyncCollection[dict[str, Any]],
+        pack: Callable[[list[T]], dict[str, Any]],
+        *,
+        max_items: int = 1_000,
+    ) -> None:
+        self._collection = collection
+        self._pack = pack
+        self._max_items = max_items
+        self._waiting: list[tuple[T, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def append(self, item: T) -> None:
+        """Returns once ``item`` is stored; raises what the database raised for its batch.
+        Cancelling the wait does not unsend the insert."""
+        answer: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, answer))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        await answer
+
+    async def _write(self) -> None:
+        while self._waiting:
+            batch = self._waiting[: self._max_items]
+            del self._waiting[: self._max_items]
+            failed: PyMongoError | None = None
+            try:
+                await self._collection.insert_one(self._pack([item for item, _ in batch]))
+            except PyMongoError as exc:
+                failed = exc
+            for _, answer in batch:
+                if answer.done():  # its caller stopped waiting
+                    continue
+                if failed is not None:
+                    answer.set_exception(failed)
+                else:
+                    answer.set_result(None)

@@ -17,7 +17,8 @@ DUPLICATE_KEY = 11000  # the server's code for a unique-key violation
 
 
 def only_duplicates(error: BulkWriteError) -> bool:
-    """True when every write an ``insert_many`` refused was refused as a duplicate key."""
+    """True when every write a bulk write (``insert_many``, ``bulk_write``) refused was
+    refused as a duplicate key."""
     return all(e.get("code") == DUPLICATE_KEY for e in error.details.get("writeErrors", []))
 
 

@@ -1,21 +1,23 @@
 """Property-based fuzzing of the analytics API against the document it serves, as
 ``tests/scheduler/test_broadcasts_fuzz.py`` does for the broadcasts API.
 
-Schemathesis draws requests for each of the ten operations of ``/api/openapi.json`` (the
-stats, the send time, the health, the agency overview, the channel QR codes and the data
-cube backfill; valid requests, and invalid ones that must be refused), sends them with the
-admin key to the real in-process analytics service, and checks each answer: no 5xx, a
-documented status code and content type, a body that matches the documented schema,
-invalid input refused.
+Schemathesis draws requests for each of the eleven operations of ``/api/openapi.json`` (the
+stats, the send time, the health, the agency overview, the channel QR codes, the data
+cube backfill and the rebuild from the raw log; valid requests, and invalid ones that must
+be refused), sends them with the admin key to the real in-process analytics service, and
+checks each answer: no 5xx, a documented status code and content type, a body that
+matches the documented schema, invalid input refused.
 
 Three in four valid requests are aimed at the fuzz's own tenant instead of at random ids,
 so that the success paths run too: a tenant onboarded through the in-process gateway whose
 readers followed, wrote and clicked, and whose broadcast's impact is measured (see
 ``busy_tenant``); a daily range, when the request has one, of real calendar days around
-today (up to 400 days long, so some are over the limit); a backfill of 1 to 30 days. The
-QR codes and the backfill go to the in-process fake WeChat, which knows the tenant's
-account (its data cube answers zeros); the scenes are drawn as they come. The agency
-overview is asked with the admin key, so it lists every tenant, the fuzz's among them.
+today (up to 400 days long, so some are over the limit); a backfill of 1 to 30 days; a
+rebuild from a day between tomorrow and 40 days ago (the raw log keeps 35, so some are
+refused, naming ``from``). The QR codes and the backfill go to the in-process fake
+WeChat, which knows the tenant's account (its data cube answers zeros); the scenes are
+drawn as they come. The agency overview is asked with the admin key, so it lists every
+tenant, the fuzz's among them.
 
 The requests go out from a worker thread: the services serve on this test's loop.
 """
@@ -56,14 +58,16 @@ OPERATIONS = (  # what this fuzz covers of the document: all of it
     f"POST {TENANT}/qrcodes",
     f"GET {TENANT}/qrcodes",
     f"POST {TENANT}/backfill",
+    f"POST {TENANT}/rebuild",
 )
 BACKFILL_DAYS = (1, 30)  # what a backfill aimed at the fuzz's tenant reads
+REBUILD_DAYS_AGO = (-1, 40)  # where a rebuild aimed at the fuzz's tenant starts
 
 
 @dataclass(frozen=True)
 class Owned:
-    """Points valid requests at the fuzz's tenant, daily ranges at real days, and a
-    backfill at a month or less."""
+    """Points valid requests at the fuzz's tenant, daily ranges at real days, a backfill
+    at a month or less, and a rebuild at a day around the raw log's."""
 
     tenant_id: str
     today: date
@@ -74,6 +78,9 @@ class Owned:
             params["tenant_id"] = self.tenant_id
         if case.operation.path.endswith("/backfill") and isinstance(case.body, dict):
             case.body["days"] = rng.randint(*BACKFILL_DAYS)
+        if case.operation.path.endswith("/rebuild") and isinstance(case.body, dict):
+            first = self.today - timedelta(days=rng.randint(*REBUILD_DAYS_AGO))
+            case.body["from"] = first.isoformat()
         query = case.query
         if not query:
             return
@@ -105,7 +112,7 @@ async def test_fuzzing_the_analytics_api_finds_no_5xx_and_no_schema_violation(
     elapsed = time.monotonic() - started
 
     assert not run.failures, "\n\n".join(run.failures)
-    assert sorted(run.operations) == sorted(OPERATIONS), run.operations  # all ten, each once
+    assert sorted(run.operations) == sorted(OPERATIONS), run.operations  # all eleven, each once
     assert run.counts["2xx"] >= 50, run.counts
     assert run.counts["4xx"] >= 50, run.counts
     assert fake.qrcodes(), "no QR code made through WeChat"

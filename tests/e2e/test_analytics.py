@@ -152,7 +152,10 @@ async def test_every_envelope_counts_once_through_copies_and_a_kill(
     async def counting() -> bool:
         async with http.get(f"{analytics.url}/metrics") as response:
             text = await response.text()
-        return 'wxp_analytics_events_total{kind="interaction"}' in text
+        acked = f'wxp_consumer_messages_total{{outcome="ack",queue="{queue}"}} '
+        return any(
+            float(line[len(acked) :]) > 0 for line in text.splitlines() if line.startswith(acked)
+        )
 
     await eventually(counting, 30, "analytics counting")
     analytics.kill()  # -9, mid-run: some inserted, some unacked

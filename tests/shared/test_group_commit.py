@@ -1,4 +1,5 @@
-"""Group-committed unique inserts on the real FerretDB: shared round trips, own outcomes."""
+"""Group commit on the real FerretDB: unique inserts sharing round trips with their own
+outcomes, and items appended many to a document."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from typing import Any
 
 import pytest
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import PyMongoError
 
-from shared.platform.group_commit import GroupInsert
+from shared.platform.group_commit import GroupAppend, GroupInsert
 from shared.platform.storage import CONTROL_DB, Client
 
 Collection = AsyncCollection[dict[str, Any]]
@@ -65,3 +67,32 @@ async def test_a_caller_that_stops_waiting_leaves_the_others_answered(
     assert await patient is True
     assert impatient.cancelled()
     assert await inserts.insert({"_id": "a"}) is False  # its insert went all the same
+
+
+def pack(items: list[int]) -> dict[str, Any]:
+    return {"_id": secrets.token_hex(8), "items": items}
+
+
+async def test_concurrent_appends_share_documents_and_all_are_stored(
+    collection: Collection,
+) -> None:
+    appends = GroupAppend(collection, pack, max_items=40)
+
+    await asyncio.gather(*(appends.append(n) for n in range(100)))
+
+    docs = await collection.find({}).to_list()
+    assert sorted(n for doc in docs for n in doc["items"]) == list(range(100))
+    assert len(docs) < 10  # shared: not one document per item
+    assert max(len(doc["items"]) for doc in docs) <= 40
+
+
+async def test_every_caller_of_a_batch_the_database_refused_hears_it(
+    collection: Collection,
+) -> None:
+    await collection.insert_one({"_id": "taken"})
+    appends = GroupAppend(collection, lambda items: {"_id": "taken", "items": items})
+
+    outcomes = await asyncio.gather(*(appends.append(n) for n in range(3)), return_exceptions=True)
+
+    assert all(isinstance(outcome, PyMongoError) for outcome in outcomes), outcomes
+    assert await collection.count_documents({}) == 1  # nothing half-stored

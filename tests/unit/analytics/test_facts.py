@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +17,10 @@ from services.analytics.facts import (
     REPLY,
     UNFOLLOW,
     Fact,
+    doc_of_row,
     fact_of,
+    latest_follows,
+    to_row,
 )
 from services.gateway.messages import to_envelope
 from shared.contracts.broadcast_events import (
@@ -227,3 +231,40 @@ def test_a_stored_document_reads_back_with_a_naive_time_and_extra_fields() -> No
     assert Fact.from_doc(doc) == fact
     sparse = {k: v for k, v in fact.to_doc().items() if v is not None}
     assert Fact.from_doc(sparse) == fact
+
+
+def test_latest_follows_keeps_each_readers_latest_and_the_last_of_a_tie() -> None:
+    at = datetime(2026, 12, 1, 16, 30, tzinfo=UTC)
+
+    def made(n: int, kind: str, openid: str, when: datetime) -> Fact:
+        return Fact(f"e{n}", kind, "event", when, "2026-12-02", 0, 2, openid, key=f"k{n}")
+
+    facts = [
+        made(1, UNFOLLOW, "o_a", at + timedelta(seconds=5)),
+        made(2, FOLLOW, "o_a", at),  # older, delivered later
+        made(3, FOLLOW, "o_b", at),
+        made(4, UNFOLLOW, "o_b", at),  # the same second: the later one given wins
+        made(5, INTERACTION, "o_c", at),  # not a follow event
+    ]
+    latest = latest_follows(facts)
+    assert {openid: fact.id for openid, fact in latest.items()} == {"o_a": "e1", "o_b": "e4"}
+    assert latest_follows([]) == {}
+
+
+def test_a_fact_travels_as_a_row_and_is_stored_as_it_would_be_without() -> None:
+    fact = Fact(
+        "e9",
+        REPLY,
+        "reply.sent",
+        datetime(2026, 12, 1, 16, 30, 0, 123000, tzinfo=UTC),
+        "2026-12-02",
+        0,
+        2,
+        "o_a",
+        via="passive",
+        answers="e8",
+        rule_id="r1",
+    )
+    row = to_row(fact)
+    assert all(isinstance(value, str | int | type(None)) for value in row)
+    assert doc_of_row(json.loads(json.dumps(row))) == fact.to_doc()

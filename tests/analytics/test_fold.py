@@ -1,0 +1,144 @@
+"""The fold on the real database: inboxes into the tenants' raw logs, each reader's follow
+state from the latest follow event whatever order the events came in, a redelivery that
+landed in two inboxes kept once, and an offboarded tenant's facts dropped.
+
+The store's clock is far in the past (a random slice of it per test), so its inboxes are
+its own; another process's fold may move them too, which changes no outcome (replicas
+fold the same inboxes), so only the tenants' state is checked, not what a fold moved."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.analytics.facts import FOLLOW, UNFOLLOW, Fact
+from services.analytics.store import ANALYTICS_DB, INBOX, INBOX_SECONDS, AnalyticsStore
+from shared.platform.storage import CONTROL_DB, Client, tenant_db_name
+from tests.conftest import tenant_record
+
+AT = datetime(2026, 12, 10, 4, 0, tzinfo=UTC)
+
+
+@dataclass
+class Seconds:
+    now: float
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def past() -> Seconds:
+    return Seconds(1_000_000.0 + secrets.randbelow(1_000_000) * 100.0)
+
+
+def fact(n: int, kind: str, openid: str, at: datetime, key: str | None = None) -> Fact:
+    return Fact(f"e{n}", kind, f"event.{kind}", at, "2026-12-10", 12, 3, openid, key=key)
+
+
+@pytest.fixture
+async def tenants(mongo: Client) -> AsyncIterator[list[str]]:
+    ids = [f"anf-{secrets.token_hex(5)}" for _ in range(3)]
+    await mongo[CONTROL_DB].tenants.insert_many([tenant_record(t, "Fold") for t in ids])
+    yield ids
+    await mongo[CONTROL_DB].tenants.delete_many({"_id": {"$in": ids}})
+    for tenant_id in ids:
+        await mongo.drop_database(tenant_db_name(tenant_id))
+
+
+async def readers(mongo: Client, tenant_id: str) -> dict[str, tuple[str, datetime, str | None]]:
+    docs = await mongo[tenant_db_name(tenant_id)].analytics_readers.find({}).to_list()
+    return {
+        d["_id"]: (d["follow"], d["follow_at"].replace(tzinfo=UTC), d.get("channel")) for d in docs
+    }
+
+
+async def test_the_latest_follow_event_wins_within_a_fold_and_across_folds(
+    mongo: Client, tenants: list[str]
+) -> None:
+    clock = past()
+    store = AnalyticsStore(mongo, clock=clock)
+    one, two, _ = tenants
+    later = AT + timedelta(minutes=5)
+    # First fold: a's unsubscribe came before (in delivery) the subscribe that preceded
+    # it; b followed twice by different channels, the later one delivered first.
+    for n, (kind, openid, at, key) in enumerate(
+        [
+            (UNFOLLOW, "o_a", later, None),
+            (FOLLOW, "o_a", AT, "shop"),
+            (FOLLOW, "o_b", later, "poster"),
+            (FOLLOW, "o_b", AT, "shop"),
+            (FOLLOW, "o_c", AT, None),
+        ]
+    ):
+        await store.record(one, fact(n, kind, openid, at, key))
+    await store.record(two, fact(9, FOLLOW, "o_a", AT, "elsewhere"))
+    await store.fold(settle=-60.0)
+    assert await readers(mongo, one) == {
+        "o_a": (UNFOLLOW, later, None),
+        "o_b": (FOLLOW, later, "poster"),
+        "o_c": (FOLLOW, AT, None),
+    }
+    assert await readers(mongo, two) == {"o_a": (FOLLOW, AT, "elsewhere")}
+    # A later fold: an older subscribe of a (delivered late) changes nothing; c left.
+    clock.now += 10 * INBOX_SECONDS
+    await store.record(one, fact(20, FOLLOW, "o_a", AT - timedelta(days=1), "old"))
+    await store.record(one, fact(21, UNFOLLOW, "o_c", later, None))
+    await store.fold(settle=-60.0)
+    assert await readers(mongo, one) == {
+        "o_a": (UNFOLLOW, later, None),
+        "o_b": (FOLLOW, later, "poster"),
+        "o_c": (UNFOLLOW, later, None),
+    }
+
+
+async def test_a_fact_in_two_inboxes_is_kept_once_and_a_gone_tenant_keeps_nothing(
+    mongo: Client, tenants: list[str]
+) -> None:
+    clock = past()
+    store = AnalyticsStore(mongo, clock=clock)
+    one, _, gone = tenants
+    await store.record(one, fact(1, "interaction", "o_a", AT))
+    await store.record(gone, fact(1, "interaction", "o_a", AT))
+    clock.now += 3 * INBOX_SECONDS  # the redelivery lands in a later inbox
+    await store.record(one, fact(1, "interaction", "o_a", AT))
+    await store.record(one, fact(2, FOLLOW, "o_b", AT, "shop"))
+    await mongo[CONTROL_DB].tenants.delete_one({"_id": gone})
+    await store.fold(settle=-60.0)
+    events = mongo[tenant_db_name(one)].analytics_events
+    assert sorted(d["_id"] for d in await events.find({}).to_list()) == ["e1", "e2"]
+    assert await mongo[tenant_db_name(gone)].analytics_events.count_documents({}) == 0
+    assert await readers(mongo, one) == {"o_b": (FOLLOW, AT, "shop")}
+
+
+async def test_a_tenants_facts_count_once_by_kind_however_often_they_are_moved(
+    mongo: Client, tenants: list[str]
+) -> None:
+    store = AnalyticsStore(mongo, clock=past())
+    one = tenants[0]
+    facts = [fact(1, "interaction", "o_a", AT), fact(2, FOLLOW, "o_b", AT, "shop")]
+    first = [f.to_doc() for f in facts]
+    assert await store.keep(one, first) == {"interaction": 1, FOLLOW: 1}
+    again = [*first, fact(3, "interaction", "o_a", AT).to_doc()]
+    assert await store.keep(one, again) == {"interaction": 1}  # only e3 is new
+    events = mongo[tenant_db_name(one)].analytics_events
+    assert sorted(d["_id"] for d in await events.find({}).to_list()) == ["e1", "e2", "e3"]
+
+
+async def test_an_inbox_written_one_fact_a_document_before_an_upgrade_is_folded_too(
+    mongo: Client, tenants: list[str]
+) -> None:
+    clock = past()
+    store = AnalyticsStore(mongo, clock=clock)
+    one = tenants[0]
+    inbox = mongo[ANALYTICS_DB][f"{INBOX}{int(clock.now // INBOX_SECONDS)}"]
+    old = fact(1, FOLLOW, "o_a", AT, "shop")
+    await inbox.insert_one({"_id": f"{one}/e1", "tenant": one, "fact": old.to_doc()})
+    await store.record(one, fact(2, "interaction", "o_a", AT))  # the new kind, same inbox
+    await store.fold(settle=-60.0)
+    events = mongo[tenant_db_name(one)].analytics_events
+    assert sorted(d["_id"] for d in await events.find({}).to_list()) == ["e1", "e2"]
+    assert await readers(mongo, one) == {"o_a": (FOLLOW, AT, "shop")}
