@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # Installs what the project needs and is missing; a second run changes nothing.
-#   - the virtualenv .venv with the project and its dev tools
+#   - the virtualenv .venv: requirements-dev.lock's pins, then the project (editable)
 #   - Debian's rabbitmq-server (unless AMQP_URL points elsewhere)
 #   - FerretDB v1.24.2 (SQLite backend) built from deploy/local/ferretdb (unless MONGODB_URL does)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 mkdir -p "$VAR/bin"
 
-stamp="$VENV/.installed-$(sha1sum "$WXP_ROOT/pyproject.toml" | cut -c1-12)"
+# The pinned packages (make lock writes the lock), then the project itself, editable,
+# built by the lock's setuptools.
+lock="$WXP_ROOT/requirements-dev.lock"
+stamp="$VENV/.installed-$(cat "$WXP_ROOT/pyproject.toml" "$lock" | sha1sum | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
-  log "installing Python packages into .venv"
+  log "installing Python packages into .venv (pinned by requirements-dev.lock)"
   [ -x "$PY" ] || python3 -m venv "$VENV"
   mkdir -p "$VAR/log"
-  { "$PY" -m pip install -q --upgrade pip && "$PY" -m pip install -q -e "$WXP_ROOT[dev]"; } \
+  { "$PY" -m pip install -q --upgrade pip \
+      && "$PY" -m pip install -q --require-hashes --no-deps -r "$lock" \
+      && "$PY" -m pip install -q --no-deps --no-build-isolation -e "$WXP_ROOT"; } \
     >"$VAR/log/pip.log" 2>&1 || { cat "$VAR/log/pip.log" >&2; log "pip install failed"; exit 1; }
   rm -f "$VENV"/.installed-*
   touch "$stamp"
