@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 LOCAL := deploy/local
 
-.PHONY: help install infra run stop test faults lint bench clean
+.PHONY: help install infra run stop test faults lint tools bench clean lock image
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -27,7 +27,11 @@ lint: install ## ruff and mypy (strict)
 	@$(VENV)/bin/ruff format --check shared services tests
 	@$(VENV)/bin/mypy
 
-test: infra lint ## Lint, then run every test against the real RabbitMQ and FerretDB
+tools: install ## kustomize (Go module proxy) and promtool (Debian) for the offline deploy checks
+	@$(LOCAL)/install-k8s-tools.sh
+	@$(LOCAL)/install-promtool.sh
+
+test: infra lint tools ## Lint, then run every test against the real RabbitMQ and FerretDB
 	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m pytest $(PYTEST_ARGS)
 
 faults: infra ## The seeded fault-injection run alone (WXP_FAULTS_SEED=N replays a run)
@@ -40,6 +44,12 @@ bench: infra ## wrk against bare aiohttp, the wechatpy peer and the stack; consu
 	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m tests.bench.relay
 	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m tests.bench.scheduler
 	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m tests.bench.analytics
+
+lock: install ## Re-pin requirements.lock and requirements-dev.lock from pyproject.toml with uv (UPGRADE=1: newest allowed)
+	@UPGRADE=$(UPGRADE) $(LOCAL)/lock.sh
+
+image: ## Build the image wxp:<git describe> and wxp:latest with docker, podman or buildah
+	@$(LOCAL)/build-image.sh
 
 clean: stop ## Stop everything and delete var/ and .venv/
 	rm -rf var $(VENV)

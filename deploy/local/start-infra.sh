@@ -26,8 +26,10 @@ vm_memory_high_watermark.relative = 0.2
 disk_free_limit.absolute = 200MB
 log.console = false
 log.file.level = warning
+prometheus.tcp.ip = 127.0.0.1
+prometheus.tcp.port = ${RABBITMQ_PROMETHEUS_PORT:-15692}
 CONF
-  [ -f "$RABBITMQ_ENABLED_PLUGINS_FILE" ] || echo "[]." >"$RABBITMQ_ENABLED_PLUGINS_FILE"
+  [ -f "$RABBITMQ_ENABLED_PLUGINS_FILE" ] || echo "[rabbitmq_prometheus]." >"$RABBITMQ_ENABLED_PLUGINS_FILE"
   : >"$RABBITMQ_CONF_ENV_FILE"
   log "starting RabbitMQ (node $RABBITMQ_NODENAME, data in var/rabbitmq)"
   HOME="$RABBITMQ_HOME_DIR" nohup "$RABBIT_BIN/rabbitmq-server" >"$VAR/log/rabbitmq.out" 2>&1 &
@@ -48,7 +50,9 @@ start_ferretdb() {
   wait_for port_open "$port" || { log "FerretDB did not start; see var/log/$name.log"; exit 1; }
 }
 
-[ -n "${AMQP_URL:-}" ] && log "AMQP_URL is set: using that broker" || start_rabbitmq
+# RabbitMQ's Prometheus plugin (127.0.0.1:15692) is enabled on a node started before it was.
+[ -n "${AMQP_URL:-}" ] && log "AMQP_URL is set: using that broker" \
+  || { start_rabbitmq; "$(dirname "$0")/rabbitmq.sh" prometheus; }
 if [ -n "${MONGODB_URL:-}" ]; then
   log "MONGODB_URL is set: using that database"
 else
