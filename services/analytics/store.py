@@ -62,7 +62,8 @@ INBOX_SECONDS = 2.0
 INBOX_SETTLE = 10.0  # an inbox this much past its slice takes no more writes: folded
 FOLD_WRITERS = 16  # tenants moved at once (FerretDB keeps each tenant's database apart)
 FOLD_MAX_FACTS = 50_000  # inboxes waiting together move together, up to this many facts
-INBOX_BATCH = 1_000  # facts in one inbox document at most
+INBOX_BATCH = 200  # facts in one inbox document at most (below the prefetch of 256)
+INBOX_LINGER = 0.05  # seconds a part-filled inbox document waits for more facts
 
 
 class AnalyticsStore:
@@ -84,8 +85,8 @@ class AnalyticsStore:
         writer = self._writers.get(name)
         if writer is None:
             inbox = self._client[ANALYTICS_DB][name]
-            self._writers = {name: GroupAppend(inbox, _pack, max_items=INBOX_BATCH)}
-            writer = self._writers[name]
+            writer = GroupAppend(inbox, _pack, max_items=INBOX_BATCH, linger=INBOX_LINGER)
+            self._writers = {name: writer}
         await writer.append((tenant_id, to_row(fact)))
 
     async def fold(self, *, settle: float = INBOX_SETTLE) -> Counter[str]:

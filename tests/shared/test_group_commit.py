@@ -96,3 +96,22 @@ async def test_every_caller_of_a_batch_the_database_refused_hears_it(
 
     assert all(isinstance(outcome, PyMongoError) for outcome in outcomes), outcomes
     assert await collection.count_documents({}) == 1  # nothing half-stored
+
+
+async def test_a_lingering_batch_waits_for_company_unless_it_fills_first(
+    collection: Collection,
+) -> None:
+    appends = GroupAppend(collection, pack, max_items=50, linger=0.3)
+
+    async def later(n: int) -> None:
+        await asyncio.sleep(n * 0.01)  # one at a time: no two would share a round trip
+        await appends.append(n)
+
+    await asyncio.gather(*(later(n) for n in range(5)))
+    assert [doc["items"] for doc in await collection.find({}).to_list()] == [[0, 1, 2, 3, 4]]
+
+    await collection.delete_many({})
+    started = asyncio.get_running_loop().time()
+    await asyncio.gather(*(appends.append(n) for n in range(50)))  # full: goes at once
+    assert asyncio.get_running_loop().time() - started < 0.3
+    assert [len(doc["items"]) for doc in await collection.find({}).to_list()] == [50]
