@@ -21,7 +21,7 @@ from services.gateway.marks import PublishedMarks
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.openapi import gateway_openapi
 from services.gateway.outbox import Collections, Outbox
-from services.gateway.relay import RELAY_CLAIM_SECONDS, Relay
+from services.gateway.relay import RELAY_CLAIM_SECONDS, OutboxWatch, Relay
 from services.gateway.replays import ReplayGuard
 from services.gateway.repository import TenantRepository
 from services.gateway.settings import GatewaySettings
@@ -63,7 +63,8 @@ def create_app(settings: GatewaySettings) -> web.Application:
     # A relay claim outlasts a relay's longest wait for a confirm (RELAY_CONFIRM_TIMEOUT,
     # twice): past it, the claim of a replica that died is taken over.
     relay_claims = timedelta(seconds=RELAY_CLAIM_SECONDS)
-    outbox = Outbox(Collections.of(mongo), replica=replica_name(), claim_for=relay_claims)
+    collections = Collections.of(mongo)
+    outbox = Outbox(collections, replica=replica_name(), claim_for=relay_claims)
     dispatch = Dispatch(publisher=publisher, keeper=outbox, marks=marks, metrics=metrics)
     intake = Intake(
         dedup=dedup,
@@ -94,6 +95,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
         purge=purge,
         interval=settings.relay_interval_seconds,
     )
+    watch = OutboxWatch(outbox=collections.outbox, metrics=metrics)
 
     app = base_app(platform, broker=broker, openapi=gateway_openapi(), ready_when=GATEWAY_READY)
     app.add_routes(
@@ -127,7 +129,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app.cleanup_ctx.append(closing(marks.flush))
     app.cleanup_ctx.append(platform.tasks.background(marks.run))
     app.cleanup_ctx.append(closing(dispatch.drain))
-    app.cleanup_ctx.append(platform.tasks.background(relay.run))
+    app.cleanup_ctx.append(platform.tasks.background(relay.run, watch.run))
     return app
 
 

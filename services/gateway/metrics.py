@@ -18,6 +18,7 @@ class GatewayMetrics:
     published: Counter
     kept: Counter
     backlog: Gauge
+    oldest: Gauge
     replies: Counter
     deadline_missed: Counter
     reply_wait: Histogram
@@ -57,7 +58,13 @@ class GatewayMetrics:
             ),
             backlog=Gauge(
                 "wxp_gateway_outbox_backlog",
-                "Kept events waiting for the relay (at its last pass)",
+                "Kept events waiting for the relay, read every 10 s, broker connected or not",
+                registry=registry,
+            ),
+            oldest=Gauge(
+                "wxp_gateway_outbox_oldest_seconds",
+                "Age of the oldest kept event waiting for the relay (0 when none), broker "
+                "connected or not",
                 registry=registry,
             ),
             replies=counter(

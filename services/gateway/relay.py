@@ -5,6 +5,10 @@ each (one conditional update: only an event still kept and unclaimed can be clai
 so two replicas never publish the same one), publishes it with confirms and only then
 releases it. A pass stops at the first event it cannot claim or publish, so order is
 kept.
+
+``OutboxWatch`` reads how many events wait and how old the oldest is, for the gauges,
+every ``OUTBOX_WATCH_SECONDS`` whether or not the broker is connected: the relay makes no
+pass while it is not, which is when events pile up.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 
 from services.gateway.dispatch import Backlog
 from services.gateway.metrics import GatewayMetrics
-from services.gateway.outbox import Kept
+from services.gateway.outbox import Collection, Kept
 from services.gateway.ports import Outbox, Publisher
 from shared.platform.bus import BrokerUnavailable
 from shared.platform.publisher import ConfirmPending
@@ -34,6 +38,7 @@ RELAY_CONFIRM_TIMEOUT = 10.0
 # How long a relay claim lasts. A replica that dies holding claims delays the others this
 # long; a relay stops publishing a claimed batch before its claims could expire.
 RELAY_CLAIM_SECONDS = 45.0
+OUTBOX_WATCH_SECONDS = 10.0
 
 
 @dataclass(slots=True)
@@ -69,7 +74,6 @@ class Relay:
         while True:
             kept_before = self.backlog.kept
             kept = await self.outbox.kept(BATCH)
-            self.metrics.backlog.set(len(kept))
             if not kept:
                 if self.backlog.clear_if_unchanged(kept_before) or self.backlog.keeping:
                     return  # empty; or a keep is under way, and its end wakes the relay
@@ -124,3 +128,41 @@ class Relay:
             logger.warning("relay paused: %s", exc)
             return False
         return True
+
+
+def oldest_age(oldest_seq: int | None, now: float) -> float:
+    """Seconds since the oldest kept event was kept (its ``seq``: nanoseconds since the
+    epoch, by the keeping replica's clock) at ``now`` (seconds since the epoch); 0 when
+    nothing is kept, and never below 0 (replicas' clocks differ a little)."""
+    if oldest_seq is None:
+        return 0.0
+    return max(now - oldest_seq / 1e9, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxWatch:
+    """Sets the outbox gauges every ``interval``. A read is one sorted, limited find of the
+    oldest ``seq`` and, only when something is kept, a count (``estimated_document_count``:
+    collection metadata on MongoDB). While the database does not answer, the gauges keep
+    the last values read."""
+
+    outbox: Collection
+    metrics: GatewayMetrics
+    interval: float = OUTBOX_WATCH_SECONDS
+    clock: Callable[[], float] = time.time
+
+    async def run(self) -> None:
+        """Reads until cancelled."""
+        while True:
+            try:
+                await self.read()
+            except PyMongoError as exc:
+                logger.warning("outbox gauges not updated: %s", exc)
+            await asyncio.sleep(self.interval)
+
+    async def read(self) -> None:
+        oldest = await self.outbox.find_one({}, projection={"seq": 1}, sort=[("seq", 1)])
+        count = 0 if oldest is None else await self.outbox.estimated_document_count()
+        now = self.clock()
+        self.metrics.backlog.set(count)
+        self.metrics.oldest.set(oldest_age(None if oldest is None else int(oldest["seq"]), now))

@@ -14,6 +14,7 @@ class SchedulerMetrics:
     due_lag: Histogram
     sends: Counter
     runs: Gauge
+    overdue: Gauge
     ended: Counter
     finish_reports: Counter
 
@@ -38,6 +39,13 @@ class SchedulerMetrics:
                 "Runs in the due index by status (scheduled, sending, submitted awaiting "
                 "their finish report), as of this replica's latest scan",
                 ["status"],
+                registry=registry,
+            ),
+            overdue=Gauge(
+                "wxp_scheduler_overdue_seconds",
+                "How late the most overdue run is: now less the due time of the oldest run "
+                "that is due and not yet started (0 when none), as of this replica's latest "
+                "scan",
                 registry=registry,
             ),
             ended=Counter(

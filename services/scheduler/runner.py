@@ -151,6 +151,7 @@ class RunWorker:
             self.metrics.due_lag.observe(max((started - job.run.due_at).total_seconds(), 0.0))
             job.run = replace(job.run, status=SENDING, started_at=started)
             await self.store.save_run(job.run)
+            await self.store.mark_due(job.run.key, SENDING)  # started: no longer overdue
             if "cron" not in job.broadcast["schedule"]:
                 await self._broadcast_status(job, SENDING)
         lease_end = started + timedelta(seconds=self.claim_seconds)

@@ -8,7 +8,8 @@ per-reader ledger of list sends); ``scheduler_notes`` (the latest send-time advi
 broadcast impact analytics published).
 
 In the control database: ``scheduler_due`` (the due index: one small document per run
-that needs looking at, with when; every replica reads it), ``scheduler_claims``
+that needs looking at, with when and the run's state, ``scheduled`` until a replica starts
+it; every replica reads it), ``scheduler_claims``
 (``{run}~{attempt}``: the replica that inserts it owns that attempt), ``scheduler_fates``
 (``{run}``: ``send`` or ``cancel``, whichever is inserted first decides a race between
 the runner and an operator), ``scheduler_msg_ids`` (WeChat's msg_id → its run) and
@@ -162,6 +163,10 @@ class BroadcastStore:
         """Asks for ``key`` to be looked at ``due_at`` (replacing an earlier ask)."""
         doc = {"_id": key, "due_at": due_at, "status": status}
         await self._due.replace_one({"_id": key}, doc, upsert=True)
+
+    async def mark_due(self, key: str, status: str) -> None:
+        """Changes the status of ``key``'s entry, keeping its time (if it has one)."""
+        await self._due.update_one({"_id": key}, {"$set": {"status": status}})
 
     async def unschedule(self, key: str) -> None:
         await self._due.delete_one({"_id": key})

@@ -14,10 +14,12 @@ import contextlib
 import heapq
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from services.scheduler.metrics import SchedulerMetrics
+from services.scheduler.runs import SCHEDULED
 from services.scheduler.store import BroadcastStore
 
 logger = logging.getLogger(__name__)
@@ -58,16 +60,22 @@ class DueTimer:
         self._wake.set()
 
     async def scan(self) -> None:
-        """Background loop: the due index into the heap, every ``scan_seconds``."""
+        """Background loop: ``scan_once`` every ``scan_seconds``."""
         await self._store.ensure_indexes()
         while True:
-            entries = await self._store.due(self._now() + self._horizon)
-            for entry in entries:
-                self.add(str(entry["_id"]), entry["due_at"])
-            counts = Counter(str(entry.get("status")) for entry in entries)
-            for status in LIVE_STATUSES:
-                self._metrics.runs.labels(status).set(counts.get(status, 0))
+            await self.scan_once()
             await asyncio.sleep(self._scan)
+
+    async def scan_once(self) -> None:
+        """The due index into the heap, and its gauges."""
+        now = self._now()
+        entries = await self._store.due(now + self._horizon)
+        for entry in entries:
+            self.add(str(entry["_id"]), entry["due_at"])
+        counts = Counter(str(entry.get("status")) for entry in entries)
+        for status in LIVE_STATUSES:
+            self._metrics.runs.labels(status).set(counts.get(status, 0))
+        self._metrics.overdue.set(overdue_seconds(entries, now=now))
 
     async def fire(self) -> None:
         """Background loop: starts each key at its time, at most ``concurrency`` at once."""
@@ -107,3 +115,11 @@ class DueTimer:
         finally:
             self._busy.discard(key)
             self._slots.release()
+
+
+def overdue_seconds(entries: Iterable[Mapping[str, Any]], *, now: datetime) -> float:
+    """How late the most overdue run is at ``now``: the oldest due time among the due
+    index's ``entries`` that are due and not yet started (still ``scheduled``: the runner
+    marks a run's entry ``sending`` as it starts it); 0 when none is."""
+    late = [e["due_at"] for e in entries if e.get("status") == SCHEDULED and e["due_at"] <= now]
+    return (now - min(late)).total_seconds() if late else 0.0
