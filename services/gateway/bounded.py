@@ -23,7 +23,8 @@ class Bounded:
 
     async def __call__(self, work: Awaitable[T]) -> T:
         try:
-            return await asyncio.wait_for(work, self.seconds)
+            async with asyncio.timeout(self.seconds):  # no task per call, as wait_for makes
+                return await work
         except TimeoutError:
             raise DatabaseSlow(f"no answer in {self.seconds}s") from None
         except UNAVAILABLE as exc:

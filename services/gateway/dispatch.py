@@ -79,7 +79,7 @@ class Dispatch:
         started = time.perf_counter()
         await self.publisher.publish(event, **reply_request)
         self.metrics.publish_latency.observe(time.perf_counter() - started)
-        self.metrics.published.labels("direct").inc()
+        self.metrics.child(self.metrics.published, "direct").inc()
 
     async def publish_or_keep(self, event: Envelope[Any]) -> None:
         if not self.backlog.queuing:

@@ -90,7 +90,7 @@ class Intake:
             replay = await self._replay(event, deadline=arrived + self.reply_deadline)
             if replay is not None:
                 return replay[0]
-        self.metrics.accepted.labels(event.kind).inc()
+        self.metrics.child(self.metrics.accepted, event.kind).inc()
         try:
             if wants_reply and not self.dispatch.backlog.queuing:
                 return await self._publish_and_wait(event, deadline=arrived + self.reply_deadline)
@@ -180,7 +180,8 @@ class Intake:
             await self.dispatch.fall_back(event, "broker_unavailable")
             return None
         try:
-            body = await asyncio.wait_for(reply, max(deadline - time.monotonic(), 0.0))
+            async with asyncio.timeout(max(deadline - time.monotonic(), 0.0)):
+                body = await reply
         except TimeoutError:
             publisher.forget(correlation_id)
             self.metrics.deadline_missed.inc()
@@ -189,7 +190,8 @@ class Intake:
             return None
         self.metrics.reply_wait.observe(time.monotonic() - (deadline - self.reply_deadline))
         answer = _decode(body)
-        self.metrics.replies.labels("none" if answer.reply is None else "passive").inc()
+        outcome = "none" if answer.reply is None else "passive"
+        self.metrics.child(self.metrics.replies, outcome).inc()
         self.marks.add(event.id, event.tenant_id, answer)
         return answer if answer.reply is not None else None
 

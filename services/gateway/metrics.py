@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from shared.platform.metrics import LATENCY_BUCKETS
+from shared.platform.metrics import LATENCY_BUCKETS, LabelCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,7 @@ class GatewayMetrics:
     reply_wait: Histogram
     publish_latency: Histogram
     replay_unchecked: Counter
+    child: LabelCache = field(default_factory=LabelCache)  # labelled children, on hot paths
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> GatewayMetrics:

@@ -84,8 +84,8 @@ async def edge_middleware(
     finally:
         metrics = request.app[HTTP_METRICS]
         route = _route_of(request)
-        metrics.requests.labels(route, request.method, str(status)).inc()
-        metrics.latency.labels(route).observe(time.perf_counter() - started)
+        metrics.child(metrics.requests, route, request.method, str(status)).inc()
+        metrics.child(metrics.latency, route).observe(time.perf_counter() - started)
 
 
 def add_health_routes(

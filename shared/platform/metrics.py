@@ -3,7 +3,8 @@ RED metrics for HTTP routes and for queue consumers. No tenant labels here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from prometheus_client import (
     CollectorRegistry,
@@ -12,6 +13,9 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
 )
+from prometheus_client.metrics import MetricWrapperBase
+
+M = TypeVar("M", bound=MetricWrapperBase)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -23,10 +27,28 @@ def new_registry() -> CollectorRegistry:
     return registry
 
 
+class LabelCache:
+    """Children of labelled metrics, looked up once per label values: ``labels()`` takes
+    a lock and checks its arguments on every call, which a hot path pays per request."""
+
+    __slots__ = ("_children",)
+
+    def __init__(self) -> None:
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def __call__(self, metric: M, *values: str) -> M:
+        key = (id(metric), values)
+        child: M | None = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
+
+
 @dataclass(frozen=True, slots=True)
 class HttpMetrics:
     requests: Counter
     latency: Histogram
+    child: LabelCache = field(default_factory=LabelCache)
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> HttpMetrics:
