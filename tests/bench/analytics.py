@@ -80,7 +80,19 @@ async def fold_until(store: AnalyticsStore, drained: asyncio.Event) -> None:
     await store.fold(settle=-60.0)
 
 
-async def analytics_scenario() -> Row:
+async def create_databases(mongo: Client, store: AnalyticsStore, tenants: list[str]) -> None:
+    """Each tenant's database with its raw log and readers, as an account that has been
+    counted before has them (FerretDB creating a thousand databases costs more than the
+    facts that go in them)."""
+    for first in range(0, len(tenants), 50):
+        chunk = tenants[first : first + 50]
+        await asyncio.gather(*(store.ensure_indexes(t) for t in chunk))
+        await asyncio.gather(
+            *(mongo[tenant_db_name(t)].create_collection("analytics_readers") for t in chunk)
+        )
+
+
+async def analytics_scenario(*, warm: bool) -> Row:
     prefix = f"banal{secrets.token_hex(3)}"
     tenants = [f"{prefix}-{n:04d}" for n in range(TENANTS)]
     spec = QueueSpec(f"bench.analytics.{prefix}", ())
@@ -124,6 +136,8 @@ async def analytics_scenario() -> Row:
 
     try:
         await fill(connection, spec, bodies)
+        if warm:
+            await create_databases(mongo, store, tenants)
         consumer = Consumer(
             spec,
             Handlers().on(WeChatMessage, counting).on(ReplySent, counting),
@@ -152,7 +166,8 @@ async def analytics_scenario() -> Row:
             await asyncio.gather(*(mongo.drop_database(tenant_db_name(t)) for t in chunk))
         await mongo.close()
     return {
-        "scenario": f"analytics intake, {TENANTS:,} tenants, {READERS:,} readers",
+        "scenario": f"analytics intake, {TENANTS:,} tenants "
+        f"({'databases there' if warm else 'new databases'}), {READERS:,} readers",
         "envelopes": len(bodies),
         "distinct": len(made),
         "kept": stored,
@@ -168,22 +183,26 @@ async def analytics_scenario() -> Row:
 
 
 def main() -> None:
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        row = runner.run(analytics_scenario())
-    exact = row["kept"] == row["distinct"] and row["left_in_queue"] == 0
-    print(
-        f"{row['scenario']}: {row['envelopes']:,} envelopes ({row['distinct']:,} distinct) in "
-        f"{row['seconds']} s: {row['per_second']:,}/s, {row['cpu_ms_per_envelope']} ms CPU each "
-        f"(intake and fold); all in the raw logs after {row['folded_after_seconds']} s; "
-        f"kept {row['kept']:,} facts: {'exact' if exact else 'WRONG'}"
-    )
-    infra = ", ".join(f"{k} {v} ms" for k, v in row["infra_cpu_ms_per_envelope"].items())
-    print(f"CPU per envelope elsewhere, until all are in the raw logs: {infra}")
-    goal = "met" if exact and row["per_second"] >= 5_000 else "NOT met"
-    print(f"goal: >= 5,000 envelopes/s, every distinct envelope kept once: {goal}")
+    rows = []
+    for warm in (False, True):
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            row = runner.run(analytics_scenario(warm=warm))
+        exact = row["kept"] == row["distinct"] and row["left_in_queue"] == 0
+        print(
+            f"{row['scenario']}: {row['envelopes']:,} envelopes ({row['distinct']:,} distinct) "
+            f"in {row['seconds']} s: {row['per_second']:,}/s, {row['cpu_ms_per_envelope']} ms "
+            f"CPU each (intake and fold); all in the raw logs after "
+            f"{row['folded_after_seconds']} s; kept {row['kept']:,} facts: "
+            f"{'exact' if exact else 'WRONG'}"
+        )
+        infra = ", ".join(f"{k} {v} ms" for k, v in row["infra_cpu_ms_per_envelope"].items())
+        print(f"  CPU per envelope elsewhere, until all are in the raw logs: {infra}")
+        goal = "met" if exact and row["per_second"] >= 5_000 else "NOT met"
+        print(f"  goal: >= 5,000 envelopes/s, every distinct envelope kept once: {goal}")
+        rows.append(row)
     path = ROOT / "var" / "bench" / "analytics.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(row, indent=2) + "\n")
+    path.write_text(json.dumps(rows, indent=2) + "\n")
 
 
 if __name__ == "__main__":
