@@ -4,11 +4,11 @@ monthly (service) or daily (subscription) quota that sends to all or to a tag ta
 from __future__ import annotations
 
 import argparse
-import sys
 import urllib.parse
 from typing import Any
 
-from shared.cli.http import Api, CliError
+from shared.cli.files import read_text
+from shared.cli.http import Api, CliError, api_path
 from shared.cli.output import Command, add_command, emit, table
 
 LIST_COLUMNS = ("id", "name", "status", "next_run_at", "audience", "warnings")
@@ -18,9 +18,7 @@ MEDIA_TYPES = ("voice", "mpvideo")  # a message that is one media id and nothing
 
 
 def tenant_path(tenant: str, *parts: str) -> str:
-    return "/" + "/".join(
-        urllib.parse.quote(p, safe="") for p in ("api", "tenants", tenant, *parts)
-    )
+    return api_path("api", "tenants", tenant, *parts)
 
 
 # What the operator asked for, as the API's JSON.
@@ -60,16 +58,7 @@ def schedule_of(args: argparse.Namespace) -> dict[str, Any]:
 
 def read_openids(source: str) -> list[str]:
     """One openid a line from the file ``source`` (``-``: stdin); blank lines are skipped."""
-    try:
-        if source == "-":
-            text = sys.stdin.read()
-        else:
-            with open(source, encoding="utf-8-sig") as handle:
-                text = handle.read()
-    except OSError as exc:
-        raise CliError(f"cannot read openids from {source}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise CliError(f"cannot read openids from {source}: not UTF-8 text") from None
+    text = read_text(source, "openids")
     openids = [line.strip() for line in text.splitlines() if line.strip()]
     if not openids:
         raise CliError(f"no openids in {source}: one a line")

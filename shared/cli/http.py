@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -21,6 +22,14 @@ class Unreachable(CliError):
         self.reason = reason
 
 
+def api_path(*segments: str) -> str:
+    """``/a/b/c`` with each segment quoted, so an id is one segment whatever it holds."""
+    for segment in segments:
+        if segment in ("", ".", ".."):
+            raise CliError(f"{segment!r} is not an id")
+    return "/" + "/".join(urllib.parse.quote(s, safe="") for s in segments)
+
+
 def request(
     method: str,
     url: str,
@@ -31,9 +40,11 @@ def request(
 ) -> tuple[int, bytes]:
     headers = {"Content-Type": content_type}
     if key:
+        if not (key.isascii() and key.isprintable()):
+            raise CliError("the API key (WXP_API_KEY or WXP_ADMIN_KEY) is not printable ASCII")
         headers["Authorization"] = f"Bearer {key}"
-    request = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310
     try:
+        request = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
@@ -42,6 +53,8 @@ def request(
         raise Unreachable(url, exc.reason) from None
     except (OSError, http.client.HTTPException) as exc:  # timed out or cut off mid-answer
         raise Unreachable(url, exc) from None
+    except ValueError as exc:  # not a URL urllib can call ("Invalid IPv6 URL")
+        raise CliError(f"cannot call {url}: {exc}") from None
 
 
 def decoded(status: int, raw: bytes) -> Any:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from shared.cli.http import Api
+from shared.cli.http import Api, api_path
 from shared.cli.output import add_command, emit, table
 
 KEY_COLUMNS = ("id", "scope", "tenant_id", "name", "created_at")
 
 
 def keys_path(tenant: str | None, key_id: str | None = None) -> str:
-    base = f"/api/tenants/{tenant}/keys" if tenant else "/api/keys"
-    return base if key_id is None else f"{base}/{key_id}"
+    base = ("api", "tenants", tenant, "keys") if tenant else ("api", "keys")
+    return api_path(*base) if key_id is None else api_path(*base, key_id)
 
 
 def create(args: argparse.Namespace, api: Api) -> None:

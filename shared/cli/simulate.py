@@ -3,29 +3,48 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import urllib.parse
 from typing import Any
+from xml.etree.ElementTree import ParseError
 
 from defusedxml.ElementTree import fromstring
 
-from shared.cli.http import Api, CliError, request
+from shared.cli.files import read_json_object
+from shared.cli.http import Api, CliError, api_path, request
+from shared.wechat.crypto import CryptoError
 from shared.wechat.samples import SAMPLES, build_xml
 from shared.wechat.simulator import Account, ReplyCheckError, open_reply, sign_request
+
+CREDENTIALS = ("id", "appid", "token", "encoding_aes_key")
+MODES = ("plain", "compatible", "safe")
+
+
+def _saved_account(path: str, mode: str | None) -> Account:
+    """The account in the JSON that ``wxp tenants add --json`` printed."""
+    saved = read_json_object(path, "credentials")
+    wanted = (*CREDENTIALS, *(() if mode else ("encrypt_mode",)))
+    missing = [name for name in wanted if not isinstance(saved.get(name), str)]
+    if missing:
+        raise CliError(
+            f"credentials {path} lack {', '.join(missing)}: "
+            "give the JSON that `wxp tenants add --json` prints"
+        )
+    encrypt_mode = mode or saved["encrypt_mode"]
+    if encrypt_mode not in MODES:
+        raise CliError(f"credentials {path}: encrypt_mode is one of {', '.join(MODES)}")
+    return Account(
+        tenant_id=saved["id"],
+        appid=saved["appid"],
+        token=saved["token"],
+        encoding_aes_key=saved["encoding_aes_key"],
+        encrypt_mode=encrypt_mode,
+    )
 
 
 def _account(args: argparse.Namespace) -> Account:
     if args.credentials:
-        with open(args.credentials, encoding="utf-8") as handle:
-            saved = json.load(handle)
-        return Account(
-            tenant_id=saved["id"],
-            appid=saved["appid"],
-            token=saved["token"],
-            encoding_aes_key=saved["encoding_aes_key"],
-            encrypt_mode=args.mode or saved["encrypt_mode"],
-        )
+        return _saved_account(args.credentials, args.mode)
     missing = [
         f"--{n.replace('_', '-')}" for n in ("tenant", "appid", "token") if not getattr(args, n)
     ]
@@ -51,8 +70,12 @@ def simulate(args: argparse.Namespace, api: Api) -> None:
     xml = build_xml(
         args.type, openid=args.openid, account=args.account, create_time=now, overrides=overrides
     )
-    signed = sign_request(account, xml, openid=args.openid)
-    url = f"{api.base_url}/wx/{account.tenant_id}?{urllib.parse.urlencode(signed.query)}"
+    try:
+        signed = sign_request(account, xml, openid=args.openid)
+    except CryptoError as exc:
+        raise CliError(f"cannot encrypt for {account.tenant_id}: {exc}") from None
+    path = api_path("wx", account.tenant_id)
+    url = f"{api.base_url}{path}?{urllib.parse.urlencode(signed.query)}"
     started = time.perf_counter()
     status, body = request("POST", url, body=signed.body, content_type="text/xml")
     elapsed = (time.perf_counter() - started) * 1000
@@ -61,17 +84,21 @@ def simulate(args: argparse.Namespace, api: Api) -> None:
         f"in {elapsed:.0f} ms"
     )
     if status != 200:
-        raise CliError(body.decode(errors="replace"))
+        raise CliError(f"{status}: {body.decode(errors='replace')[:300]}")
     try:
         plain = open_reply(account, body, encrypted=signed.encrypted)
-    except (ReplyCheckError, ValueError) as exc:
+    except (ReplyCheckError, ParseError, ValueError) as exc:
         raise CliError(f"answer does not verify: {exc}") from None
     if plain in (b"success", b""):
         print("answer: success (no passive reply)")
         return
+    try:
+        reply = fromstring(plain)
+    except (ParseError, ValueError) as exc:  # ValueError: defusedxml's refusals
+        raise CliError(f"the answer is not WeChat XML: {exc}") from None
     if signed.encrypted:
         print("answer: encrypted reply, signature verified")
-    for element in fromstring(plain):
+    for element in reply:
         value = (
             element.text
             if len(element) == 0
@@ -90,7 +117,7 @@ def add_parser(sub: Any) -> None:
     sim.add_argument("--credentials", help="JSON printed by `wxp tenants add --json`")
     for flag in ("--tenant", "--appid", "--token", "--aes-key"):
         sim.add_argument(flag)
-    sim.add_argument("--mode", choices=("plain", "compatible", "safe"))
+    sim.add_argument("--mode", choices=MODES)
     sim.add_argument("--content", help="text of a text message")
     sim.add_argument("--event-key", help="EventKey of an event")
     sim.add_argument("--openid", default="o_simulated_reader")

@@ -6,7 +6,7 @@ import argparse
 import urllib.parse
 from typing import Any
 
-from shared.cli.http import Api
+from shared.cli.http import Api, api_path
 from shared.cli.output import add_command, emit, table
 
 TENANT_COLUMNS = ("id", "name", "appid", "account_type", "encrypt_mode", "timezone")
@@ -72,7 +72,7 @@ def listing(args: argparse.Namespace, api: Api) -> None:
 
 
 def show(args: argparse.Namespace, api: Api) -> None:
-    tenant = api.call("GET", f"/api/tenants/{args.tenant}")
+    tenant = api.call("GET", api_path("api", "tenants", args.tenant))
     emit(tenant, args, "\n".join(f"{k:<14}{v}" for k, v in tenant.items()))
 
 
@@ -91,7 +91,7 @@ def update(args: argparse.Namespace, api: Api) -> None:
     )
     if args.regenerate:
         changes["regenerate"] = args.regenerate
-    tenant = api.call("PATCH", f"/api/tenants/{args.tenant}", changes)
+    tenant = api.call("PATCH", api_path("api", "tenants", args.tenant), changes)
     rotated = any(key in tenant for key in ("token", "encoding_aes_key"))
     emit(
         tenant,
@@ -101,7 +101,7 @@ def update(args: argparse.Namespace, api: Api) -> None:
 
 
 def delete(args: argparse.Namespace, api: Api) -> None:
-    api.call("DELETE", f"/api/tenants/{args.tenant}")
+    api.call("DELETE", api_path("api", "tenants", args.tenant))
     emit({"deleted": args.tenant}, args, f"Deleted {args.tenant} and all its data.")
 
 
