@@ -52,6 +52,15 @@ def _order(body: dict[str, Any], ids: list[str]) -> list[str]:
     return order
 
 
+async def known_tenant(request: web.Request, directory: TenantDirectory) -> str:
+    """The path's tenant, when the key may see it and it exists (else 404 either way)."""
+    tenant_id = request.match_info["tenant_id"]
+    require_tenant(request, tenant_id)
+    if not await directory.exists(tenant_id):
+        raise ApiError(404, "not_found", f"no tenant {tenant_id}")
+    return tenant_id
+
+
 @dataclass(frozen=True, slots=True)
 class RulesApi:
     repository: RuleRepository
@@ -73,11 +82,7 @@ class RulesApi:
         ]
 
     async def _tenant(self, request: web.Request) -> str:
-        tenant_id = request.match_info["tenant_id"]
-        require_tenant(request, tenant_id)
-        if not await self.directory.exists(tenant_id):
-            raise ApiError(404, "not_found", f"no tenant {tenant_id}")
-        return tenant_id
+        return await known_tenant(request, self.directory)
 
     async def _rule(self, request: web.Request) -> tuple[str, dict[str, Any]]:
         tenant_id = await self._tenant(request)

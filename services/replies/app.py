@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -11,9 +12,13 @@ from services.replies.api import RulesApi
 from services.replies.cache import RuleSetCache
 from services.replies.fallback import Fallbacks
 from services.replies.handlers import PassiveReplies
+from services.replies.inbox_api import InboxApi
+from services.replies.inbox_replies import InboxReplies
+from services.replies.inbox_store import InboxStore
 from services.replies.metrics import ReplyMetrics
 from services.replies.openapi import PATHS, SCHEMAS
 from services.replies.repository import RuleRepository
+from services.replies.retention import Retention, every_tenant
 from services.replies.sent import SentStore
 from services.replies.settings import RepliesSettings
 from shared.contracts.messages import WeChatMessage
@@ -28,6 +33,10 @@ from shared.platform.storage import mongo_client
 from shared.platform.tenant_records import TenantSecrets
 from shared.wechat.metrics import WeChatMetrics
 from shared.wechat.runtime import WeChatRuntime
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
 
 
 def create_app(settings: RepliesSettings) -> web.Application:
@@ -51,10 +60,13 @@ def create_app(settings: RepliesSettings) -> web.Application:
         metrics=WeChatMetrics.create(platform.registry),
     )
     publisher = EventPublisher(queues=[], confirm_timeout=5.0, direct_replies=False)
-    passive = PassiveReplies(rules=cache, metrics=metrics, rng=rng)
+    inbox = InboxStore(mongo, window=settings.quota.message_window, clock=now)
+    sent = SentStore(mongo)
+    passive = PassiveReplies(rules=cache, unanswered=inbox, metrics=metrics, rng=rng)
     fallbacks = Fallbacks(
         rules=cache,
-        sent=SentStore(mongo),
+        unanswered=inbox,
+        sent=sent,
         accounts=secrets,
         wechat=wechat,
         events=publisher,
@@ -69,13 +81,31 @@ def create_app(settings: RepliesSettings) -> web.Application:
         control=platform.control,
         max_rules=settings.max_rules_per_tenant,
     )
+    answers = InboxReplies(
+        inbox=inbox,
+        sent=sent,
+        accounts=secrets,
+        wechat=wechat,
+        timezones=directory,
+        events=publisher,
+        metrics=metrics,
+        policy=settings.quota,
+    )
+    inbox_api = InboxApi(store=inbox, replies=answers, directory=directory, clock=now)
+    retention = Retention(
+        tenants=every_tenant(mongo),
+        stores={"replies_sent": sent, "replies_inbox": inbox},
+        metrics=metrics,
+        keep=settings.retention,
+        interval=settings.purge_interval_seconds,
+    )
     return consumer_app(
         platform,
         settings.consumer,
         handlers=Handlers().on(WeChatMessage, passive.handle).on(ReplyFallback, fallbacks.handle),
         directory=directory,
         openapi=document("wxp replies", PATHS, SCHEMAS),
-        routes=api.routes(),
+        routes=[*api.routes(), *inbox_api.routes()],
         on_connect=[publisher.setup],
-        resources=[wechat.context],
+        resources=[wechat.context, platform.tasks.background(retention.run)],
     )

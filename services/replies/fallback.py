@@ -1,8 +1,9 @@
 """The fallback: the gateway could not wait for a passive reply (``reply.fallback``), so the
 rule's answer goes through the customer-service API, at most once per event.
 
-In order: the answer; a claim (``claims.py``: a taken one is a duplicate, or is busy, or is
-settled once stale); the window and the quota; the claim marked ``calling``; the call.
+In order: the answer (none: a reader's message goes to the reader inbox); a claim
+(``claims.py``: a taken one is a duplicate, or is busy, or is settled once stale); the
+window and the quota; the claim marked ``calling``; the call.
 Every fallback ends ``sent``, refused with a reason (``outside_window``,
 ``quota_exhausted``, ``refused_*``, ``gave_up``) or ``unknown`` (it may have arrived, so it
 is never sent again). Whatever fails before the call releases the claim (within its
@@ -33,7 +34,14 @@ from services.replies.claims import (
 from services.replies.customer_service import QuotaPolicy, cs_message, outside_window, quota_limit
 from services.replies.inbound import inbound_of
 from services.replies.metrics import ReplyMetrics
-from services.replies.ports import Accounts, CustomerService, EventSink, RuleSource, SentLog
+from services.replies.ports import (
+    Accounts,
+    CustomerService,
+    EventSink,
+    RuleSource,
+    SentLog,
+    Unanswered,
+)
 from shared.contracts.envelope import Envelope, parse_iso
 from shared.contracts.messages import WeChatMessage
 from shared.contracts.reply import Reply
@@ -60,6 +68,7 @@ def utc_now() -> datetime:
 @dataclass(frozen=True, slots=True)
 class Fallbacks:
     rules: RuleSource
+    unanswered: Unanswered
     sent: SentLog
     accounts: Accounts
     wechat: CustomerService
@@ -83,6 +92,8 @@ class Fallbacks:
         answer = rule_set.answer(inbound_of(original), now, self.rng)
         if answer is None:
             self.metrics.fallback.labels("no_rule").inc()
+            if await self.unanswered.record(original):  # a reader's message: the inbox
+                self.metrics.inbox.labels("recorded").inc()
             return
         rule, reply = answer
         mine = await self._claim(original, rule.id, now, began)

@@ -2,6 +2,10 @@
 to a reader's message or a subscribe, scan or click, and the tenant's rules answer in time.
 (When the gateway could not wait, ``fallback.py`` answers through the customer-service API.)
 
+A message no rule answers goes to the reader inbox (``inbox.py``) once the gateway has its
+answer. Should the database refuse that, the message comes back through the queue's retry
+queue, without a reply-to: the retry only records it (nothing else here retries).
+
 How long the gateway still waits: ``x-wxp-reply-budget-ms``, the milliseconds left when it
 published, counted from this process's own receipt of the message, so that clocks skewed
 between hosts move nothing; an older gateway sends only ``x-wxp-reply-deadline``, in epoch
@@ -19,7 +23,7 @@ from datetime import UTC, datetime
 
 from services.replies.inbound import inbound_of
 from services.replies.metrics import ReplyMetrics
-from services.replies.ports import RuleSource
+from services.replies.ports import RuleSource, Unanswered
 from shared.contracts.envelope import (
     REPLY_BUDGET_HEADER,
     REPLY_DEADLINE_HEADER,
@@ -28,7 +32,7 @@ from shared.contracts.envelope import (
 )
 from shared.contracts.messages import WeChatMessage
 from shared.contracts.reply import PassiveAnswer
-from shared.platform.delivery import Delivery
+from shared.platform.delivery import RETRIES_HEADER, Delivery, RetryLater
 from shared.platform.storage import PyMongoError
 
 logger = logging.getLogger(__name__)
@@ -47,10 +51,14 @@ def deadline_passed(headers: Mapping[str, object], *, now_ms: int, held_ms: floa
 @dataclass(frozen=True, slots=True)
 class PassiveReplies:
     rules: RuleSource
+    unanswered: Unanswered
     metrics: ReplyMetrics
     rng: random.Random
 
     async def handle(self, delivery: Delivery[WeChatMessage]) -> None:
+        if type(delivery.headers.get(RETRIES_HEADER)) is int:  # an unanswered one, not kept
+            await self._unanswered(delivery.envelope)
+            return
         if not delivery.wants_reply:
             return
         held_ms = (time.monotonic() - delivery.received) * 1000
@@ -62,6 +70,16 @@ class PassiveReplies:
         await delivery.reply(answer.encode())
         since = (datetime.now(UTC) - parse_iso(delivery.envelope.received_at)).total_seconds()
         self.metrics.latency.labels("passive").observe(since)
+        if outcome == "none":
+            await self._unanswered(delivery.envelope)
+
+    async def _unanswered(self, event: Envelope[WeChatMessage]) -> None:
+        """Into the reader inbox (a reader's message only; once, whatever comes again)."""
+        try:
+            if await self.unanswered.record(event):
+                self.metrics.inbox.labels("recorded").inc()
+        except PyMongoError as exc:
+            raise RetryLater(f"inbox: {type(exc).__name__}") from exc
 
     async def _answer(self, event: Envelope[WeChatMessage]) -> tuple[PassiveAnswer, str]:
         try:

@@ -15,6 +15,8 @@ class ReplyMetrics:
     fallback: Counter
     latency: Histogram
     rules_skipped: Counter
+    inbox: Counter
+    purged: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> ReplyMetrics:
@@ -43,6 +45,18 @@ class ReplyMetrics:
                 "wxp_replies_rules_skipped_total",
                 "Stored rules skipped when a rule set loads, because they no longer validate "
                 "(each load counts again; the log names the tenant and the rule)",
+                registry=registry,
+            ),
+            inbox=Counter(
+                "wxp_replies_inbox_total",
+                "Reader inbox items by what happened (recorded, answered, closed, refused, failed)",
+                ["outcome"],
+                registry=registry,
+            ),
+            purged=Counter(
+                "wxp_replies_purged_total",
+                "Documents deleted by the retention job, by collection",
+                ["collection"],
                 registry=registry,
             ),
         )

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from services.replies.claims import Claim
 from services.replies.matching import RuleSet
 from shared.contracts.envelope import Envelope
+from shared.contracts.messages import WeChatMessage
 from shared.platform.tenant_records import TenantAccount
 
 
@@ -33,6 +34,12 @@ class SentLog(Protocol):
     async def mark_calling(self, tenant_id: str, claim: Claim) -> None: ...
     async def finish(self, tenant_id: str, claim: Claim, status: str) -> None: ...
     async def release(self, tenant_id: str, claim: Claim) -> None: ...
+
+
+class Unanswered(Protocol):
+    """The reader inbox (``inbox_store.py``): a message no rule answered, kept once."""
+
+    async def record(self, event: Envelope[WeChatMessage]) -> bool: ...
 
 
 class Accounts(Protocol):

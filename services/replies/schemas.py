@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.replies.inbound import MESSAGE_FIELDS
+from services.replies.inbox import FILTERS, MAX_NOTE, STATUSES
 from services.replies.rules import (
     MATCH_MODES,
     MAX_PATTERN,
@@ -120,7 +121,72 @@ RULE: Schema = {
     "required": [*RULE_INPUT["required"], "id"],
     "properties": {**RULE_FIELDS, "id": {"type": "string"}},
 }
+NULLABLE_TIME: Schema = {"type": "string", "format": "date-time", "nullable": True}
+NOTE: Schema = {"type": "string", "maxLength": MAX_NOTE, "nullable": True}
+CALLER: Schema = {
+    "type": "object",
+    "nullable": True,
+    "description": "the API key that acted: its scope, id and name",
+    "properties": {
+        "scope": {"type": "string", "enum": ["admin", "agency", "tenant"]},
+        "key_id": {"type": "string"},
+        "name": {"type": "string"},
+    },
+}
+INBOX_ITEM: Schema = {
+    "type": "object",
+    "required": ["id", "openid", "type", "message", "status", "window_ends_at"],
+    "properties": {
+        "id": {"type": "string", "description": "the event id"},
+        "openid": {"type": "string"},
+        "type": {"type": "string", "description": "msg.text, msg.image, ..."},
+        "message": {
+            "type": "object",
+            "description": "what the reader sent: content (text), media_id, url, ...",
+        },
+        "status": {"type": "string", "enum": list(STATUSES)},
+        "occurred_at": NULLABLE_TIME,
+        "received_at": NULLABLE_TIME,
+        "window_ends_at": NULLABLE_TIME,
+        "window_left_seconds": {"type": "integer", "minimum": 0},
+        "answered_by": CALLER,
+        "answered_at": NULLABLE_TIME,
+        "reply": {"type": "object", "nullable": True},
+        "note": NOTE,
+        "error": {"type": "string", "nullable": True},
+        "closed_by": CALLER,
+        "closed_at": NULLABLE_TIME,
+    },
+}
+INBOX_SCHEMAS: dict[str, Schema] = {
+    "InboxItem": INBOX_ITEM,
+    "InboxPage": {
+        "type": "object",
+        "required": ["items", "next_before"],
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/InboxItem"}},
+            "next_before": {
+                "type": "string",
+                "nullable": True,
+                "description": "pass as before= for the next page (null: the last page)",
+            },
+        },
+    },
+    "InboxReply": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["reply"],
+        "properties": {"reply": REPLY, "note": NOTE},
+    },
+    "InboxClose": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"note": NOTE},
+    },
+}
+INBOX_FILTER: Schema = {"type": "string", "enum": list(FILTERS), "default": "open"}
 SCHEMAS: dict[str, Schema] = {
+    **INBOX_SCHEMAS,
     "RuleInput": RULE_INPUT,
     "RuleChange": RULE_CHANGE,
     "Rule": RULE,

@@ -2,7 +2,9 @@
 per attempt at an event (``claims.py`` holds the rules). The unique ``_id`` is the claim:
 a redelivery, WeChat's retry or a second replica finds it taken. Each document is written
 by the handler holding it, except that a later attempt marks its stale predecessor
-``abandoned`` or ``unknown``."""
+``abandoned`` or ``unknown``. A person's answer to a reader inbox item claims here too
+(``inbox_replies.py``: ``{event id}~inbox``, rule ``inbox``), so it counts toward the
+reader's quota; the retention job (``retention.py``) deletes old claims."""
 
 from __future__ import annotations
 
@@ -12,7 +14,12 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 
 from services.replies.claims import CALLING, SENDING, USED, Claim, attempt_ids
-from shared.platform.storage import Client, DuplicateKeyError, tenant_db_name
+from shared.platform.storage import (
+    Client,
+    DuplicateKeyError,
+    delete_in_batches,
+    tenant_db_name,
+)
 
 COLLECTION = "replies_sent"
 
@@ -82,3 +89,8 @@ class SentStore:
     async def release(self, tenant_id: str, claim: Claim) -> None:
         """Nothing went out: the attempt is free again."""
         await self._sent(tenant_id).delete_one({"_id": claim.id})
+
+    async def purge(self, tenant_id: str, before: datetime, *, batch: int) -> int:
+        """Deletes the claims taken before ``before``, ``batch`` at a time: long past any
+        window, quota or redelivery they guard."""
+        return await delete_in_batches(self._sent(tenant_id), {"at": {"$lt": before}}, batch=batch)

@@ -1,7 +1,9 @@
 """Replies settings: a consumer service's (port 8081, ``REPLIES_PORT``) plus WeChat's
 customer-service window and quota, which change: ``WXP_CS_MESSAGE_WINDOW_HOURS`` (48),
 ``WXP_CS_MESSAGE_LIMIT`` (5), ``WXP_CS_EVENT_WINDOW_SECONDS`` (60), ``WXP_CS_EVENT_LIMIT`` (3);
-and the most rules a tenant may have, ``WXP_MAX_RULES_PER_TENANT`` (10,000)."""
+the most rules a tenant may have, ``WXP_MAX_RULES_PER_TENANT`` (10,000); and how long
+customer-service claims and reader inbox items are kept, ``WXP_REPLIES_RETENTION_DAYS`` (30,
+longer than the message window), purged every ``WXP_REPLIES_PURGE_INTERVAL_SECONDS`` (3600)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ from shared.platform.settings import (
 )
 
 DEFAULT_MAX_RULES = 10_000
+DEFAULT_RETENTION_DAYS = 30
+DEFAULT_PURGE_INTERVAL = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +31,8 @@ class RepliesSettings:
     consumer: ConsumerSettings = field(default_factory=lambda: ConsumerSettings(CommonSettings()))
     quota: QuotaPolicy = field(default_factory=QuotaPolicy)
     max_rules_per_tenant: int = DEFAULT_MAX_RULES
+    retention: timedelta = timedelta(days=DEFAULT_RETENTION_DAYS)
+    purge_interval_seconds: float = DEFAULT_PURGE_INTERVAL
 
     @property
     def common(self) -> CommonSettings:
@@ -38,13 +44,27 @@ class RepliesSettings:
         max_rules = env_int(env, "WXP_MAX_RULES_PER_TENANT", DEFAULT_MAX_RULES)
         if max_rules < 1:
             raise SettingsError(f"WXP_MAX_RULES_PER_TENANT must be at least 1, got {max_rules}")
+        quota = QuotaPolicy(
+            message_window=timedelta(hours=env_float(env, "WXP_CS_MESSAGE_WINDOW_HOURS", 48)),
+            message_limit=env_int(env, "WXP_CS_MESSAGE_LIMIT", 5),
+            event_window=timedelta(seconds=env_float(env, "WXP_CS_EVENT_WINDOW_SECONDS", 60)),
+            event_limit=env_int(env, "WXP_CS_EVENT_LIMIT", 3),
+        )
+        days = env_int(env, "WXP_REPLIES_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)
+        if timedelta(days=days) <= max(quota.message_window, quota.event_window):
+            raise SettingsError(
+                f"WXP_REPLIES_RETENTION_DAYS must outlast the customer-service window "
+                f"(WXP_CS_MESSAGE_WINDOW_HOURS), got {days}"
+            )
+        interval = env_float(env, "WXP_REPLIES_PURGE_INTERVAL_SECONDS", DEFAULT_PURGE_INTERVAL)
+        if not 1 <= interval <= 86_400:
+            raise SettingsError(
+                f"WXP_REPLIES_PURGE_INTERVAL_SECONDS must be from 1 to 86400, got {interval}"
+            )
         return cls(
             consumer=ConsumerSettings.from_env(env, port_var="REPLIES_PORT", port=8081),
-            quota=QuotaPolicy(
-                message_window=timedelta(hours=env_float(env, "WXP_CS_MESSAGE_WINDOW_HOURS", 48)),
-                message_limit=env_int(env, "WXP_CS_MESSAGE_LIMIT", 5),
-                event_window=timedelta(seconds=env_float(env, "WXP_CS_EVENT_WINDOW_SECONDS", 60)),
-                event_limit=env_int(env, "WXP_CS_EVENT_LIMIT", 3),
-            ),
+            quota=quota,
             max_rules_per_tenant=max_rules,
+            retention=timedelta(days=days),
+            purge_interval_seconds=interval,
         )

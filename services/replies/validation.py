@@ -95,6 +95,11 @@ def _reply(d: object, f: str) -> Reply:
     )
 
 
+def validate_reply(data: object, field: str = "reply") -> Reply:
+    """One reply spec, checked as a rule's replies are (``InvalidRule`` names the field)."""
+    return _reply(data, field)
+
+
 def validate_rule(data: object) -> Rule:
     """Turn rule JSON into a ``Rule`` or raise ``InvalidRule`` naming the field."""
     top = {"name", "priority", "enabled", "trigger"}

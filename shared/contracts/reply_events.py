@@ -1,5 +1,5 @@
 """What the platform says about replies: ``reply.fallback`` (the gateway could not return a
-passive reply) and ``reply.sent`` (a rule's reply reached its reader)."""
+passive reply) and ``reply.sent`` (a reply reached its reader)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ class ReplyFallback:
 
 @dataclass(frozen=True, slots=True)
 class ReplySent:
-    """A rule's reply reached the reader, passively or through the customer-service API."""
+    """A rule's reply reached the reader, passively or through the customer-service API;
+    or a person's answer from the reader inbox did (``rule_id`` empty)."""
 
     TYPE: ClassVar[str] = "reply.sent"
     event_id: str

@@ -48,7 +48,12 @@ class Authenticator:
         doc = await self._lookup(key_id) if key_id else None
         if doc is None or not matches(plaintext, doc["digest"]):
             raise ApiError(401, "unauthorized", "invalid API key")
-        return Principal(key_id=doc["_id"], scope=doc["scope"], tenant_id=doc.get("tenant_id"))
+        return Principal(
+            key_id=doc["_id"],
+            scope=doc["scope"],
+            tenant_id=doc.get("tenant_id"),
+            name=str(doc.get("name") or ""),
+        )
 
     def forget(self, key_id: str) -> None:
         self._cache.forget(key_id)

@@ -25,6 +25,7 @@ class Principal:
     key_id: str
     scope: Scope
     tenant_id: str | None = None
+    name: str = ""  # the key's label, for records of who did what (an inbox answer)
 
     @property
     def agency_wide(self) -> bool:

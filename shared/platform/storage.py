@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
 
 from shared.contracts.tenancy import CONTROL_DB, tenant_db_name
@@ -28,6 +29,7 @@ __all__ = [
     "UNAVAILABLE",
     "DuplicateKeyError",
     "PyMongoError",
+    "delete_in_batches",
     "mongo_client",
     "only_duplicates",
     "ping",
@@ -57,3 +59,17 @@ async def ping(client: Client, seconds: float = 1.0) -> bool:
     except (PyMongoError, TimeoutError):
         return False
     return True
+
+
+async def delete_in_batches(
+    collection: AsyncCollection[dict[str, Any]], query: dict[str, Any], *, batch: int
+) -> int:
+    """Deletes what ``query`` finds, ``batch`` documents at a time (by ``_id``), so that no
+    single delete holds the database long; answers how many went."""
+    deleted = 0
+    while True:
+        ids = [doc["_id"] async for doc in collection.find(query, {"_id": 1}).limit(batch)]
+        if ids:
+            deleted += (await collection.delete_many({"_id": {"$in": ids}})).deleted_count
+        if len(ids) < batch:
+            return deleted

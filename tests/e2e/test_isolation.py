@@ -15,8 +15,10 @@ from typing import Any
 from aiohttp import ClientSession
 from openapi_schema_validator import OAS30Validator, validate
 
-from tests.conftest import new_appid
+from tests.conftest import account_from, new_appid
 from tests.e2e.conftest import ADMIN_KEY
+from tests.support.bus import eventually
+from tests.support.gateway import send
 from tests.support.processes import ServiceProcess
 
 SERVICES = ("gateway", "replies", "scheduler", "analytics")
@@ -159,7 +161,7 @@ class Walk:
         scoped = "{tenant_id}" in template
         key_id = self.real_ids["tenant" if scoped else "agency"]
         path = template.replace("{tenant_id}", self.b).replace("{key_id}", key_id)
-        for name in ("rule", "broadcast", "run"):
+        for name in ("rule", "broadcast", "run", "event"):
             path = path.replace(f"{{{name}_id}}", self.real_ids.get(name, PLACEHOLDER_ID))
         for param in (p for p in op.get("parameters", []) if p["in"] == "path"):
             path = path.replace(f"{{{param['name']}}}", PLACEHOLDER_ID)
@@ -220,6 +222,7 @@ async def test_no_key_and_a_foreign_key_reach_nothing_on_any_route(
     b_key = await post(http, f"{gateway}/api/tenants/{b}/keys", {"name": "isolation B"})
     agency_key = await post(http, f"{gateway}/api/keys", {"name": "isolation"})
     b_rule = await post(http, f"{started['replies'].url}/api/tenants/{b}/rules", B_RULE)
+    b_event = await unanswered(http, gateway, started["replies"].url, tenants["B"])
     broadcasts = f"{started['scheduler'].url}/api/tenants/{b}/broadcasts"
     b_broadcast = await post(http, broadcasts, B_BROADCAST)
     b_run = (await get(http, f"{broadcasts}/{b_broadcast['id']}"))["runs"][0]
@@ -229,11 +232,16 @@ async def test_no_key_and_a_foreign_key_reach_nothing_on_any_route(
         "rule": b_rule["id"],
         "broadcast": b_broadcast["id"],
         "run": b_run["run_id"],
+        "event": b_event["id"],
     }
     try:
         await walk_everything(http, started, tenants, a_key["key"], ids)
         shown = await get(http, f"{broadcasts}/{b_broadcast['id']}")
         assert (shown["status"], shown["runs"]) == ("scheduled", [b_run])  # as it was
+        # B's message neither answered nor closed by A's key:
+        inbox = await get(http, f"{started['replies'].url}/api/tenants/{b}/inbox?status=all")
+        ticking = "window_left_seconds"  # counted at each request
+        assert [{**i, ticking: 0} for i in inbox["items"]] == [{**b_event, ticking: 0}]
     finally:
         for path in (
             f"/api/tenants/{a}/keys/{a_key['id']}",
@@ -241,6 +249,24 @@ async def test_no_key_and_a_foreign_key_reach_nothing_on_any_route(
             f"/api/keys/{agency_key['id']}",
         ):
             await call(http, "DELETE", gateway + path, ADMIN)
+
+
+async def unanswered(
+    http: ClientSession, gateway: str, replies: str, tenant: dict[str, Any]
+) -> dict[str, Any]:
+    """A message of B's reader that no rule answers: B's inbox item."""
+    answer = await send(
+        http, gateway, account_from(tenant), "text", overrides={"Content": "B's question"}
+    )
+    assert answer.status == 200
+    items: list[dict[str, Any]] = []
+
+    async def arrived() -> bool:
+        items[:] = (await get(http, f"{replies}/api/tenants/{tenant['id']}/inbox"))["items"]
+        return bool(items)
+
+    await eventually(arrived, 15, "B's message in its inbox")
+    return items[0]
 
 
 async def walk_everything(
@@ -277,6 +303,11 @@ async def walk_everything(
     assert not walk.problems, "\n".join(walk.problems)
     assert await get(http, rule_url) == b_rule_before  # B's rule untouched by A's key
     assert {"GET /api/tenants/{tenant_id}", "DELETE /api/keys/{key_id}"} <= set(walk.walked)
+    assert {
+        "GET /api/tenants/{tenant_id}/inbox",
+        "POST /api/tenants/{tenant_id}/inbox/{event_id}/reply",
+        "POST /api/tenants/{tenant_id}/inbox/{event_id}/close",
+    } <= set(walk.walked)
     assert len(walk.walked) >= 11, walk.walked  # at least every operation of the agency API
     assert await get(http, f"{gateway}/api/tenants/{b}") == b_before
     assert await get(http, f"{gateway}/api/tenants/{b}/keys") == b_keys_before

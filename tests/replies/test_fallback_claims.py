@@ -28,7 +28,7 @@ from shared.contracts.messages import WeChatMessage
 from shared.contracts.reply_events import ReplyFallback, fallback_of
 from shared.platform.delivery import Delivery, RetryLater
 from shared.platform.storage import Client
-from tests.support.fakes import FakeAccounts, FakeEventSink, FakeRuleSource
+from tests.support.fakes import FakeAccounts, FakeEventSink, FakeRuleSource, FakeUnanswered
 
 RULE = {
     "id": "r-price",
@@ -65,6 +65,7 @@ def replica(tenant_id: str, mongo: Client, wechat: SlowWeChat, policy: QuotaPoli
     rules = RuleSet.compile([validate_rule(RULE)], tz=ZoneInfo("Asia/Shanghai"))
     return Fallbacks(
         rules=FakeRuleSource(sets={tenant_id: rules}),
+        unanswered=FakeUnanswered(),
         sent=SentStore(mongo),
         accounts=FakeAccounts(),
         wechat=wechat,

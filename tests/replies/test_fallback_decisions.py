@@ -42,6 +42,7 @@ from tests.support.fakes import (
     FakeCustomerService,
     FakeEventSink,
     FakeRuleSource,
+    FakeUnanswered,
     database_down,
     message,
 )
@@ -110,6 +111,7 @@ def fallbacks(
     metrics = ReplyMetrics.create(CollectorRegistry())
     handler = Fallbacks(
         rules=FakeRuleSource(sets={TENANT: rules}),
+        unanswered=FakeUnanswered(),
         sent=sent,
         accounts=accounts or FakeAccounts(),
         wechat=wechat,
@@ -145,14 +147,31 @@ def claim(
 # --- the plain paths -------------------------------------------------------------------
 
 
-async def test_without_a_matching_rule_nothing_is_claimed() -> None:
+async def test_without_a_matching_rule_nothing_is_claimed_and_the_inbox_keeps_it() -> None:
     f = fallbacks()
+    event = message("m-weather", content="weather?")
 
-    await f.handler.handle(fallback_for(message(content="weather?")))
+    await f.handler.handle(fallback_for(event))
+    await f.handler.handle(fallback_for(event))  # redelivered: kept once
 
     assert f.sent.claims == {}
     assert f.wechat.attempts == 0
-    assert count(f.metrics.fallback, "no_rule") == 1
+    assert count(f.metrics.fallback, "no_rule") == 2
+    inbox = f.handler.unanswered
+    assert isinstance(inbox, FakeUnanswered)
+    assert list(inbox.recorded) == ["m-weather"]
+    assert count(f.metrics.inbox, "recorded") == 1
+
+
+async def test_an_inbox_away_sends_the_fallback_back_for_later() -> None:
+    f = fallbacks()
+    inbox = f.handler.unanswered
+    assert isinstance(inbox, FakeUnanswered)
+    inbox.down = True
+
+    with pytest.raises(RetryLater):
+        await f.handler.handle(fallback_for(message("m-later", content="weather?")))
+    assert f.sent.claims == {}
 
 
 async def test_sent_ends_sent_and_publishes_reply_sent() -> None:

@@ -31,7 +31,7 @@ from shared.platform.metrics import ConsumerMetrics
 from shared.platform.storage import Client
 from shared.wechat.errors import RateLimited
 from tests.support.bus import stays_true, wait_until
-from tests.support.fakes import FakeAccounts, FakeEventSink, FakeRuleSource, message
+from tests.support.fakes import FakeAccounts, FakeEventSink, FakeRuleSource, FakeUnanswered, message
 
 RETRY_DELAY = 1.0
 RULE = {
@@ -73,6 +73,7 @@ async def test_a_rate_limited_fallback_is_retried_after_the_delay_and_sent_once(
     rules = RuleSet.compile([validate_rule(RULE)], tz=ZoneInfo("Asia/Shanghai"))
     fallbacks = Fallbacks(
         rules=FakeRuleSource(sets={tenant: rules}),
+        unanswered=FakeUnanswered(),
         sent=SentStore(mongo),
         accounts=FakeAccounts(),
         wechat=wechat,

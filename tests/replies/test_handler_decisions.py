@@ -19,12 +19,13 @@ from services.replies.validation import validate_rule
 from shared.contracts.envelope import REPLY_BUDGET_HEADER, REPLY_DEADLINE_HEADER, Envelope
 from shared.contracts.messages import WeChatMessage
 from shared.contracts.reply import PassiveAnswer, Reply
-from shared.platform.delivery import Delivery
+from shared.platform.delivery import RETRIES_HEADER, Delivery, RetryLater
 from tests.support.fakes import (
     OPENID,
     RULES,
     TENANT,
     FakeRuleSource,
+    FakeUnanswered,
     Responses,
     database_down,
     message,
@@ -49,15 +50,16 @@ def count(metric: Any, label: str) -> float:
 @dataclass
 class Passive:
     rules: FakeRuleSource
+    inbox: FakeUnanswered
     metrics: ReplyMetrics
     handler: PassiveReplies
 
 
 def passive() -> Passive:
-    rules, metrics = rule_source(), ReplyMetrics.create(CollectorRegistry())
-    return Passive(
-        rules, metrics, PassiveReplies(rules=rules, metrics=metrics, rng=random.Random(1))
-    )
+    rules, inbox = rule_source(), FakeUnanswered()
+    metrics = ReplyMetrics.create(CollectorRegistry())
+    handler = PassiveReplies(rules=rules, unanswered=inbox, metrics=metrics, rng=random.Random(1))
+    return Passive(rules, inbox, metrics, handler)
 
 
 def waited_for(
@@ -114,6 +116,49 @@ async def test_passive_no_matching_rule_answers_none() -> None:
     assert [PassiveAnswer.decode(body) for body in responses.bodies] == [PassiveAnswer()]
     assert responses.bodies == [b'{"type":"none"}']
     assert count(p.metrics.passive, "none") == 1
+
+
+# --- the reader inbox ---------------------------------------------------------------
+
+
+async def test_a_message_no_rule_answers_goes_to_the_inbox_once() -> None:
+    p, responses = passive(), Responses()
+    event = message("m-unanswered", content="weather?")
+
+    await p.handler.handle(waited_for(event, responses))
+    await p.handler.handle(waited_for(event, responses))  # redelivered
+
+    assert list(p.inbox.recorded) == ["m-unanswered"]
+    assert count(p.metrics.inbox, "recorded") == 1
+
+
+async def test_an_answered_message_a_late_one_and_an_event_stay_out_of_the_inbox() -> None:
+    p, responses = passive(), Responses()
+    late = {REPLY_DEADLINE_HEADER: int(time.time() * 1000) - 1}  # the fallback decides
+
+    await p.handler.handle(waited_for(message("m-price", content="price"), responses))
+    late_one = Delivery(message("m-late", content="?"), headers=late, respond=responses)
+    await p.handler.handle(late_one)
+    await p.handler.handle(waited_for(message("e-click", kind="event.click"), responses))
+
+    assert p.inbox.recorded == {}
+
+
+async def test_a_database_away_retries_the_record_and_the_retry_only_records() -> None:
+    p, responses = passive(), Responses()
+    event = message("m-retry", content="weather?")
+    p.inbox.down = True
+
+    with pytest.raises(RetryLater):
+        await p.handler.handle(waited_for(event, responses))
+    assert responses.bodies == [b'{"type":"none"}']  # the gateway had its answer first
+
+    p.inbox.down = False
+    retried = Delivery(event, headers={RETRIES_HEADER: 1})  # from the retry queue: no reply-to
+    await p.handler.handle(retried)
+
+    assert list(p.inbox.recorded) == ["m-retry"]
+    assert p.rules.reads == 1  # not decided again: the reader got no reply either way
 
 
 @pytest.mark.parametrize("error", [database_down(), LookupError("no tenant acme")])

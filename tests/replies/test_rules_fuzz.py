@@ -1,5 +1,6 @@
-"""Property-based fuzzing of the replies service's rules API against the document it serves,
-as ``tests/gateway/test_api_fuzz.py`` does for the agency API.
+"""Property-based fuzzing of the replies service's API (rules, the dry run, the reader
+inbox) against the document it serves, as ``tests/gateway/test_api_fuzz.py`` does for the
+agency API.
 
 Schemathesis draws requests for every operation of ``/api/openapi.json`` (valid ones, and
 invalid ones that must be refused), sends them with the admin key to the real in-process
@@ -7,26 +8,38 @@ replies service, and checks each answer: no 5xx, a documented status code and co
 type, a body that matches the documented schema, invalid input refused.
 
 Three in four valid requests are aimed at what the fuzz owns instead of at random ids, so
-that the success paths run too: a tenant it onboards through the gateway first, a rule of
-that tenant (changed at will), a fresh rule for each delete, and, for a reorder, every
-rule id of the tenant in a drawn order. Whatever it creates goes with its tenant at the
-end. The requests go out from a worker thread: both services serve on this test's loop.
+that the success paths run too: a tenant it onboards through the gateway first (its
+account registered with the fake WeChat the service calls), a rule of that tenant
+(changed at will), a fresh rule for each delete, for a reorder every rule id of the tenant
+in a drawn order, and for an inbox reply or close a fresh unanswered message of a reader
+of its own (kept straight in the database, as the service records one). Whatever it
+creates goes with its tenant at the end. The requests go out from a worker thread: both
+services serve on this test's loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import secrets
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
 import schemathesis
 from aiohttp import ClientSession
+from pymongo import MongoClient
 
+from services.replies.inbox import new_item
+from shared.contracts.envelope import Envelope, iso
+from shared.contracts.messages import WeChatMessage
+from shared.contracts.tenancy import tenant_db_name
 from tests.gateway.conftest import ADMIN_KEY
+from tests.support.fake_wechat import Account as FakeAccount
+from tests.support.fake_wechat import FakeWeChat
 from tests.support.fuzz import (
     BUDGET_SECONDS,
     FuzzRun,
@@ -34,9 +47,10 @@ from tests.support.fuzz import (
     fuzz_operation,
     onboard_tenant,
 )
+from tests.support.infra import mongodb_url
 
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
-OPERATIONS = 8
+OPERATIONS = 11
 RULE = {
     "name": "fuzz",
     "priority": 1,
@@ -53,16 +67,32 @@ class Owned:
     gateway: str
     replies: str
     session: requests.Session
+    wechat: FakeWeChat
+    mongo: MongoClient[dict[str, Any]]
     tenant_id: str = ""
     rule_id: str = ""
     tenants: set[str] = field(default_factory=set)
 
     def onboard(self) -> str:
         tenant_id = onboard_tenant(
-            self.session, self.gateway, name="Rules fuzz target", encrypt_mode="plain"
+            self.session, self.gateway, name="Replies fuzz target", encrypt_mode="plain"
         )
         self.tenants.add(tenant_id)
+        response = self.session.get(f"{self.gateway}/api/tenants/{tenant_id}")
+        assert response.status_code == 200, response.text
+        self.wechat.register(FakeAccount(appid=response.json()["appid"], secret="s"))
         return tenant_id
+
+    def new_message(self) -> str:
+        """A reader's message no rule answered, in the inbox (a reader apiece: no quota)."""
+        at = datetime.now(UTC) - timedelta(minutes=1)
+        payload = WeChatMessage(account="gh_fuzz", fields={"content": "有人吗"})
+        event_id, openid = secrets.token_hex(16), f"o_{secrets.token_hex(6)}"
+        event = Envelope(event_id, self.tenant_id, "msg.text", iso(at), iso(at), openid, payload)
+        item = new_item(event, timedelta(hours=48), datetime.now(UTC))
+        assert item is not None
+        self.mongo[tenant_db_name(self.tenant_id)].replies_inbox.insert_one(item)
+        return event_id
 
     def new_rule(self) -> str:
         response = self.session.post(
@@ -84,6 +114,8 @@ class Owned:
             params["tenant_id"] = self.tenant_id
         if "rule_id" in params:
             params["rule_id"] = self.new_rule() if case.method == "DELETE" else self.rule_id
+        if "event_id" in params:
+            params["event_id"] = self.new_message()
         if case.path.endswith("/reorder"):
             order = self.rule_ids()
             rng.shuffle(order)
@@ -95,11 +127,12 @@ class Owned:
             assert response.status_code in (204, 404), response.text
 
 
-def fuzz(gateway: str, replies: str) -> FuzzRun:
+def fuzz(gateway: str, replies: str, wechat: FakeWeChat) -> FuzzRun:
     """Runs in a worker thread: every operation in turn, each failure noted."""
     owner = requests.Session()
     owner.headers["Authorization"] = f"Bearer {ADMIN_KEY}"
-    owned = Owned(gateway=gateway, replies=replies, session=owner)
+    mongo: MongoClient[dict[str, Any]] = MongoClient(mongodb_url(), tz_aware=True)
+    owned = Owned(gateway=gateway, replies=replies, session=owner, wechat=wechat, mongo=mongo)
     schema_url, headers = f"{replies}/api/openapi.json", AUTH
     run = FuzzRun(tenants=owned.tenants)
     try:
@@ -111,14 +144,18 @@ def fuzz(gateway: str, replies: str) -> FuzzRun:
     finally:
         owned.clean_up()
         owner.close()
+        mongo.close()
     return run
 
 
-async def test_fuzzing_the_rules_api_finds_no_5xx_and_no_schema_violation(
-    gateway: str, replies: str, created_tenants: list[str]
+async def test_fuzzing_the_replies_api_finds_no_5xx_and_no_schema_violation(
+    gateway: str,
+    replies: str,
+    created_tenants: list[str],
+    fake_server: tuple[FakeWeChat, str],
 ) -> None:
     started = time.monotonic()
-    run = await asyncio.to_thread(fuzz, gateway, replies)
+    run = await asyncio.to_thread(fuzz, gateway, replies, fake_server[0])
     elapsed = time.monotonic() - started
     created_tenants.extend(run.tenants)
 
@@ -127,6 +164,8 @@ async def test_fuzzing_the_rules_api_finds_no_5xx_and_no_schema_violation(
     assert run.counts["2xx"] >= 50, run.counts
     assert run.counts["4xx"] >= 50, run.counts
     assert elapsed < BUDGET_SECONDS, elapsed
+    answered = fake_server[0].calls("/cgi-bin/message/custom/send")
+    assert len(answered) >= 5, "inbox replies went out"  # the success path ran
 
 
 def raw_json(fields: dict[str, str]) -> str:

@@ -332,6 +332,23 @@ class FakeCustomerService:
 
 
 @dataclass
+class FakeUnanswered:
+    """The reader inbox: the messages recorded, once each (as the unique ``_id`` makes it);
+    ``down``: the database is away."""
+
+    recorded: dict[str, Envelope[WeChatMessage]] = field(default_factory=dict)
+    down: bool = False
+
+    async def record(self, event: Envelope[WeChatMessage]) -> bool:
+        if self.down:
+            raise database_down()
+        if event.kind != "msg" or event.id in self.recorded:
+            return False
+        self.recorded[event.id] = event
+        return True
+
+
+@dataclass
 class FakeEventSink:
     published: list[Envelope[Any]] = field(default_factory=list)
 
