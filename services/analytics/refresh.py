@@ -33,6 +33,7 @@ from shared.contracts.broadcast_events import BroadcastImpact, SendTimeAdvice
 from shared.contracts.envelope import announce
 from shared.contracts.tenancy import DEFAULT_TIMEZONE
 from shared.platform.publisher import EventPublisher
+from shared.platform.supervision import stopping
 
 logger = logging.getLogger(__name__)
 BASELINE_DAYS = 14
@@ -41,12 +42,6 @@ BASELINE_DAYS = 14
 # cost at a thousand tenants (make bench: 2 s between folds cost FerretDB more than the
 # facts themselves).
 FOLD_PAUSE = 5.0
-
-
-def stopping() -> bool:
-    """Is this task being cancelled (the app shutting down)?"""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
 
 
 @dataclass

@@ -23,8 +23,9 @@ class Bounded:
 
     async def __call__(self, work: Awaitable[T]) -> T:
         try:
-            async with asyncio.timeout(self.seconds):  # no task per call, as wait_for makes
-                return await work
+            # wait_for, not asyncio.timeout: pymongo turns a cancelled read into a
+            # connection error, which wait_for's own task keeps from the caller.
+            return await asyncio.wait_for(work, self.seconds)
         except TimeoutError:
             raise DatabaseSlow(f"no answer in {self.seconds}s") from None
         except UNAVAILABLE as exc:

@@ -22,6 +22,7 @@ from pymongo.errors import BulkWriteError
 from shared.contracts.codec import DecodeError
 from shared.contracts.reply import PassiveAnswer
 from shared.platform.storage import CONTROL_DB, Client, PyMongoError, only_duplicates
+from shared.platform.supervision import stopping
 
 logger = logging.getLogger(__name__)
 MAX_PENDING = 20_000  # beyond this, while the database is away, the oldest notes are dropped
@@ -70,6 +71,8 @@ class PublishedMarks:
                 if not only_duplicates(exc):
                     logger.warning("some published notes were refused: %s", exc)
             except PyMongoError as exc:
+                if stopping():
+                    raise
                 logger.warning("published notes not written (%s); retrying later", exc)
                 self._pending = (docs + self._pending)[-MAX_PENDING:]
                 return

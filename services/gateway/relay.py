@@ -27,6 +27,7 @@ from services.gateway.ports import Outbox, Publisher
 from shared.platform.bus import BrokerUnavailable
 from shared.platform.publisher import ConfirmPending
 from shared.platform.storage import PyMongoError
+from shared.platform.supervision import stopping
 
 logger = logging.getLogger(__name__)
 BATCH = 200
@@ -68,6 +69,8 @@ class Relay:
                 if passes % PURGE_EVERY == 0:
                     logger.info("purged %d dedup records", await self.purge())
             except PyMongoError as exc:
+                if stopping():
+                    raise
                 logger.warning("relay pass failed on the database: %s", exc)
 
     async def run_pass(self) -> None:
@@ -157,6 +160,8 @@ class OutboxWatch:
             try:
                 await self.read()
             except PyMongoError as exc:
+                if stopping():
+                    raise
                 logger.warning("outbox gauges not updated: %s", exc)
             await asyncio.sleep(self.interval)
 

@@ -17,6 +17,7 @@ from typing import Protocol
 from services.replies.metrics import ReplyMetrics
 from shared.contracts.tenancy import TENANT_ID_RE
 from shared.platform.storage import CONTROL_DB, Client, PyMongoError
+from shared.platform.supervision import stopping
 
 logger = logging.getLogger(__name__)
 BATCH = 500  # documents a delete
@@ -58,6 +59,8 @@ class Retention:
             try:
                 await self.purge()
             except PyMongoError as exc:
+                if stopping():
+                    raise
                 logger.warning("retention round skipped: database %s", type(exc).__name__)
             await asyncio.sleep(self.interval)
 

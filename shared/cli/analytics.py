@@ -7,8 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from shared.cli.broadcasts import tenant_path
-from shared.cli.http import Api
+from shared.cli.http import Api, tenant_path
 from shared.cli.output import add_command, emit
 
 

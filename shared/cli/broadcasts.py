@@ -8,17 +8,13 @@ import urllib.parse
 from typing import Any
 
 from shared.cli.files import read_text
-from shared.cli.http import Api, CliError, api_path
-from shared.cli.output import Command, add_command, emit, table
+from shared.cli.http import Api, CliError, tenant_path
+from shared.cli.output import Command, add_command, blank, emit, table
 
 LIST_COLUMNS = ("id", "name", "status", "next_run_at", "audience", "warnings")
 RUN_COLUMNS = ("run_id", "due_at", "status", "msg_id", "result", "reason")
 PREVIEW_COLUMNS = ("to", "sent", "errcode")
 MEDIA_TYPES = ("voice", "mpvideo")  # a message that is one media id and nothing else
-
-
-def tenant_path(tenant: str, *parts: str) -> str:
-    return api_path("api", "tenants", tenant, *parts)
 
 
 # What the operator asked for, as the API's JSON.
@@ -104,10 +100,6 @@ def result_text(result: dict[str, Any] | None) -> str:
 
 def warning_lines(warnings: list[dict[str, Any]]) -> list[str]:
     return [f"warning: {w['message']} [{w['code']}]" for w in warnings]
-
-
-def blank(value: Any) -> Any:
-    return "" if value is None else value
 
 
 # The commands.

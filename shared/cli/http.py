@@ -30,6 +30,11 @@ def api_path(*segments: str) -> str:
     return "/" + "/".join(urllib.parse.quote(s, safe="") for s in segments)
 
 
+def tenant_path(tenant: str, *parts: str) -> str:
+    """``/api/tenants/{tenant}/...``, each part one quoted segment."""
+    return api_path("api", "tenants", tenant, *parts)
+
+
 def request(
     method: str,
     url: str,

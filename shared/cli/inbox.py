@@ -9,11 +9,10 @@ import re
 import urllib.parse
 from typing import Any
 
-from shared.cli.broadcasts import blank, tenant_path
+from shared.cli.arguments import tenant_id
 from shared.cli.files import read_json_object
-from shared.cli.http import Api
-from shared.cli.output import Command, add_command, emit, table
-from shared.contracts.tenancy import TENANT_ID_HINT, TENANT_ID_RE
+from shared.cli.http import Api, tenant_path
+from shared.cli.output import Command, add_command, blank, emit, table
 
 LIST_COLUMNS = ("id", "received_at", "openid", "type", "window_left", "status", "message")
 STATUSES = ("open", "replying", "answered", "closed", "failed", "all")
@@ -22,12 +21,6 @@ WIDE = 40  # characters of a message in the table
 
 
 # What the operator typed, checked before anything is sent.
-
-
-def tenant_id(text: str) -> str:
-    if not TENANT_ID_RE.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a tenant id ({TENANT_ID_HINT})")
-    return text
 
 
 def event_id(text: str) -> str:

@@ -28,6 +28,11 @@ def emit(data: Any, args: argparse.Namespace, human: str) -> None:
     print(render(data, as_json=args.json, human=human))
 
 
+def blank(value: Any) -> Any:
+    """A table cell for a value that may be missing."""
+    return "" if value is None else value
+
+
 def table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
     widths = [max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) for c in columns]
     lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]

@@ -8,11 +8,10 @@ import json
 import re
 from typing import Any
 
-from shared.cli.broadcasts import tenant_path
+from shared.cli.arguments import tenant_id
 from shared.cli.files import read_json_object
-from shared.cli.http import Api, CliError
+from shared.cli.http import Api, CliError, tenant_path
 from shared.cli.output import Command, add_command, emit, table
-from shared.contracts.tenancy import TENANT_ID_HINT, TENANT_ID_RE
 
 LIST_COLUMNS = ("#", "priority", "id", "enabled", "name", "trigger", "reply")
 RULE_ID = re.compile(r"r[0-9a-f]{12}")
@@ -23,12 +22,6 @@ KEYWORD_FLAGS = ("text", "match", "name", "priority")
 
 
 # What the operator typed, checked before anything is sent.
-
-
-def tenant_id(text: str) -> str:
-    if not TENANT_ID_RE.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a tenant id ({TENANT_ID_HINT})")
-    return text
 
 
 def rule_id(text: str) -> str:

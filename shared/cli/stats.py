@@ -9,9 +9,8 @@ import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from shared.cli.broadcasts import blank, tenant_path
-from shared.cli.http import Api, CliError, Unreachable, decoded, request
-from shared.cli.output import Command, add_command, emit, table
+from shared.cli.http import Api, CliError, Unreachable, decoded, request, tenant_path
+from shared.cli.output import Command, add_command, blank, emit, table
 
 DAY_COLUMNS = ("date", "new", "lost", "net", "cumulative", "active", "messages", "unanswered")
 SPARK_SERIES = (("new", "new"), ("lost", "lost"), ("active", "active_readers"))

@@ -23,6 +23,15 @@ CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 Job = Callable[[], Coroutine[Any, Any, None]]
 
 
+def stopping() -> bool:
+    """Is the current task being cancelled (the app shutting down)? A loop that survives
+    database errors asks this before it carries on: pymongo reports a read that a
+    cancellation interrupted as a connection error, and a loop that took it for one more
+    failure would never stop."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 class BackgroundTasks:
     def __init__(
         self,

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from aio_pika.abc import AbstractConnection
 from aiohttp import ClientSession
-from aiohttp.test_utils import TestServer
 
 from services.analytics.app import create_app
 from services.analytics.settings import AnalyticsSettings
@@ -29,7 +28,7 @@ from tests.gateway.conftest import ADMIN_KEY, gateway, http, new_account  # noqa
 from tests.support.bus import eventually
 from tests.support.fake_wechat import Account as FakeAccount
 from tests.support.fake_wechat import FakeWeChat
-from tests.support.gateway import send, wait_ready
+from tests.support.gateway import send, served
 from tests.support.infra import common_settings
 
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -61,13 +60,8 @@ async def analytics(
         consumer=ConsumerSettings(common=common, queue_prefix=queue_prefix),
         refresh_seconds=1.0,
     )
-    server = TestServer(create_app(settings), host="127.0.0.1")
-    await server.start_server()
-    base = str(server.make_url("")).rstrip("/")
-    async with ClientSession() as probe:
-        await wait_ready(probe, base)
-    yield base
-    await server.close()
+    async with served(create_app(settings)) as base:
+        yield base
 
 
 async def get_json(session: ClientSession, url: str) -> Any:

@@ -8,13 +8,12 @@ from typing import Any
 
 import pytest
 from aiohttp import ClientSession
-from aiohttp.test_utils import TestServer
 
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
 from shared.wechat.simulator import Account
 from tests.conftest import account_from, new_appid
-from tests.support.gateway import onboard, wait_ready
+from tests.support.gateway import onboard, served
 from tests.support.infra import common_settings
 
 ADMIN_KEY = os.environ.get("WXP_ADMIN_KEY") or "test-admin-key"
@@ -29,13 +28,8 @@ async def gateway(infra: None, queue_prefix: str) -> AsyncIterator[str]:
         max_body_bytes=16 * 1024,
         relay_interval_seconds=0.5,
     )
-    server = TestServer(create_app(settings), host="127.0.0.1")
-    await server.start_server()
-    base = str(server.make_url("")).rstrip("/")
-    async with ClientSession() as probe:
-        await wait_ready(probe, base)
-    yield base
-    await server.close()
+    async with served(create_app(settings)) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ from urllib.parse import urlparse
 
 import pytest
 from aiohttp import ClientSession
-from aiohttp.test_utils import TestServer
 
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
@@ -21,7 +20,7 @@ from tests.conftest import account_from, new_appid
 from tests.gateway.conftest import ADMIN_KEY
 from tests.support.blackhole import BlackHole
 from tests.support.bus import wait_until
-from tests.support.gateway import onboard, send, wait_ready
+from tests.support.gateway import onboard, send, served
 from tests.support.infra import common_settings, mongodb_url
 
 
@@ -43,14 +42,9 @@ async def outage(queue_prefix: str) -> AsyncIterator[Outage]:
         reply_deadline_seconds=1.0,
         tenant_cache_seconds=0.0,  # every webhook asks the database: only the stale copy is left
     )
-    server = TestServer(create_app(settings), host="127.0.0.1")
-    await server.start_server()
-    base = str(server.make_url("")).rstrip("/")
-    async with ClientSession() as probe:
-        await wait_ready(probe, base)
-    yield Outage(base, database)
-    database.restore()
-    await server.close()
+    async with served(create_app(settings)) as base:
+        yield Outage(base, database)
+        database.restore()
     await database.close()
 
 

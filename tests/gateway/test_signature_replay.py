@@ -8,8 +8,6 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp import ClientSession
-from aiohttp.test_utils import TestServer
 
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
@@ -17,7 +15,7 @@ from shared.wechat.samples import build_xml
 from shared.wechat.simulator import SignedRequest, sign_request
 from tests.gateway.conftest import ADMIN_KEY
 from tests.support.bus import stays_true, wait_until
-from tests.support.gateway import post_signed, wait_ready
+from tests.support.gateway import post_signed, served
 from tests.support.infra import common_settings
 
 
@@ -26,13 +24,8 @@ async def second_gateway(queue_prefix: str) -> AsyncIterator[str]:
     settings = GatewaySettings(
         common=common_settings(admin_key=ADMIN_KEY), queue_prefix=queue_prefix
     )
-    server = TestServer(create_app(settings), host="127.0.0.1")
-    await server.start_server()
-    base = str(server.make_url("")).rstrip("/")
-    async with ClientSession() as probe:
-        await wait_ready(probe, base)
-    yield base
-    await server.close()
+    async with served(create_app(settings)) as base:
+        yield base
 
 
 def subscribe_from(openid: str, create_time: int) -> bytes:

@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp import ClientSession
-from aiohttp.test_utils import TestServer
 
 from services.replies.app import create_app
 from services.replies.settings import RepliesSettings
 from shared.platform.settings import ConsumerSettings
 from tests.gateway.conftest import ADMIN_KEY, gateway, http, new_account  # noqa: F401
 from tests.support.fake_wechat import FakeWeChat
-from tests.support.gateway import wait_ready
+from tests.support.gateway import served
 from tests.support.infra import common_settings
 
 
@@ -31,10 +29,5 @@ async def replies(
     app = create_app(
         RepliesSettings(consumer=ConsumerSettings(common=common, queue_prefix=queue_prefix))
     )
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    base = str(server.make_url("")).rstrip("/")
-    async with ClientSession() as probe:
-        await wait_ready(probe, base)
-    yield base
-    await server.close()
+    async with served(app) as base:
+        yield base

@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 from aiohttp import ClientSession
-from aiohttp.test_utils import TestServer
 from prometheus_client import CollectorRegistry
 
 from services.replies.app import create_app
@@ -40,7 +39,7 @@ from tests.support.bus import eventually, stays_true
 from tests.support.fake_wechat import Account as FakeAccount
 from tests.support.fake_wechat import FakeWeChat, Fault
 from tests.support.fakes import message
-from tests.support.gateway import send, wait_ready
+from tests.support.gateway import send, served
 from tests.support.infra import common_settings
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -62,13 +61,8 @@ async def inbox_replies(
         consumer=ConsumerSettings(common=common, queue_prefix=queue_prefix),
         quota=QuotaPolicy(message_limit=QUOTA),
     )
-    server = TestServer(create_app(settings), host="127.0.0.1")
-    await server.start_server()
-    base = str(server.make_url("")).rstrip("/")
-    async with ClientSession() as probe:
-        await wait_ready(probe, base)
-    yield base
-    await server.close()
+    async with served(create_app(settings)) as base:
+        yield base
 
 
 @dataclass

@@ -8,8 +8,6 @@ import secrets
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp import ClientSession
-from aiohttp.test_utils import TestServer
 
 from services.replies.app import create_app
 from services.replies.repository import COLLECTION, RuleRepository
@@ -18,7 +16,7 @@ from shared.platform.settings import ConsumerSettings
 from shared.platform.storage import Client
 from tests.gateway.conftest import ADMIN_KEY
 from tests.replies.test_rules_api import call, rule
-from tests.support.gateway import wait_ready
+from tests.support.gateway import served
 from tests.support.infra import common_settings
 
 CAP = 3
@@ -29,15 +27,9 @@ async def capped_replies(infra: None, queue_prefix: str) -> AsyncIterator[str]:
     """A replies service whose tenants may have ``CAP`` rules."""
     common = common_settings(admin_key=ADMIN_KEY, api_rate_per_second=1000.0, api_burst=1000.0)
     consumer = ConsumerSettings(common=common, queue_prefix=queue_prefix)
-    server = TestServer(
-        create_app(RepliesSettings(consumer=consumer, max_rules_per_tenant=CAP)), host="127.0.0.1"
-    )
-    await server.start_server()
-    base = str(server.make_url("")).rstrip("/")
-    async with ClientSession() as probe:
-        await wait_ready(probe, base)
-    yield base
-    await server.close()
+    app = create_app(RepliesSettings(consumer=consumer, max_rules_per_tenant=CAP))
+    async with served(app) as base:
+        yield base
 
 
 async def test_a_create_beyond_the_cap_is_refused_and_stores_nothing(

@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 from aio_pika.abc import AbstractConnection
-from aiohttp import ClientSession, web
-from aiohttp.test_utils import TestServer
+from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from services.scheduler.app import create_app
@@ -40,7 +39,7 @@ from tests.gateway.conftest import ADMIN_KEY, gateway, http, new_account  # noqa
 from tests.support.bus import Tap
 from tests.support.fake_wechat import Account as FakeAccount
 from tests.support.fake_wechat import FakeWeChat
-from tests.support.gateway import wait_ready
+from tests.support.gateway import served
 from tests.support.infra import common_settings
 
 START = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
@@ -214,10 +213,5 @@ async def scheduler(
         scan_seconds=1.0,
         horizon_seconds=5.0,
     )
-    server = TestServer(create_app(settings), host="127.0.0.1")
-    await server.start_server()
-    base = str(server.make_url("")).rstrip("/")
-    async with ClientSession() as probe:
-        await wait_ready(probe, base)
-    yield base
-    await server.close()
+    async with served(create_app(settings)) as base:
+        yield base

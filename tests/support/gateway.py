@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
 import urllib.parse
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import ClientSession
+from aiohttp import ClientSession, web
+from aiohttp.test_utils import TestServer
 
 from shared.wechat.samples import build_xml
 from shared.wechat.simulator import Account, SignedRequest, open_reply, sign_request
@@ -25,16 +29,40 @@ class Answer:
 
 
 async def wait_ready(http: ClientSession, base: str, timeout: float = 30.0) -> None:
-    """Polls /readyz until the service has its broker and database."""
+    """Polls /readyz until the service has all it checks: its broker, its database and its
+    background loops (a gateway is ready, for WeChat, with either of the first two; a test
+    wants it whole)."""
 
     async def ready() -> bool:
         try:
             async with http.get(f"{base}/readyz") as response:
-                return response.status == 200
+                if response.status != 200:
+                    return False
+                text = await response.text()
         except OSError:
             return False
+        try:
+            answer = json.loads(text)
+        except ValueError:  # a stand-in server's plain "ok"
+            return True
+        return not isinstance(answer, dict) or not answer.get("down")
 
     await eventually(ready, timeout, what=f"{base} ready")
+
+
+@contextlib.asynccontextmanager
+async def served(app: web.Application) -> AsyncIterator[str]:
+    """``app`` served in-process on a free local port: its base URL, once ``/readyz``
+    answers 200; closed (its cleanup run) on the way out."""
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        base = str(server.make_url("")).rstrip("/")
+        async with ClientSession() as probe:
+            await wait_ready(probe, base)
+        yield base
+    finally:
+        await server.close()
 
 
 async def onboard(http: ClientSession, base: str, admin_key: str, **fields: Any) -> dict[str, Any]:
