@@ -26,6 +26,9 @@ from tests.support.bus import eventually
 from tests.support.infra import broker_app
 
 RECONNECT = 2.0  # seconds after FerretDB answers again that the services may still fail
+# Seconds after the broker starts again within which the services reconnect (their
+# backoff is capped at 5 s) and a publish may still be confirmed late.
+BROKER_RECONNECT = 5.0 + 2.0
 
 
 @dataclass
@@ -85,8 +88,15 @@ class Injector:
             claimed = await self._claims()
             await asyncio.sleep(fault.seconds)
         finally:
+            restarting = self.wechat.clock()
             await broker_app("start")
         self._windows.append(("in flight as the broker stopped", start, stopped, claimed))
+        # A publish on the connection a service makes as the broker comes back may be
+        # confirmed late (its quorum queues are still recovering); the outbox's hold on it
+        # ends, the relay publishes it, and then the first copy is confirmed too: twice,
+        # as at-least-once allows. Seeds 851790 and 25690 showed it.
+        back = self.wechat.clock() + BROKER_RECONNECT
+        self._windows.append(("sent as the broker came back", restarting, back, frozenset()))
 
     async def ferretdb(self, fault: Fault) -> None:
         self.struck += 1
