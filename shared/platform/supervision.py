@@ -95,6 +95,8 @@ class BackgroundTasks:
                 await job()
                 logger.error("background task %s returned; restarting it", name)
             except Exception:
+                if stopping():
+                    raise  # a cancel a library reported as its own error: stop, not restart
                 logger.critical("background task %s failed; restarting it", name, exc_info=True)
             self._up.labels(name).set(0)
             self._down.add(name)

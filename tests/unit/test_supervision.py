@@ -83,3 +83,24 @@ async def test_not_ready_while_a_loop_waits_to_restart_and_for_a_while_after() -
     assert not tasks.healthy()  # crashed 0 s ago
     clock.now += 31
     assert tasks.healthy()
+
+
+async def test_a_cancel_reported_as_a_libraries_own_error_stops_the_loop() -> None:
+    registry = CollectorRegistry()
+    tasks = BackgroundTasks(registry, first_backoff=0.001, max_backoff=0.01)
+    reading = asyncio.Event()
+
+    async def fold() -> None:  # as pymongo does with a read a cancel interrupts
+        try:
+            reading.set()
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise ConnectionError("connection closed") from None
+
+    supervised = asyncio.create_task(tasks.supervise("fold", fold))
+    await asyncio.wait_for(reading.wait(), 5)
+    supervised.cancel()
+    done, _ = await asyncio.wait({supervised}, timeout=2)
+
+    assert done, "the loop went on after its cancel"
+    assert restarts(registry, "fold") == 0
