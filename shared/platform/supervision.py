@@ -9,7 +9,6 @@ for a while after each crash, so a crash-looping replica leaves the load balance
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -80,8 +79,12 @@ class BackgroundTasks:
             for task in tasks:
                 task.cancel()
             for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
+                try:
                     await task
+                except asyncio.CancelledError:
+                    pass
+                except Exception as exc:  # what the cancel interrupted said so its own way
+                    logger.info("%s stopped: %r", task.get_name(), exc)
 
         return context
 
