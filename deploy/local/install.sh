@@ -41,3 +41,14 @@ if [ -z "${MONGODB_URL:-}" ] && [ ! -f "$src_stamp" ]; then
   rm -f "$VAR/bin"/.ferretdb-*
   touch "$src_stamp"
 fi
+
+# The console's browser libraries (npm), vendored next to its pages.
+"$WXP_ROOT/deploy/local/install-console-assets.sh"
+
+# Debian's Chromium, for the console's browser tests (Playwright drives it).
+if [ -z "${WXP_NO_BROWSER:-}" ] && [ ! -x /usr/bin/chromium ]; then
+  log "installing Debian's chromium (the console's browser tests)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi

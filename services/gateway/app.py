@@ -13,6 +13,8 @@ from aiohttp import web
 
 from services.gateway.api import TenantApi
 from services.gateway.breaker import Breaker
+from services.gateway.console.app import console_app, mount
+from services.gateway.console.backend import ServiceUrls
 from services.gateway.dedup import DedupStore
 from services.gateway.dispatch import Dispatch
 from services.gateway.intake import Intake
@@ -115,6 +117,19 @@ def create_app(settings: GatewaySettings) -> web.Application:
         ).routes()
     )
     app.add_routes(KeyApi(repository=tenants, keys=keys, control=platform.control).routes())
+    urls = ServiceUrls(
+        gateway=f"http://127.0.0.1:{common.port}",
+        replies=settings.replies_url,
+        scheduler=settings.scheduler_url,
+        analytics=settings.analytics_url,
+    )
+    console = console_app(
+        authenticator=platform.authenticator,
+        box=box,
+        urls=urls,
+        secure_cookies=common.public_url.startswith("https://"),
+    )
+    mount(app, console)
 
     async def prepare(_: web.Application) -> AsyncIterator[None]:
         await _retry_until_reachable(tenants.prepare)

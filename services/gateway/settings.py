@@ -22,6 +22,10 @@ class GatewaySettings:
     tenant_cache_seconds: float = 5.0
     queue_prefix: str = "wxp"
     aes_key_grace_seconds: float = 86400.0  # a replaced EncodingAESKey is accepted this long
+    # The console calls every service's API (the gateway's own over loopback).
+    replies_url: str = "http://127.0.0.1:8081"
+    scheduler_url: str = "http://127.0.0.1:8082"
+    analytics_url: str = "http://127.0.0.1:8083"
 
     @property
     def retry_grace_seconds(self) -> float:
@@ -45,4 +49,11 @@ class GatewaySettings:
             tenant_cache_seconds=env_float(env, "WXP_TENANT_CACHE_SECONDS", 5.0),
             queue_prefix=env.get("WXP_QUEUE_PREFIX") or "wxp",
             aes_key_grace_seconds=env_float(env, "WXP_AES_KEY_GRACE_SECONDS", 86400.0),
+            replies_url=_url(env, "WXP_REPLIES_URL", "http://127.0.0.1:8081"),
+            scheduler_url=_url(env, "WXP_SCHEDULER_URL", "http://127.0.0.1:8082"),
+            analytics_url=_url(env, "WXP_ANALYTICS_URL", "http://127.0.0.1:8083"),
         )
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    return (env.get(name) or default).rstrip("/")
