@@ -5,6 +5,16 @@
 # requirements.lock, UID/GID 10001, nothing written outside /tmp (read-only root
 # filesystem), no secrets inside: they come from the wxp-secrets Secret at run time.
 
+# The console's browser libraries (htmx, uPlot), pinned by the console's package-lock.json,
+# from the npm registry: served by the gateway, no CDN at run time. Not in the final image.
+FROM node:20-slim AS console-assets
+WORKDIR /assets
+COPY services/gateway/console/assets/package.json services/gateway/console/assets/package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund \
+    && mkdir vendor \
+    && cp node_modules/htmx.org/dist/htmx.min.js node_modules/uplot/dist/uPlot.iife.min.js \
+       node_modules/uplot/dist/uPlot.min.css vendor/
+
 # Builder: a virtualenv with the pinned dependencies, then the project itself.
 FROM python:3.11-slim AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -19,6 +29,7 @@ RUN pip install --require-hashes --no-deps --only-binary=:all: -r requirements.l
 COPY pyproject.toml ./
 COPY shared ./shared
 COPY services ./services
+COPY --from=console-assets /assets/vendor ./services/gateway/console/static/vendor
 # Bytecode is compiled here (hash-checked, so copying cannot make it stale): the
 # running container cannot write it.
 RUN pip install --no-deps . \

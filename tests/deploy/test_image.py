@@ -41,6 +41,11 @@ def stages() -> list[Stage]:
     return parse_dockerfile((ROOT / "Dockerfile").read_text())
 
 
+def builder_of(stages: list[Stage]) -> Stage:
+    (builder,) = [stage for stage in stages if stage.name == "builder"]
+    return builder
+
+
 @pytest.fixture(scope="module")
 def ignore() -> IgnoreRules:
     return IgnoreRules.parse((ROOT / ".dockerignore").read_text())
@@ -91,7 +96,7 @@ def test_final_stage_runs_as_uid_and_gid_10001(stages: list[Stage]) -> None:
 
 
 def test_dependencies_come_from_the_lock_with_hashes(stages: list[Stage]) -> None:
-    builder = stages[0]
+    builder = builder_of(stages)
     installs = pip_installs(builder)
     from_lock = [c for c in installs if "-r" in c]
     assert len(from_lock) == 1
@@ -111,7 +116,7 @@ def test_dependencies_come_from_the_lock_with_hashes(stages: list[Stage]) -> Non
 
 
 def test_final_stage_holds_the_virtualenv_and_compiled_bytecode(stages: list[Stage]) -> None:
-    builder, final = stages[0], stages[-1]
+    builder, final = builder_of(stages), stages[-1]
     venv = venv_dir(builder)
     copies = [c.flags_and_words() for c in final.all("COPY")]
     assert ({"from": builder.name or "0"}, [venv, venv]) in copies
@@ -167,7 +172,8 @@ def test_dockerignore_lets_in_everything_the_dockerfile_copies(
         capture_output=True,
         text=True,
     ).stdout.split()
-    sources = [posixpath.normpath(s).lstrip("/") for s in context_copies(stages[0])]
+    copied = [source for stage in stages for source in context_copies(stage)]
+    sources = [posixpath.normpath(s).lstrip("/") for s in copied]
     wanted = [f for f in known if any(f == s or f.startswith(s + "/") for s in sources)]
     assert "shared/platform/secretbox.py" in wanted
     assert "requirements.lock" in wanted
@@ -180,7 +186,7 @@ def test_the_project_from_the_context_has_every_module_the_manifests_run(
 ) -> None:
     modules = manifest_modules()
     src = tmp_path / "src"
-    for source in context_copies(stages[0]):
+    for source in context_copies(builder_of(stages)):
         origin = ROOT / source
         files = [origin] if origin.is_file() else sorted(origin.rglob("*"))
         for path in files:
@@ -195,6 +201,31 @@ def test_the_project_from_the_context_has_every_module_the_manifests_run(
     for module in modules:
         assert f"{module.replace('.', '/')}/__main__.py" in names, module
     assert not any(name.startswith("tests/") for name in names)
+    console = "services/gateway/console"
+    for page in ("templates/base.html", "templates/signin.html", "static/console.css"):
+        assert f"{console}/{page}" in names, page
+    assert not any("node_modules" in name for name in names)
+
+
+def test_the_console_libraries_come_from_npm_in_a_stage_of_their_own(
+    stages: list[Stage],
+) -> None:
+    """The same three files that install-console-assets.sh vendors for make run, from
+    the same package-lock.json, copied into the builder before the project is installed."""
+    (assets,) = [stage for stage in stages if stage.name == "console-assets"]
+    commands = [c for run in assets.all("RUN") for c in shell_commands(run)]
+    assert ["npm", "ci", "--omit=dev", "--no-audit", "--no-fund"] in commands
+    script = (ROOT / "deploy" / "local" / "install-console-assets.sh").read_text()
+    vendored = set(re.findall(r"dist/([\w.]+\.(?:js|css))", script))
+    assert vendored == {"htmx.min.js", "uPlot.iife.min.js", "uPlot.min.css"}
+    copied = [c for c in commands if c[0] == "cp"]
+    assert {posixpath.basename(f) for c in copied for f in c[1:-1]} == vendored
+    builder = builder_of(stages)
+    froms = [c.flags_and_words() for c in builder.all("COPY") if "from" in c.flags_and_words()[0]]
+    assert [(f["from"], w[-1]) for f, w in froms] == [
+        ("console-assets", "./services/gateway/console/static/vendor")
+    ]
+    assert stages.index(assets) < stages.index(builder) < len(stages) - 1
 
 
 def manifest_modules() -> set[str]:

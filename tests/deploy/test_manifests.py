@@ -390,7 +390,7 @@ def _labels_of_template(workload: Doc) -> dict[str, str]:
 def test_ingress_exposes_only_the_webhook_and_the_api(target: str) -> None:
     (ingress,) = _of_kind(target, "Ingress")
     paths = [path for rule in ingress["spec"]["rules"] for path in rule["http"]["paths"]]
-    assert {p["path"] for p in paths} == {"/wx/", "/api/"}
+    assert {p["path"] for p in paths} == {"/wx/", "/api/", "/console/"}
     for path in paths:
         assert path["pathType"] == "Prefix"
         backend = path["backend"]["service"]
@@ -627,9 +627,21 @@ def test_prod_services_reach_only_the_broker_the_database_wechat_and_dns(service
     for policy in _policies("Egress", _pod_labels(PROD, service)):
         for rule in policy["spec"].get("egress", []):
             assert rule.get("ports"), f"{_name(policy)} opens every port"
-            ports |= {(p.get("protocol", "TCP"), p["port"]) for p in rule["ports"]}
+            found = {(p.get("protocol", "TCP"), p["port"]) for p in rule["ports"]}
+            if found & CONSOLE_CALLS:  # the console's calls: to the three services only
+                [peer] = rule["to"]
+                assert set(peer) == {"podSelector"}, _name(policy)
+                for other in ("replies", "scheduler", "analytics"):
+                    assert _selects(peer["podSelector"], _pod_labels(PROD, other))
+                assert not _selects(peer["podSelector"], _pod_labels(PROD, "gateway"))
+            ports |= found
     expected = {("TCP", 5672), ("TCP", 5671), ("TCP", 27017), ("TCP", 443)}
+    if service == "gateway":
+        expected |= CONSOLE_CALLS
     assert ports == expected | {("UDP", 53), ("TCP", 53)}
+
+
+CONSOLE_CALLS = {("TCP", 8081), ("TCP", 8082), ("TCP", 8083)}
 
 
 def _allows_in(pod: dict[str, str], source: dict[str, str], port: int) -> bool:
