@@ -140,6 +140,9 @@ class Intake:
             )
             if decision is Replay.ANSWERED:
                 self.metrics.dedup_hits.inc()
+                # Retries are few; which record answered one is what a lost event's
+                # post-mortem needs (the fault run's report collects these lines).
+                logger.info("retry of %s answered: %s", event.id, "kept" if kept else "published")
                 return (note.answer if note is not None else None,)
             if decision is Replay.PUBLISH:
                 logger.warning("%s was seen, never published nor kept: publishing it", event.id)
