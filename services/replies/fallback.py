@@ -19,7 +19,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from services.replies.claims import (
     ABANDONED,
@@ -42,7 +42,7 @@ from services.replies.ports import (
     SentLog,
     Unanswered,
 )
-from shared.contracts.envelope import Envelope, parse_iso
+from shared.contracts.envelope import Envelope, parse_iso, utc_now
 from shared.contracts.messages import WeChatMessage
 from shared.contracts.reply import Reply
 from shared.contracts.reply_events import ReplyFallback, reply_sent
@@ -59,10 +59,6 @@ class Refused(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
@@ -48,7 +48,7 @@ from services.replies.inbox_store import InboxStore
 from services.replies.metrics import ReplyMetrics
 from services.replies.ports import Accounts, CustomerService, EventSink, SentLog, Timezones
 from services.replies.rules import placeholder_values, render
-from shared.contracts.envelope import announce
+from shared.contracts.envelope import announce, utc_now
 from shared.contracts.reply import Reply
 from shared.contracts.reply_events import ReplySent
 from shared.platform.bus import BrokerUnavailable
@@ -95,10 +95,6 @@ class Answer:
     reply: Reply  # validated, placeholders not yet filled
     by: Caller
     note: str | None = None
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,10 +11,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from services.replies.metrics import ReplyMetrics
+from shared.contracts.envelope import utc_now
 from shared.contracts.tenancy import TENANT_ID_RE
 from shared.platform.storage import CONTROL_DB, Client, PyMongoError
 from shared.platform.supervision import stopping
@@ -25,10 +26,6 @@ BATCH = 500  # documents a delete
 
 class Purgeable(Protocol):
     async def purge(self, tenant_id: str, before: datetime, *, batch: int) -> int: ...
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def every_tenant(client: Client) -> Callable[[], Awaitable[list[str]]]:

@@ -63,6 +63,11 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
+def utc_now() -> datetime:
+    """The wall clock, aware and in UTC: the default ``now`` of code that takes one."""
+    return datetime.now(UTC)
+
+
 def iso(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 

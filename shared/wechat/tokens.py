@@ -13,8 +13,9 @@ import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
+from shared.contracts.envelope import utc_now
 from shared.platform.secretbox import SecretBox
 from shared.wechat.errors import Transient, WeChatError
 from shared.wechat.metrics import WeChatMetrics
@@ -33,10 +34,6 @@ logger = logging.getLogger(__name__)
 
 FetchToken = Callable[[str, str], Awaitable[IssuedToken]]
 SecretFor = Callable[[str], Awaitable[str]]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class TokenService:
