@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     apis = {
         "gateway": Api(settings.base_url, settings.key, "gateway"),
         "scheduler": Api(settings.scheduler_url, settings.key, "scheduler"),
-        "analytics": stats.AnalyticsApi(settings.analytics_url, settings.key, "analytics"),
+        "analytics": Api(settings.analytics_url, settings.key, "analytics"),
         "replies": Api(settings.replies_url, settings.key, "replies service"),
     }
     with reported(debug=settings.debug):

@@ -86,10 +86,19 @@ class Api:
 
     def call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
         body = json.dumps(payload).encode() if payload is not None else None
+        return decoded(*self._send(method, path, body))
+
+    def text(self, path: str) -> str:
+        """A GET answered as text (CSV, say); an error status raises the server's message."""
+        status, raw = self._send("GET", path, None)
+        if status >= 400:
+            decoded(status, raw)
+        return raw.decode("utf-8", errors="replace")
+
+    def _send(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
         try:
-            status, raw = request(method, self.base_url + path, key=self._key, body=body)
+            return request(method, self.base_url + path, key=self._key, body=body)
         except Unreachable as exc:
             raise CliError(
                 f"cannot reach the {self.service} at {self.base_url} ({exc.reason})"
             ) from None
-        return decoded(status, raw)

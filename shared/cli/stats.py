@@ -9,7 +9,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from shared.cli.http import Api, CliError, Unreachable, decoded, request, tenant_path
+from shared.cli.http import Api, CliError, tenant_path
 from shared.cli.output import Command, add_command, blank, emit, table
 
 DAY_COLUMNS = ("date", "new", "lost", "net", "cumulative", "active", "messages", "unanswered")
@@ -26,21 +26,6 @@ OVERVIEW_COLUMNS = (
     "active_rate_30d",
     "status",
 )
-
-
-class AnalyticsApi(Api):
-    """Analytics' API: JSON like every service's, and each answer also as CSV text."""
-
-    def text(self, path: str) -> str:
-        try:
-            status, raw = request("GET", self.base_url + path, key=self._key)
-        except Unreachable as exc:
-            raise CliError(
-                f"cannot reach the {self.service} at {self.base_url} ({exc.reason})"
-            ) from None
-        if status >= 400:
-            decoded(status, raw)  # raises the server's error message
-        return raw.decode("utf-8", errors="replace")
 
 
 # The API's JSON, in figures for people.
@@ -125,8 +110,6 @@ def report(
     if args.csv:
         if args.json:
             raise CliError("--csv or --json, not both")
-        if not isinstance(api, AnalyticsApi):
-            raise TypeError(f"--csv needs analytics' API, not the {api.service}'s")
         sys.stdout.write(api.text(f"{path}?{urllib.parse.urlencode({**given, 'format': 'csv'})}"))
         return
     encoded = urllib.parse.urlencode(given)

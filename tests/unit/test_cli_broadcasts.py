@@ -7,7 +7,6 @@ runs the real one).
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import shlex
@@ -21,8 +20,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from shared.cli import broadcasts, build_parser, main, tenants
+from shared.cli import broadcasts, build_parser, tenants
 from shared.cli.settings import CliSettings
+from tests.support.cli import assert_one_error_line, wxp
 
 KEY = "k_operator"
 BID = "b0190a1b2c3d4e5f60718"
@@ -90,38 +90,6 @@ def closed_url() -> Iterator[str]:
     with socket.socket() as held:
         held.bind(("127.0.0.1", 0))
         yield f"http://127.0.0.1:{held.getsockname()[1]}"
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    code: int
-    out: str
-    err: str
-
-
-def _run(argv: list[str]) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 1
-    return 0
-
-
-async def wxp(capsys: pytest.CaptureFixture[str], *argv: str) -> Outcome:
-    """``main`` in a thread (its HTTP calls block), while this loop serves the stand-in."""
-    code = await asyncio.to_thread(_run, list(argv))
-    captured = capsys.readouterr()
-    return Outcome(code, captured.out, captured.err)
-
-
-def assert_one_error_line(outcome: Outcome, *parts: str) -> None:
-    assert outcome.code == 1
-    assert outcome.out == ""
-    lines = outcome.err.splitlines()
-    assert len(lines) == 1, outcome.err
-    assert lines[0].startswith("wxp: ")
-    for part in parts:
-        assert part in lines[0]
 
 
 # Settings and arguments

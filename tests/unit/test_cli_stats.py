@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestServer
 from shared.cli import build_parser, stats
 from shared.cli.settings import CliSettings
 from shared.cli.stats import sparkline
-from tests.unit.test_cli_broadcasts import assert_one_error_line, wxp
+from tests.support.cli import assert_one_error_line, wxp
 
 KEY = "k_operator"
 BASE = "/api/tenants/acme"
