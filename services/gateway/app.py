@@ -13,6 +13,7 @@ from aiohttp import web
 
 from services.gateway.api import TenantApi
 from services.gateway.breaker import Breaker
+from services.gateway.connections import Connections
 from services.gateway.console.app import console_app, mount
 from services.gateway.console.backend import ServiceUrls
 from services.gateway.dedup import DedupStore
@@ -57,6 +58,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
     tenants = TenantRepository(mongo, box)
     breaker = Breaker()  # shared by the webhook steps that can do without the database
     tenant_cache = TenantCache(tenants, ttl=settings.tenant_cache_seconds, breaker=breaker)
+    connections = Connections(tenants)
     for change in TENANT_NOTICES:
         platform.control.on(change, tenant_cache.forget)
     dedup = DedupStore(mongo)
@@ -102,7 +104,12 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app = base_app(platform, broker=broker, openapi=gateway_openapi(), ready_when=GATEWAY_READY)
     app.add_routes(
         Webhook(
-            settings=settings, intake=intake, metrics=metrics, tenants=tenant_cache, replays=replays
+            settings=settings,
+            intake=intake,
+            metrics=metrics,
+            tenants=tenant_cache,
+            replays=replays,
+            connections=connections,
         ).routes()
     )
     keys = KeyStore(mongo)
@@ -144,6 +151,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app.cleanup_ctx.append(closing(marks.flush))
     app.cleanup_ctx.append(platform.tasks.background(marks.run))
     app.cleanup_ctx.append(closing(dispatch.drain))
+    app.cleanup_ctx.append(closing(connections.drain))
     app.cleanup_ctx.append(platform.tasks.background(relay.run, watch.run))
     return app
 

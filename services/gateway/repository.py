@@ -37,6 +37,7 @@ PUBLIC_FIELDS = (
     "cluster",
     "created_at",
     "updated_at",
+    "connected_at",
     "version",
 )
 VERSION = "version"
@@ -57,7 +58,7 @@ def public_view(doc: dict[str, Any]) -> dict[str, Any]:
     view = {name: doc.get(name) for name in PUBLIC_FIELDS if name != "id"}
     view["id"] = doc["_id"]
     view[VERSION] = doc.get(VERSION, 0)  # 0: written before documents had versions
-    for stamp in ("created_at", "updated_at"):
+    for stamp in ("created_at", "updated_at", "connected_at"):
         value = view.get(stamp)
         if isinstance(value, datetime):
             view[stamp] = value.isoformat()
@@ -159,6 +160,15 @@ class TenantRepository:
             if doc[SECRETS].get(name) != value
         }
         return {**changes.fields, **resealed, **secrets, "updated_at": now}
+
+    async def mark_connected(self, tenant_id: str, *, now: datetime) -> bool:
+        """Records the first verified webhook; False when one was recorded before (or the
+        tenant is gone). Not a change by the agency: the version stays."""
+        result = await self._db.tenants.update_one(
+            {"_id": tenant_id, "connected_at": {"$exists": False}},
+            {"$set": {"connected_at": now}},
+        )
+        return result.modified_count == 1
 
     async def delete(self, tenant_id: str) -> bool:
         """Removes the tenant's document and drops its database; False if it was gone."""

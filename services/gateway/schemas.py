@@ -52,6 +52,11 @@ TENANT = {
     "required": ["id", "name", "appid", "account_type", "encrypt_mode", "timezone", "webhook_url"],
     "properties": {
         **dict.fromkeys(SHOWN, STR),
+        "connected_at": {
+            "type": "string",
+            "nullable": True,
+            "description": "when the first verified webhook arrived; null until then",
+        },
         "version": {"type": "integer", "description": "one more at each change"},
         "token": {"type": "string", "description": "only when just created or rotated"},
         "encoding_aes_key": {"type": "string", "description": "only when just created or rotated"},

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from services.gateway.bounded import DatabaseSlow
+from services.gateway.connections import Connections
 from services.gateway.intake import Intake
 from services.gateway.messages import MessageError, parse_xml, to_envelope, wants_reply
 from services.gateway.metrics import GatewayMetrics
@@ -40,6 +41,7 @@ class Webhook:
     intake: Intake
     metrics: GatewayMetrics
     replays: ReplayGuard
+    connections: Connections
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -76,6 +78,7 @@ class Webhook:
             now=time.time(),
             tolerance=self.settings.timestamp_tolerance_seconds,
         )
+        self.connections.verified(request.match_info["tenant_id"])
         return web.Response(text=echostr)
 
     async def receive(self, request: web.Request) -> web.StreamResponse:
@@ -89,6 +92,7 @@ class Webhook:
             now=time.time(),
             tolerance=self.settings.timestamp_tolerance_seconds,
         )
+        self.connections.verified(request.match_info["tenant_id"])
         if credentials.encrypt_mode != "safe":  # its plain signature does not cover the body
             await self._refuse_replays(request, body)
         try:
