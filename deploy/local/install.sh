@@ -45,10 +45,11 @@ fi
 # The console's browser libraries (npm), vendored next to its pages.
 "$WXP_ROOT/deploy/local/install-console-assets.sh"
 
-# Debian's Chromium, for the console's browser tests (Playwright drives it).
-if [ -z "${WXP_NO_BROWSER:-}" ] && [ ! -x /usr/bin/chromium ]; then
-  log "installing Debian's chromium (the console's browser tests)"
+# Debian's Chromium, for the console's browser tests (Playwright drives it), and a
+# Chinese font, without which the console's screenshots show boxes for every 汉字.
+if [ -z "${WXP_NO_BROWSER:-}" ] && { [ ! -x /usr/bin/chromium ] || ! fc-list :lang=zh 2>/dev/null | grep -q .; }; then
+  log "installing Debian's chromium and fonts-wqy-microhei (the console's browser tests)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  apt-get install -y -qq --no-install-recommends chromium fonts-wqy-microhei fontconfig >/dev/null
 fi
