@@ -157,7 +157,7 @@ class Intake:
         note = await self.bounded(self.marks.lookup(event_id))
         if note is not None:
             return note, False, None
-        if await self.bounded(self.dispatch.keeper.holds(event_id)):
+        if await self.bounded(self.dispatch.keeper.vouch_for(event_id)):
             return None, True, None
         return None, False, await self.bounded(self.dedup.seen_at(event_id))
 

@@ -14,7 +14,14 @@ times a delete of as many.
 An event whose direct publish is still waiting for a late confirm is kept with a claim
 already held (``hold``), inserted first, so no relay publishes it while that confirm may
 still arrive.
+
+``gateway_outbox_verdicts``: a keep that timed out may land late, and so may the discard
+that takes it back (WeChat was answered 503), in either order; meanwhile a retry may find
+the event kept and answer 200. Whichever comes first, the retry's vouch or the discard,
+decides, by a unique-key insert again: a vouched event stays for the relay, a discarded
+one is deleted only after its verdict is in.
 """
+
 
 from __future__ import annotations
 
@@ -32,6 +39,8 @@ from shared.contracts.envelope import Envelope
 from shared.platform.storage import CONTROL_DB, Client, DuplicateKeyError, only_duplicates
 
 Collection = AsyncCollection[dict[str, Any]]
+DISCARDED = "discarded"
+VOUCHED = "vouched"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,17 +63,24 @@ class Collections:
     outbox: Collection
     claims: Collection
     published: Collection  # the notes of services/gateway/marks.py
+    verdicts: Collection
 
     @classmethod
     def of(cls, client: Client) -> Collections:
         db = client[CONTROL_DB]
-        return cls(db.gateway_outbox, db.gateway_relay_claims, db.gateway_published)
+        return cls(
+            db.gateway_outbox,
+            db.gateway_relay_claims,
+            db.gateway_published,
+            db.gateway_outbox_verdicts,
+        )
 
 
 class Outbox:
     def __init__(self, collections: Collections, *, replica: str, claim_for: timedelta) -> None:
         self._outbox, self._claims = collections.outbox, collections.claims
         self._published = collections.published
+        self._verdicts = collections.verdicts
         self._replica = replica
         self._claim_for = claim_for
 
@@ -97,14 +113,12 @@ class Outbox:
         one insert; then keeps those still waiting, read after claiming (in one query)."""
         until = datetime.now(UTC) + self._claim_for
         docs = [{"_id": event_id, "until": until, "by": self._replica} for event_id in event_ids]
-        stopped = False
-        try:
-            await self._claims.insert_many(docs, ordered=True)
-            inserted = len(docs)
-        except BulkWriteError as exc:
-            inserted, stopped = exc.details.get("nInserted", 0), True
-            if inserted == 0 and await self._take_over(event_ids[0]):
-                inserted = 1
+        inserted, stopped = await self._insert_claims(docs)
+        # Stopped at a claim that expired (a replica died holding it): take it over and go
+        # on, so a dead replica's run of claims is relayed in one pass, not one a pass.
+        while stopped and inserted < len(docs) and await self._take_over(event_ids[inserted]):
+            more, stopped = await self._insert_claims(docs[inserted + 1 :])
+            inserted += 1 + more
         held = event_ids[:inserted]
         if not held:
             return Claimed([], stopped=True)
@@ -114,6 +128,16 @@ class Outbox:
         if gone:  # published (or forgotten) since the caller's snapshot
             await self._claims.delete_many({"_id": {"$in": gone}, "by": self._replica})
         return Claimed([event_id for event_id in held if event_id in waiting], stopped)
+
+    async def _insert_claims(self, docs: list[dict[str, Any]]) -> tuple[int, bool]:
+        """How many of ``docs`` (in order) were inserted, and whether a claim stopped them."""
+        if not docs:
+            return 0, False
+        try:
+            await self._claims.insert_many(docs, ordered=True)
+        except BulkWriteError as exc:
+            return int(exc.details.get("nInserted", 0)), True
+        return len(docs), False
 
     async def _take_over(self, event_id: str) -> bool:
         """The claim of a replica that died (it expired) gives way to this one."""
@@ -146,16 +170,33 @@ class Outbox:
 
     async def discard(self, event_id: str) -> None:
         """Takes back an event whose keep timed out (it may have landed): WeChat was told
-        to retry it."""
-        await self._outbox.delete_one({"_id": event_id})
+        to retry it. Unless a retry was answered on the strength of it: see ``verdicts``."""
+        if await self._verdict(event_id, DISCARDED) == DISCARDED:
+            await self._outbox.delete_one({"_id": event_id})
 
-    async def holds(self, event_id: str) -> bool:
-        """For a WeChat retry: is this event kept, waiting for the relay?"""
-        return await self._outbox.find_one({"_id": event_id}, projection={"_id": 1}) is not None
+    async def vouch_for(self, event_id: str) -> bool:
+        """For a WeChat retry: is this event kept, waiting for the relay? A yes is a
+        promise that no discard takes it back."""
+        if await self._outbox.find_one({"_id": event_id}, projection={"_id": 1}) is None:
+            return False
+        return await self._verdict(event_id, VOUCHED) == VOUCHED
+
+    async def _verdict(self, event_id: str, verdict: str) -> str:
+        """The first verdict on ``event_id``: this one, or the one inserted before it."""
+        doc = {"_id": event_id, "verdict": verdict, "at": datetime.now(UTC)}
+        try:
+            await self._verdicts.insert_one(doc)
+        except DuplicateKeyError:
+            earlier = await self._verdicts.find_one({"_id": event_id})
+            return verdict if earlier is None else str(earlier["verdict"])
+        return verdict
 
     async def purge(self, older_than: timedelta) -> None:
-        """Forgets claims older than the dedup window (kept events stay until published)."""
-        await self._claims.delete_many({"until": {"$lt": datetime.now(UTC) - older_than}})
+        """Forgets claims and verdicts older than the dedup window (kept events stay until
+        published)."""
+        oldest = datetime.now(UTC) - older_than
+        await self._claims.delete_many({"until": {"$lt": oldest}})
+        await self._verdicts.delete_many({"at": {"$lt": oldest}})
 
     async def forget_tenant(self, tenant_id: str) -> None:
         await self._outbox.delete_many({"tenant_id": tenant_id})

@@ -126,6 +126,7 @@ class FakeOutbox:
     notes: FakeMarks = field(default_factory=lambda: FakeMarks())  # where release notes
     down: bool = False
     slow_keeps: bool = False  # a keep lands, then its answer never comes (a timeout)
+    verdicts: dict[str, str] = field(default_factory=dict)  # id -> the first: vouched | discarded
 
     @property
     def ids(self) -> list[str]:
@@ -173,12 +174,15 @@ class FakeOutbox:
     async def discard(self, event_id: str) -> None:
         if self.down:
             raise database_down()
-        self.items = [item for item in self.items if item.event_id != event_id]
+        if self.verdicts.setdefault(event_id, "discarded") == "discarded":
+            self.items = [item for item in self.items if item.event_id != event_id]
 
-    async def holds(self, event_id: str) -> bool:
+    async def vouch_for(self, event_id: str) -> bool:
         if self.down:
             raise database_down()
-        return event_id in self.ids
+        if event_id not in self.ids:
+            return False
+        return self.verdicts.setdefault(event_id, "vouched") == "vouched"
 
 
 @dataclass(frozen=True)
