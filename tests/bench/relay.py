@@ -40,9 +40,7 @@ async def drain() -> float:
     mongo = mongo_client(mongodb_url(), app_name="wxp-bench-relay")
     name = f"bench_outbox_{secrets.token_hex(3)}"
     db = mongo[CONTROL_DB]
-    collections = Collections(
-        db[name], db[f"{name}_claims"], db[f"{name}_published"], db[f"{name}_verdicts"]
-    )
+    collections = Collections(db[name], db[f"{name}_claims"], db[f"{name}_published"])
     outbox = Outbox(collections, replica="bench", claim_for=timedelta(seconds=45))
     prefix = f"bench{secrets.token_hex(3)}"
     queues = list(service_queues(prefix).values())
@@ -75,12 +73,7 @@ async def drain() -> float:
         await delete_queues(
             [name for q in queues for name in (q.name, q.dead_letter_name, q.retry_name)]
         )
-        for collection in (
-            collections.outbox,
-            collections.claims,
-            collections.published,
-            collections.verdicts,
-        ):
+        for collection in (collections.outbox, collections.claims, collections.published):
             await collection.drop()
         await mongo.close()
 

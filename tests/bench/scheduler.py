@@ -36,6 +36,7 @@ from shared.platform.secretbox import SecretBox
 from shared.platform.storage import CONTROL_DB, Client, mongo_client, tenant_db_name
 from shared.platform.tenant_records import seal_secrets
 from tests.bench.cpu import cpu_seconds
+from tests.bench.stack import delete_queues
 from tests.support.fake_wechat import FakeAdmin, running_fake
 from tests.support.gateway import wait_ready
 from tests.support.infra import ROOT, amqp_url, mongodb_url
@@ -238,6 +239,9 @@ async def scheduler_scenario() -> Row:
     finally:
         await clean_up(mongo, prefix, accounts)
         await mongo.close()
+        connection = await aio_pika.connect(amqp_url())
+        await delete_queues(connection, prefix)  # the scheduler's own, declared at start
+        await connection.close()
     late = sum(1 for lag in lags if lag > 1.0)
     return {
         "scenario": (

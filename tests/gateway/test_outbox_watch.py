@@ -60,16 +60,9 @@ class WallClock:
 async def collections(mongo: Client) -> AsyncIterator[Collections]:
     """An outbox, claims and notes of the test's own, in the gateway's database."""
     db, name = mongo[CONTROL_DB], f"test_outbox_{secrets.token_hex(4)}"
-    collections = Collections(
-        db[name], db[f"{name}_claims"], db[f"{name}_published"], db[f"{name}_verdicts"]
-    )
+    collections = Collections(db[name], db[f"{name}_claims"], db[f"{name}_published"])
     yield collections
-    for each in (
-        collections.outbox,
-        collections.claims,
-        collections.published,
-        collections.verdicts,
-    ):
+    for each in (collections.outbox, collections.claims, collections.published):
         await each.drop()
 
 
