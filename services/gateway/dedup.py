@@ -31,10 +31,6 @@ class DedupStore:
         doc = await self._seen.find_one({"_id": event_id})
         return None if doc is None else doc["at"]
 
-    async def forget(self, event_id: str) -> None:
-        """Unrecords an id nobody took (neither broker nor outbox): its retry is new."""
-        await self._seen.delete_one({"_id": event_id})
-
     async def purge(self, older_than: timedelta) -> int:
         """Forgets ids older than the dedup window (FerretDB has no TTL indexes)."""
         result = await self._seen.delete_many({"at": {"$lt": datetime.now(UTC) - older_than}})

@@ -12,6 +12,12 @@ work; the handler answers 503 to both, so that WeChat retries.
 A retry of a seen id is answered from the records only when they show the event on the
 bus or in the outbox; otherwise it is published: an id is never taken as handled just
 because it was seen.
+
+A refused event's records stay as they are. Its keep timed out, but may land late (so
+may anything written to a slow or cut-off database), so only its retry, reading them,
+can tell: kept, it answers 200 and the relay publishes; seen but neither, it waits out
+the grace, then publishes. Taking a timed-out keep back, as the gateway once did, could
+land after a retry had found the event kept and answered 200: fault runs lost events so.
 """
 
 from __future__ import annotations
@@ -73,7 +79,8 @@ class Intake:
     reply_deadline: float
     retry_grace: float
     bounded: Bounded = field(default_factory=Bounded)
-    # ids this replica answered 503 because nobody took them: their retries are new
+    # ids this replica answered 503: their first attempt is over, so a retry here need not
+    # wait out the grace for it (it still answers from a kept event or a note)
     _refused: OrderedDict[str, None] = field(default_factory=OrderedDict)
 
     async def accept(
@@ -96,27 +103,13 @@ class Intake:
                 return await self._publish_and_wait(event, deadline=arrived + self.reply_deadline)
             await self.dispatch.publish_or_keep(event)
         except BrokerUnavailable:
-            await self._refuse(event)
+            self._refused[event.id] = None  # 503; the records stay (module docstring)
+            while len(self._refused) > MAX_REFUSED:
+                self._refused.popitem(last=False)
             raise
         if wants_reply:
             await self.dispatch.fall_back(event, "broker_unavailable")
         return None
-
-    async def _refuse(self, event: Envelope[Any]) -> None:
-        """Neither the broker nor the outbox took ``event``: WeChat gets 503, and its retry
-        must find the event new, on this replica or another. A keep that timed out may
-        still have landed, so the event is taken out of the outbox first; only then is its
-        id forgotten. When the database cannot do that, the seen record stays: a retry then
-        finds the event kept, or publishes it once the grace has passed."""
-        try:
-            await self.bounded(self.dispatch.keeper.discard(event.id))
-            await self.bounded(self.dedup.forget(event.id))
-        except DatabaseSlow as exc:
-            logger.warning("refused %s stays seen (%s)", event.id, exc)
-            return
-        self._refused[event.id] = None
-        while len(self._refused) > MAX_REFUSED:
-            self._refused.popitem(last=False)
 
     async def _replay(
         self, event: Envelope[Any], *, deadline: float
@@ -124,9 +117,6 @@ class Intake:
         """For an id seen before: ``(answer,)`` to answer with, or None to publish after all.
         While its first attempt may still be at work, it waits for that attempt's record
         until ``deadline``, then raises RetryLater."""
-        if event.id in self._refused:
-            del self._refused[event.id]
-            return None
         while True:
             try:
                 note, kept, seen_at = await self._records(event.id)
@@ -134,7 +124,8 @@ class Intake:
                 logger.warning("no record of %s for its retry (%s); publishing it", event.id, exc)
                 self.metrics.dedup_skipped.inc()
                 return None
-            age = None if seen_at is None else (datetime.now(UTC) - seen_at).total_seconds()
+            over = event.id in self._refused  # refused here: no attempt is still at work
+            age = None if seen_at is None or over else (datetime.now(UTC) - seen_at).total_seconds()
             decision = replay_decision(
                 handled=note is not None or kept, seen_age=age, retry_grace=self.retry_grace
             )
@@ -157,7 +148,7 @@ class Intake:
         note = await self.bounded(self.marks.lookup(event_id))
         if note is not None:
             return note, False, None
-        if await self.bounded(self.dispatch.keeper.vouch_for(event_id)):
+        if await self.bounded(self.dispatch.keeper.holds(event_id)):
             return None, True, None
         return None, False, await self.bounded(self.dedup.seen_at(event_id))
 

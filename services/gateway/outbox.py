@@ -14,14 +14,7 @@ times a delete of as many.
 An event whose direct publish is still waiting for a late confirm is kept with a claim
 already held (``hold``), inserted first, so no relay publishes it while that confirm may
 still arrive.
-
-``gateway_outbox_verdicts``: a keep that timed out may land late, and so may the discard
-that takes it back (WeChat was answered 503), in either order; meanwhile a retry may find
-the event kept and answer 200. Whichever comes first, the retry's vouch or the discard,
-decides, by a unique-key insert again: a vouched event stays for the relay, a discarded
-one is deleted only after its verdict is in.
 """
-
 
 from __future__ import annotations
 
@@ -39,8 +32,6 @@ from shared.contracts.envelope import Envelope
 from shared.platform.storage import CONTROL_DB, Client, DuplicateKeyError, only_duplicates
 
 Collection = AsyncCollection[dict[str, Any]]
-DISCARDED = "discarded"
-VOUCHED = "vouched"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,24 +54,17 @@ class Collections:
     outbox: Collection
     claims: Collection
     published: Collection  # the notes of services/gateway/marks.py
-    verdicts: Collection
 
     @classmethod
     def of(cls, client: Client) -> Collections:
         db = client[CONTROL_DB]
-        return cls(
-            db.gateway_outbox,
-            db.gateway_relay_claims,
-            db.gateway_published,
-            db.gateway_outbox_verdicts,
-        )
+        return cls(db.gateway_outbox, db.gateway_relay_claims, db.gateway_published)
 
 
 class Outbox:
     def __init__(self, collections: Collections, *, replica: str, claim_for: timedelta) -> None:
         self._outbox, self._claims = collections.outbox, collections.claims
         self._published = collections.published
-        self._verdicts = collections.verdicts
         self._replica = replica
         self._claim_for = claim_for
 
@@ -158,7 +142,11 @@ class Outbox:
 
     async def release(self, published: Mapping[str, str]) -> None:
         """The events (id -> tenant id) are on the bus: their notes first, so a retry finds
-        them published; then out of the outbox. Their claims stay until the purge."""
+        them published; then out of the outbox, and their claims with them. A replica that
+        claims one afresh from a stale read then finds it gone when it reads again, and
+        lets go; and the claims stay few: on FerretDB a write filtered on anything but
+        one ``_id`` scans the collection, so a claims collection that kept every claim
+        until the purge made each claim and release slower as the day went on."""
         now = datetime.now(UTC)
         notes = [{"_id": event_id, "tenant_id": t, "at": now} for event_id, t in published.items()]
         try:
@@ -167,36 +155,16 @@ class Outbox:
             if not only_duplicates(exc):
                 raise
         await self._outbox.delete_many({"_id": {"$in": list(published)}})
+        await self._claims.delete_many({"_id": {"$in": list(published)}})
 
-    async def discard(self, event_id: str) -> None:
-        """Takes back an event whose keep timed out (it may have landed): WeChat was told
-        to retry it. Unless a retry was answered on the strength of it: see ``verdicts``."""
-        if await self._verdict(event_id, DISCARDED) == DISCARDED:
-            await self._outbox.delete_one({"_id": event_id})
-
-    async def vouch_for(self, event_id: str) -> bool:
-        """For a WeChat retry: is this event kept, waiting for the relay? A yes is a
-        promise that no discard takes it back."""
-        if await self._outbox.find_one({"_id": event_id}, projection={"_id": 1}) is None:
-            return False
-        return await self._verdict(event_id, VOUCHED) == VOUCHED
-
-    async def _verdict(self, event_id: str, verdict: str) -> str:
-        """The first verdict on ``event_id``: this one, or the one inserted before it."""
-        doc = {"_id": event_id, "verdict": verdict, "at": datetime.now(UTC)}
-        try:
-            await self._verdicts.insert_one(doc)
-        except DuplicateKeyError:
-            earlier = await self._verdicts.find_one({"_id": event_id})
-            return verdict if earlier is None else str(earlier["verdict"])
-        return verdict
+    async def holds(self, event_id: str) -> bool:
+        """For a WeChat retry: is this event kept, waiting for the relay? (By ``_id`` alone:
+        the one filter FerretDB answers from its key; any other field makes it a scan.)"""
+        return await self._outbox.find_one({"_id": event_id}, projection={"_id": 1}) is not None
 
     async def purge(self, older_than: timedelta) -> None:
-        """Forgets claims and verdicts older than the dedup window (kept events stay until
-        published)."""
-        oldest = datetime.now(UTC) - older_than
-        await self._claims.delete_many({"until": {"$lt": oldest}})
-        await self._verdicts.delete_many({"at": {"$lt": oldest}})
+        """Forgets claims older than the dedup window (kept events stay until published)."""
+        await self._claims.delete_many({"until": {"$lt": datetime.now(UTC) - older_than}})
 
     async def forget_tenant(self, tenant_id: str) -> None:
         await self._outbox.delete_many({"tenant_id": tenant_id})

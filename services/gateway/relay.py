@@ -18,7 +18,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from services.gateway.dispatch import Backlog
 from services.gateway.metrics import GatewayMetrics
@@ -53,6 +53,10 @@ class Relay:
     interval: float
     confirm_timeout: float = RELAY_CONFIRM_TIMEOUT
     claim_for: float = RELAY_CLAIM_SECONDS  # as the outbox's claims last
+    # Published and confirmed, but their release failed on the database (it went away
+    # mid-pass): released first at the next pass, while this replica's claims still keep
+    # the others from publishing them again.
+    unreleased: dict[str, str] = field(default_factory=dict)
 
     async def run(self) -> None:
         """Relay passes until cancelled: promptly when woken, else every ``interval``."""
@@ -74,6 +78,9 @@ class Relay:
                 logger.warning("relay pass failed on the database: %s", exc)
 
     async def run_pass(self) -> None:
+        if self.unreleased:
+            await self.outbox.release(self.unreleased)
+            self.unreleased.clear()
         while True:
             kept_before = self.backlog.kept
             kept = await self.outbox.kept(BATCH)
@@ -102,11 +109,15 @@ class Relay:
                     return False
                 published.append(event)
         finally:
-            if held:  # claimed, not tried: any replica may take them next
-                await self.outbox.unclaim(list(held))
-            if published:
-                await self.outbox.release({event.event_id: event.tenant_id for event in published})
-                self.metrics.published.labels("relay").inc(len(published))
+            try:
+                if published:
+                    self.metrics.published.labels("relay").inc(len(published))
+                    self.unreleased.update({e.event_id: e.tenant_id for e in published})
+                    await self.outbox.release(self.unreleased)
+                    self.unreleased.clear()
+            finally:
+                if held:  # claimed, not tried: any replica may take them next
+                    await self.outbox.unclaim(list(held))
         return not claimed.stopped
 
     async def _publish(self, event: Kept) -> bool:

@@ -7,7 +7,10 @@ kill, one level down (the broker may have taken a message whose confirm never ca
 back): a cut link excuses what was in flight on its gateway and the claimed outbox
 entries, and so does the broker's stop for every webhook open while it stopped. FerretDB's
 kill excuses the webhooks with an attempt while it was down or being reconnected to.
-Nothing else excuses a duplicate: latency and black holes excuse none.
+A black hole on a gateway's database link excuses the webhooks that gateway refused (503)
+meanwhile: their keep timed out and may still land, and the gateway leaves it for the
+relay rather than risk deleting what a retry relies on (at-least-once: the retry may
+publish too). Nothing else excuses a duplicate: latency excuses none.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import dataclass, field
 from shared.platform.storage import CONTROL_DB, PyMongoError
 from tests.faults.plan import Fault
 from tests.faults.stack import Stack
-from tests.faults.verdict import Excuse, base_id, overlapping
+from tests.faults.verdict import Excuse, base_id, overlapping, refused_on
 from tests.faults.wechat import WeChatServer
 from tests.support.bus import eventually
 from tests.support.infra import broker_app
@@ -39,6 +42,7 @@ class Injector:
     excuses: list[Excuse] = field(default_factory=list)
     struck: int = 0
     _windows: list[tuple[str, float, float, frozenset[str]]] = field(default_factory=list)
+    _refusals: list[tuple[str, str, float, float]] = field(default_factory=list)
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def run(self, faults: tuple[Fault, ...]) -> None:
@@ -55,6 +59,9 @@ class Injector:
         for cause, start, end, also in self._windows:
             ids = overlapping(self.wechat.chains, start, end) | also
             self.excuses.append(Excuse(cause, ids))
+        for cause, replica, start, end in self._refusals:
+            ids = refused_on(self.wechat.chains, replica, start, end)
+            self.excuses.append(Excuse(cause, ids))
 
     async def latency(self, fault: Fault) -> None:
         self.struck += 1
@@ -64,9 +71,14 @@ class Injector:
 
     async def blackhole(self, fault: Fault) -> None:
         self.struck += 1
+        start = self.wechat.clock()
         await self.stack.proxies.blackhole(fault.target)
         await asyncio.sleep(fault.seconds)
         await self.stack.proxies.heal(fault.target)
+        replica, link = fault.target.rsplit("-", 1)
+        if replica.startswith("gateway") and link == "db":
+            end = self.wechat.clock() + RECONNECT
+            self._refusals.append((f"refused while {replica}'s database hung", replica, start, end))
 
     async def cut(self, fault: Fault) -> None:
         self.struck += 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.faults.plan import Size, Webhook, make_plan
-from tests.faults.verdict import Excuse, Facts, judge, overlapping
+from tests.faults.verdict import Excuse, Facts, judge, overlapping, refused_on
 from tests.faults.wechat import Attempt, Chain
 
 
@@ -81,6 +81,14 @@ def test_overlapping_takes_the_attempts_open_in_the_window():
     chains[2].attempts[0].ended = 0.0  # still open when the run looked
     assert overlapping(chains, 0.95, 1.05) == frozenset({"e2", "e3"})
     assert overlapping(chains, 0.2, 0.5) == frozenset({"e3"})
+
+
+def test_refused_on_takes_the_503s_of_one_replica_in_the_window():
+    chains = [chain(1, 503, 200), chain(2, 200, 503), chain(3, 503)]
+    chains[2].attempts[0].replica = "gateway-b"
+    assert refused_on(chains, "gateway-a", 0.0, 0.5) == frozenset({"e1"})
+    assert refused_on(chains, "gateway-a", 0.0, 1.5) == frozenset({"e1", "e2"})
+    assert refused_on(chains, "gateway-b", 0.0, 1.5) == frozenset({"e3"})
 
 
 def test_the_seed_fixes_the_plan():

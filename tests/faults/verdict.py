@@ -172,3 +172,16 @@ def overlapping(chains: Iterable[Chain], start: float, end: float) -> frozenset[
         for c in chains
         if any(a.started <= end and (a.ended or end) >= start for a in c.attempts)
     )
+
+
+def refused_on(chains: Iterable[Chain], replica: str, start: float, end: float) -> frozenset[str]:
+    """Ids of the webhooks ``replica`` answered 503 to, with the attempt open at some
+    moment of ``[start, end]``."""
+    return frozenset(
+        c.event_id
+        for c in chains
+        if any(
+            a.replica == replica and a.status == 503 and a.started <= end and a.ended >= start
+            for a in c.attempts
+        )
+    )

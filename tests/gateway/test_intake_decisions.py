@@ -27,7 +27,6 @@ from tests.support.fakes import (
     FakeMarks,
     FakeOutbox,
     FakePublisher,
-    database_down,
     message,
 )
 
@@ -197,10 +196,11 @@ async def test_a_retry_after_a_503_publishes_the_event_nobody_took() -> None:
     assert count(gw.metrics.dedup_hits) == 0
 
 
-async def test_a_keep_that_timed_out_after_landing_is_taken_back_before_the_503() -> None:
-    """Seen in the fault run: the keep's answer came too late, the webhook answered 503,
-    the retry reached another replica and published, and the relay published the kept
-    copy too. The 503 takes the event out of the outbox, then forgets its id."""
+async def test_a_keep_that_timed_out_after_landing_stays_for_the_retry_to_find() -> None:
+    """The keep's answer came too late and the webhook answered 503, but the keep had
+    landed. The 503 leaves the records: the retry, on another replica, finds the event
+    kept and answers success; the relay publishes the one copy. (Taking the keep back
+    raced with such a retry in fault runs: a late delete lost the event it had found.)"""
     first, second = gateway(), gateway()
     second.intake.dedup = first.dedup
     second.intake.dispatch.keeper = second.outbox = first.outbox
@@ -209,52 +209,62 @@ async def test_a_keep_that_timed_out_after_landing_is_taken_back_before_the_503(
     event = message()
     with pytest.raises(BrokerUnavailable):
         await first.accept(event, wants_reply=False)
-
-    assert first.outbox.ids == []  # nothing left for a relay
-    assert event.id not in first.dedup.seen
+    assert first.outbox.ids == [event.id]
+    assert event.id in first.dedup.seen
 
     assert await second.accept(event, wants_reply=False) is None
-    assert second.publisher.ids == [event.id]
+    assert second.publisher.sent == []
+    assert first.outbox.ids == [event.id]  # for a relay
+    assert count(second.metrics.dedup_hits) == 1
 
 
-async def test_a_retry_after_a_503_on_the_same_replica_publishes_at_once() -> None:
-    gw = gateway()
-    gw.publisher.break_down()
-    gw.outbox.slow_keeps = True
-    event = message()
-    with pytest.raises(BrokerUnavailable):
-        await gw.accept(event, wants_reply=False)
-    gw.publisher.recover()
-    gw.dedup.seen[event.id] = datetime.now(UTC)  # even were the seen record back
-
-    assert await gw.accept(event, wants_reply=False) is None
-
-    assert gw.publisher.ids == [event.id]
-
-
-class Unforgetting(FakeDedup):
-    async def forget(self, event_id: str) -> None:
-        raise database_down()
-
-
-async def test_a_retry_after_a_503_whose_seen_record_stayed_is_published_after_the_grace() -> None:
-    """The database that refused the event also refused to forget its id: another
-    replica answers 503 while the first attempt may be at work, then publishes."""
+async def test_a_retry_after_a_503_that_kept_nothing_waits_out_the_grace_then_publishes() -> None:
+    """Neither broker nor outbox took the event: a retry on another replica, which cannot
+    tell that the first attempt is over, gets 503 within the grace, then publishes it."""
     first, second = gateway(), gateway()
-    dedup = Unforgetting()
-    first.intake.dedup = second.intake.dedup = dedup
+    second.intake.dedup = first.dedup
     first.publisher.break_down()
     first.outbox.down = True
     event = message()
     with pytest.raises(BrokerUnavailable):
         await first.accept(event, wants_reply=False)
+    first.outbox.down = False
 
     with pytest.raises(RetryLater):
         await second.accept(event, wants_reply=False)
-    dedup.seen[event.id] = datetime.now(UTC) - timedelta(seconds=RETRY_GRACE)
+    first.dedup.seen[event.id] = datetime.now(UTC) - timedelta(seconds=RETRY_GRACE)
     assert await second.accept(event, wants_reply=False) is None
 
     assert second.publisher.ids == [event.id]
+
+
+async def test_a_retry_on_the_replica_that_refused_publishes_at_once() -> None:
+    """The replica that answered 503 knows its attempt is over: no grace to wait out."""
+    gw = gateway()
+    gw.publisher.break_down()
+    gw.outbox.down = True
+    event = message()
+    with pytest.raises(BrokerUnavailable):
+        await gw.accept(event, wants_reply=False)
+    gw.outbox.down = False
+    gw.publisher.recover()
+
+    assert await gw.accept(event, wants_reply=False) is None
+    assert gw.publisher.ids == [event.id]
+
+
+async def test_a_retry_on_the_replica_that_refused_still_answers_from_a_late_keep() -> None:
+    gw = gateway()
+    gw.publisher.break_down()
+    gw.outbox.slow_keeps = True  # the keep lands; its answer never comes
+    event = message()
+    with pytest.raises(BrokerUnavailable):
+        await gw.accept(event, wants_reply=False)
+    gw.publisher.recover()
+
+    assert await gw.accept(event, wants_reply=False) is None
+    assert gw.publisher.sent == []  # the relay publishes the kept one
+    assert gw.outbox.ids == [event.id]
 
 
 async def test_records_unreadable_on_a_retry_publish_it_rather_than_drop_it() -> None:

@@ -7,7 +7,9 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from prometheus_client import CollectorRegistry
+from pymongo.errors import AutoReconnect
 
 from services.gateway.dispatch import Backlog, Dispatch
 from services.gateway.metrics import GatewayMetrics
@@ -253,3 +255,29 @@ async def test_a_relay_lets_its_claims_go_before_they_could_expire_mid_publish()
     assert s.outbox.released == ["m1", "m2"]
     assert s.outbox.claims == set()  # m3 and m4 let go: claimed afresh next pass
     assert s.backlog.active
+
+
+async def test_a_release_that_fails_is_made_at_the_next_pass_not_published_again() -> None:
+    """The database went away between the confirms and the release: the events stay
+    claimed by this replica, and its next pass releases them before anything else; no
+    second copy goes out once the claims expire (fault seed 25690 doubled 50 this way)."""
+    s = await relay_over("m1", "m2")
+    real_publish = s.publisher.publish_raw
+
+    async def publish_then_lose_the_database(*args: Any, **kwargs: Any) -> None:
+        await real_publish(*args, **kwargs)
+        s.outbox.down = True
+
+    s.publisher.publish_raw = publish_then_lose_the_database  # type: ignore[method-assign]
+    with pytest.raises(AutoReconnect):  # the pass fails on the database, as the real one
+        await s.relay.run_pass()
+    assert s.publisher.ids == ["m1", "m2"]  # one chunk: published, then released together
+    assert s.outbox.ids == ["m1", "m2"]  # nothing released yet
+    assert s.relay.unreleased == {"m1": "acme", "m2": "acme"}
+
+    s.outbox.down = False
+    s.publisher.publish_raw = real_publish  # type: ignore[method-assign]
+    await s.relay.run_pass()
+    assert s.publisher.ids == ["m1", "m2"]  # once each
+    assert s.outbox.released == ["m1", "m2"]
+    assert s.relay.unreleased == {}

@@ -95,10 +95,6 @@ class FakeDedup:
         await self._reach()
         return self.seen.get(event_id)
 
-    async def forget(self, event_id: str) -> None:
-        await self._reach()
-        self.seen.pop(event_id, None)
-
 
 @dataclass
 class FakeMarks:
@@ -126,7 +122,6 @@ class FakeOutbox:
     notes: FakeMarks = field(default_factory=lambda: FakeMarks())  # where release notes
     down: bool = False
     slow_keeps: bool = False  # a keep lands, then its answer never comes (a timeout)
-    verdicts: dict[str, str] = field(default_factory=dict)  # id -> the first: vouched | discarded
 
     @property
     def ids(self) -> list[str]:
@@ -165,24 +160,18 @@ class FakeOutbox:
         self.claims -= set(event_ids)
 
     async def release(self, published: Mapping[str, str]) -> None:
+        if self.down:
+            raise database_down()
         self.items = [item for item in self.items if item.event_id not in published]
         self.claims -= set(published)
         self.released.extend(published)
         for event_id, tenant_id in published.items():
             self.notes.add(event_id, tenant_id)  # the relay writes the published notes
 
-    async def discard(self, event_id: str) -> None:
+    async def holds(self, event_id: str) -> bool:
         if self.down:
             raise database_down()
-        if self.verdicts.setdefault(event_id, "discarded") == "discarded":
-            self.items = [item for item in self.items if item.event_id != event_id]
-
-    async def vouch_for(self, event_id: str) -> bool:
-        if self.down:
-            raise database_down()
-        if event_id not in self.ids:
-            return False
-        return self.verdicts.setdefault(event_id, "vouched") == "vouched"
+        return event_id in self.ids
 
 
 @dataclass(frozen=True)
