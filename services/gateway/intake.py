@@ -15,9 +15,10 @@ because it was seen.
 
 A refused event's records stay as they are. Its keep timed out, but may land late (so
 may anything written to a slow or cut-off database), so only its retry, reading them,
-can tell: kept, it answers 200 and the relay publishes; seen but neither, it waits out
-the grace, then publishes. Taking a timed-out keep back, as the gateway once did, could
-land after a retry had found the event kept and answered 200: fault runs lost events so.
+can tell: kept, it answers 200 and the relay publishes; seen but neither, it publishes,
+at once on the replica that refused (its attempt is over), after the grace elsewhere.
+Taking a timed-out keep back, as the gateway once did, could land after a retry had
+found the event kept and answered 200: fault runs lost events so.
 """
 
 from __future__ import annotations
