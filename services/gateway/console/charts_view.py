@@ -20,6 +20,7 @@ from services.gateway.console.charts_series import (
     totals,
     when,
 )
+from services.gateway.console.numbers import percent
 
 RANGES = (7, 30, 90)
 DEFAULT_RANGE = 30
@@ -35,11 +36,6 @@ def span(now: datetime, timezone: str, days: int) -> tuple[date, date]:
     """The last ``days`` tenant-local days, today included."""
     today = now.astimezone(ZoneInfo(timezone)).date()
     return today - timedelta(days=days - 1), today
-
-
-def percent(rate: float | None) -> str:
-    """A rate as a percentage with one decimal; ``—`` when there is none."""
-    return "—" if rate is None else f"{rate * 100:.1f}%"
 
 
 def ratio(value: float | None) -> str:

@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
-from services.gateway.console.backend import BackendError
+from services.gateway.console.forms import submit
 from services.gateway.console.i18n import Text
-from services.gateway.console.web import call, form_of, render, tenant_of, viewer_of
+from services.gateway.console.web import agency_only, call, form_of, render, tenant_of
 from services.gateway.fields import RULE
 from shared.contracts.tenancy import DEFAULT_TIMEZONE
 
@@ -90,11 +90,6 @@ def connection_of(tenant: Mapping[str, Any]) -> dict[str, Any]:
 # Handlers.
 
 
-def _agency_only(request: web.Request) -> None:
-    if not viewer_of(request).principal.agency_wide:
-        raise web.HTTPNotFound()
-
-
 def _form(
     request: web.Request, kept: Mapping[str, str], problem: Problem | None, status: int = 200
 ) -> web.Response:
@@ -103,20 +98,20 @@ def _form(
 
 
 async def form(request: web.Request) -> web.StreamResponse:
-    _agency_only(request)
+    agency_only(request)
     return _form(request, DEFAULTS, None)
 
 
 async def create(request: web.Request) -> web.StreamResponse:
-    _agency_only(request)
+    agency_only(request)
     typed = await form_of(request)
-    try:
-        tenant = await call(request, "POST", "gateway", "/api/tenants", json=request_of(typed))
-    except BackendError as exc:
-        if exc.status not in (409, 422):
-            raise
-        problem = problem_of(exc.status, exc.field, exc.message)
-        return _form(request, kept_of(typed), problem, status=exc.status)
+    body = request_of(typed)
+    tenant, refused = await submit(
+        request, "POST", "gateway", "/api/tenants", json=body, refused=(409, 422)
+    )
+    if refused is not None:
+        problem = problem_of(refused.status, refused.field, refused.message)
+        return _form(request, kept_of(typed), problem, status=refused.status)
     context = {"tenant": tenant, "connection": connection_of(tenant)}
     return render(request, "onboard_secrets.html", context, status=201)
 

@@ -13,7 +13,8 @@ from typing import Any
 from aiohttp import web
 
 from services.gateway.console.i18n import Text
-from services.gateway.console.web import PREFIX, call, render, viewer_of
+from services.gateway.console.numbers import percent
+from services.gateway.console.web import PREFIX, agency_only, call, render
 from shared.contracts.tenancy import TENANT_ID_RE
 
 STATUSES = ("dormant", "declining", "no_data", "active")  # analytics' health, worst first
@@ -32,12 +33,6 @@ class Row:
     lost_7d: int
     active_rate: str  # "12.5%", or "—" without data
     status: str  # one of STATUSES
-
-
-def percent(rate: object) -> str:
-    if isinstance(rate, bool) or not isinstance(rate, int | float):
-        return "—"
-    return f"{rate * 100:.1f}%"
 
 
 def _count(value: object) -> int:
@@ -66,20 +61,15 @@ def rows_of(body: Mapping[str, Any]) -> list[Row]:
 # Handlers.
 
 
-def _agency_only(request: web.Request) -> None:
-    if not viewer_of(request).principal.agency_wide:
-        raise web.HTTPNotFound()
-
-
 async def overview(request: web.Request) -> web.StreamResponse:
-    _agency_only(request)
+    agency_only(request)
     rows = rows_of(await call(request, "GET", "analytics", "/api/overview"))
     return render(request, "overview.html", {"rows": rows, "pages": PAGES})
 
 
 async def pick(request: web.Request) -> web.StreamResponse:
     """The picker's answer: the chosen account's charts."""
-    _agency_only(request)
+    agency_only(request)
     tenant_id = request.query.get("tenant", "")
     if not TENANT_ID_RE.fullmatch(tenant_id):
         raise web.HTTPSeeOther(f"{PREFIX}/overview")

@@ -72,6 +72,12 @@ def tenant_of(request: web.Request) -> str:
     return tenant_id
 
 
+def agency_only(request: web.Request) -> None:
+    """Agency-wide pages: a tenant key gets the 404 page, as the agency API answers it."""
+    if not viewer_of(request).principal.agency_wide:
+        raise web.HTTPNotFound()
+
+
 async def call(
     request: web.Request,
     method: str,

@@ -21,11 +21,11 @@ from services.gateway.console.charts_view import (
     heat_level,
     heat_map,
     page_context,
-    percent,
     range_of,
     ratio,
     span,
 )
+from services.gateway.console.numbers import percent
 
 
 def day(d: str, new: int = 0, lost: int = 0, readers: int = 0) -> dict[str, object]:

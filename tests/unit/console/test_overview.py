@@ -3,7 +3,8 @@ missing figures shown as "no data" rather than breaking the page."""
 
 from __future__ import annotations
 
-from services.gateway.console.overview import Row, percent, rows_of
+from services.gateway.console.numbers import percent
+from services.gateway.console.overview import Row, rows_of
 
 
 def test_rows_keep_analytics_order_and_shape_the_figures() -> None:
