@@ -62,8 +62,9 @@ INBOX_SECONDS = 2.0
 INBOX_SETTLE = 10.0  # an inbox this much past its slice takes no more writes: folded
 FOLD_WRITERS = 16  # tenants moved at once (FerretDB keeps each tenant's database apart)
 FOLD_MAX_FACTS = 50_000  # inboxes waiting together move together, up to this many facts
-INBOX_BATCH = 200  # facts in one inbox document at most (below the prefetch of 256)
+INBOX_BATCH = 500  # facts in one inbox document at most (below the prefetch of 1,024)
 INBOX_LINGER = 0.05  # seconds a part-filled inbox document waits for more facts
+INBOX_WRITERS = 4  # inbox inserts in flight at once: the next batch need not wait
 
 
 class AnalyticsStore:
@@ -85,7 +86,9 @@ class AnalyticsStore:
         writer = self._writers.get(name)
         if writer is None:
             inbox = self._client[ANALYTICS_DB][name]
-            writer = GroupAppend(inbox, _pack, max_items=INBOX_BATCH, linger=INBOX_LINGER)
+            writer = GroupAppend(
+                inbox, _pack, max_items=INBOX_BATCH, linger=INBOX_LINGER, writers=INBOX_WRITERS
+            )
             self._writers = {name: writer}
         await writer.append((tenant_id, to_row(fact)))
 

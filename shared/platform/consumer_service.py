@@ -3,9 +3,11 @@ tenant directory, the consumer routing to the service's handlers, the broker, th
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
+from aio_pika.abc import AbstractConnection
 from aiohttp import web
 
 from shared.contracts.topology import service_queues
@@ -18,7 +20,10 @@ from shared.platform.lifecycle import run_consumer
 from shared.platform.metrics import ConsumerMetrics
 from shared.platform.service import Platform, base_app
 from shared.platform.settings import ConsumerSettings
+from shared.platform.storage import PyMongoError
 from shared.platform.supervision import CleanupContext
+
+logger = logging.getLogger(__name__)
 
 
 def tenant_directory(platform: Platform) -> TenantDirectory:
@@ -51,10 +56,19 @@ def consumer_app(
         prefetch=settings.prefetch,
         tenant_exists=directory.exists,
     )
+
+    async def load_directory(_: AbstractConnection) -> None:
+        """Every tenant at once before the first delivery (a database that is away then
+        leaves the lookups to each event, as they were)."""
+        try:
+            logger.info("tenant directory: %d tenants loaded", await directory.load())
+        except PyMongoError as exc:
+            logger.warning("tenant directory not loaded: %s", exc)
+
     broker = Broker(
         settings.common.amqp_url,
         name=f"wxp-{platform.service}",
-        on_connect=[platform.control.setup, *on_connect, consumer.setup],
+        on_connect=[platform.control.setup, *on_connect, load_directory, consumer.setup],
     )
     app = base_app(platform, broker=broker, openapi=openapi, client_max_size=client_max_size)
     app.add_routes(routes)

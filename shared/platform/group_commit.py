@@ -82,7 +82,11 @@ class GroupAppend(Generic[T]):
     With ``linger`` (seconds), a batch waits that long for company before it goes, unless
     it fills first: at a moderate rate, concurrent callers are few within one round trip,
     and a short wait turns one document per item into one per many. Only for callers
-    that can wait (a consumer whose ack follows the write; not a webhook)."""
+    that can wait (a consumer whose ack follows the write; not a webhook).
+
+    With ``writers`` above one, a batch that is ready goes while earlier ones are still
+    in flight, up to that many inserts at once: on a slow database the callers of the
+    next batch need not wait out the previous round trip as well as their own."""
 
     def __init__(
         self,
@@ -91,6 +95,7 @@ class GroupAppend(Generic[T]):
         *,
         max_items: int = 1_000,
         linger: float = 0.0,
+        writers: int = 1,
     ) -> None:
         self._collection = collection
         self._pack = pack
@@ -99,6 +104,8 @@ class GroupAppend(Generic[T]):
         self._full = asyncio.Event()
         self._waiting: list[tuple[T, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._slots = asyncio.Semaphore(writers)
+        self._inserts: set[asyncio.Task[None]] = set()
 
     async def append(self, item: T) -> None:
         """Returns once ``item`` is stored; raises what the database raised for its batch.
@@ -117,17 +124,25 @@ class GroupAppend(Generic[T]):
                 self._full.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._full.wait(), self._linger)
+            await self._slots.acquire()  # at most ``writers`` inserts in flight
             batch = self._waiting[: self._max_items]
             del self._waiting[: self._max_items]
-            failed: PyMongoError | None = None
-            try:
-                await self._collection.insert_one(self._pack([item for item, _ in batch]))
-            except PyMongoError as exc:
-                failed = exc
-            for _, answer in batch:
-                if answer.done():  # its caller stopped waiting
-                    continue
-                if failed is not None:
-                    answer.set_exception(failed)
-                else:
-                    answer.set_result(None)
+            insert = asyncio.create_task(self._insert(batch))
+            self._inserts.add(insert)
+            insert.add_done_callback(self._inserts.discard)
+
+    async def _insert(self, batch: list[tuple[T, asyncio.Future[None]]]) -> None:
+        failed: PyMongoError | None = None
+        try:
+            await self._collection.insert_one(self._pack([item for item, _ in batch]))
+        except PyMongoError as exc:
+            failed = exc
+        finally:
+            self._slots.release()
+        for _, answer in batch:
+            if answer.done():  # its caller stopped waiting
+                continue
+            if failed is not None:
+                answer.set_exception(failed)
+            else:
+                answer.set_result(None)

@@ -120,9 +120,10 @@ async def analytics_scenario(*, warm: bool) -> Row:
     handled = 0
     drained = asyncio.Event()
     store = AnalyticsStore(mongo)
+    directory = TenantDirectory(mongo)  # one per process, as the service has
     intake = Intake(
         store=store,
-        directory=TenantDirectory(mongo),
+        directory=directory,
         metrics=AnalyticsMetrics.create(CollectorRegistry()),
         now=lambda: datetime.now(UTC),
     )
@@ -143,8 +144,9 @@ async def analytics_scenario(*, warm: bool) -> Row:
             Handlers().on(WeChatMessage, counting).on(ReplySent, counting),
             metrics=ConsumerMetrics.create(CollectorRegistry()),
             prefetch=PREFETCH,
-            tenant_exists=TenantDirectory(mongo).exists,
+            tenant_exists=directory.exists,
         )
+        await directory.load()  # as the service does when it connects
         cpu, started = time.process_time(), time.perf_counter()
         infra = CpuWatch.start(infra_pids())
         folding = asyncio.create_task(fold_until(store, drained))

@@ -115,3 +115,35 @@ async def test_a_lingering_batch_waits_for_company_unless_it_fills_first(
     await asyncio.gather(*(appends.append(n) for n in range(50)))  # full: goes at once
     assert asyncio.get_running_loop().time() - started < 0.3
     assert [len(doc["items"]) for doc in await collection.find({}).to_list()] == [50]
+
+
+class Overlapping:
+    """The collection, each insert held a moment, counting how many are in flight."""
+
+    def __init__(self, collection: Collection) -> None:
+        self.collection = collection
+        self.in_flight = 0
+        self.most = 0
+
+    async def insert_one(self, doc: dict[str, Any]) -> Any:
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        try:
+            await asyncio.sleep(0.05)
+            return await self.collection.insert_one(doc)
+        finally:
+            self.in_flight -= 1
+
+
+@pytest.mark.parametrize("writers", [1, 3])
+async def test_a_full_batch_goes_while_earlier_ones_are_in_flight_up_to_writers(
+    collection: Collection, writers: int
+) -> None:
+    overlapping = Overlapping(collection)
+    appends = GroupAppend(overlapping, pack, max_items=10, writers=writers)  # type: ignore[arg-type]
+
+    await asyncio.gather(*(appends.append(n) for n in range(100)))
+
+    docs = await collection.find({}).to_list()
+    assert sorted(n for doc in docs for n in doc["items"]) == list(range(100))
+    assert overlapping.most == writers  # ten full batches: the slots were all used, no more
