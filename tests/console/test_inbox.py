@@ -110,3 +110,50 @@ async def test_answer_once_close_another_and_read_it_in_english(
     assert "Closed by" in await shown.inner_text()
     assert await shown.locator(".note").inner_text() == "广告"
     assert await serious_violations(page) == []
+
+
+async def test_older_messages_are_a_page_away_and_a_purged_page_start_shows_the_newest(
+    stack: Stack, signed_in: Callable[[str], Awaitable[Page]]
+) -> None:
+    created, account = await stack.onboard("Console inbox pages")
+    tenant_id = created["id"]
+    key = await stack.tenant_key(tenant_id)
+    inbox_api = f"{stack.replies.url}/api/tenants/{tenant_id}/inbox"
+    count = 52  # the page holds 50
+    for n in range(count):
+        answer = await send(
+            stack.http,
+            stack.base,
+            account,
+            "text",
+            openid=f"o_{n}",
+            overrides={"Content": f"m{n:02d}"},
+        )
+        assert answer.status == 200
+
+    async def all_listed() -> bool:
+        found = await stack.api("GET", inbox_api, key=key, params={"limit": "200"})
+        return len(found["items"]) == count
+
+    await eventually(all_listed, 30, f"{count} messages in the inbox")
+
+    page = await signed_in(key)
+    url = f"{stack.base}/console/tenants/{tenant_id}/inbox"
+    await page.goto(url)
+    newest = await page.locator("article h3").all_inner_texts()
+    assert (len(newest), newest[0]) == (50, f"m{count - 1:02d}")
+    assert await page.get_by_role("link", name="← 最新的消息").count() == 0
+
+    await page.get_by_role("link", name="更早的消息 →").click()
+    await page.wait_for_url("**before=*")
+    assert await page.locator("article h3").all_inner_texts() == ["m01", "m00"]
+    assert await page.get_by_role("link", name="更早的消息 →").count() == 0
+    assert await serious_violations(page) == []
+
+    await page.get_by_role("link", name="← 最新的消息").click()
+    await page.wait_for_url("**/inbox?status=open")
+    assert len(await page.locator("article h3").all_inner_texts()) == 50
+
+    await page.goto(f"{url}?status=all&before=gone_since")  # a page start purged since
+    await page.wait_for_url("**/inbox?status=all")
+    assert await page.locator("article h3").first.inner_text() == f"m{count - 1:02d}"

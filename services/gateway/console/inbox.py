@@ -14,7 +14,9 @@ from services.gateway.console.backend import BackendError
 from services.gateway.console.forms import submit
 from services.gateway.console.inbox_text import TEXT
 from services.gateway.console.inbox_view import (
+    Pages,
     after,
+    before_of,
     close_body,
     page_context,
     reply_body,
@@ -26,6 +28,7 @@ from services.gateway.console.web import call, form_of, redirect, render, tenant
 __all__ = ["ROUTES", "TEXT"]
 
 REFUSED = (409, 422, 502, 503)  # the API's refusals, shown on the page
+PAGE = 50  # messages a page
 
 
 async def page(request: web.Request) -> web.StreamResponse:
@@ -54,11 +57,19 @@ async def _page(
 ) -> web.Response:
     tenant_id = tenant_of(request)
     zone = await tenant_zone(request, tenant_id)
-    shown = status_of(request.query)
+    shown, before = status_of(request.query), before_of(request.query)
     path = f"/api/tenants/{tenant_id}/inbox"
-    found = await call(request, "GET", "replies", path, query={"status": shown})
+    query = {"status": shown, "limit": str(PAGE), **({"before": before} if before else {})}
+    try:
+        found = await call(request, "GET", "replies", path, query=query)
+    except BackendError as exc:
+        if before is None or exc.field != "before":
+            raise
+        # The message the page started after was purged since: the newest page instead.
+        return redirect(f"/console/tenants/{tenant_id}/inbox?status={shown}", request)
     notice = request.query.get("notice")
-    context = page_context(found["items"], zone, shown, notice, failed)
+    pages = Pages(before=before, older=found.get("next_before"))
+    context = page_context(found["items"], zone, shown, notice, failed, pages)
     return render(request, "inbox.html", context, status=status)
 
 

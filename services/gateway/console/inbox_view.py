@@ -4,6 +4,7 @@ template's context."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo
 from services.gateway.console.backend import BackendError
 
 FILTERS = ("open", "answered", "closed", "all")
+EVENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 NOTICES = ("answered", "closed")
 CODES = (
     "not_open",
@@ -92,6 +94,21 @@ def row_of(item: Mapping[str, Any], zone: ZoneInfo) -> Row:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Pages:
+    before: str | None  # this page starts after that message; None: the newest page
+    older: str | None  # the API's ``next_before``: the next page starts after it
+
+    def older_query(self, shown: str) -> str | None:
+        return None if self.older is None else f"status={shown}&before={self.older}"
+
+
+def before_of(query: Mapping[str, str]) -> str | None:
+    """The message a page starts after; anything that is not an event id is ignored."""
+    before = query.get("before")
+    return before if before is not None and EVENT_ID.fullmatch(before) else None
+
+
 def status_of(query: Mapping[str, str]) -> str:
     status = query.get("status", "open")
     return status if status in FILTERS else "open"
@@ -122,9 +139,13 @@ def page_context(
     shown: str,
     notice: str | None,
     failed: tuple[str, BackendError] | None,
+    pages: Pages = Pages(None, None),
 ) -> dict[str, Any]:
-    """``inbox.html``'s context: the rows, the filter, and a refusal beside its message."""
+    """``inbox.html``'s context: the rows, the filter, the links to older and newest
+    messages, and a refusal beside its message."""
     return {
+        "older": pages.older_query(shown),
+        "newest": f"status={shown}" if pages.before is not None else None,
         "rows": [row_of(item, zone) for item in items],
         "shown": shown,
         "filters": FILTERS,

@@ -1,11 +1,19 @@
-"""The inbox page's shaping, pure: the time left in WeChat's window, who acted, and an
-API item as a row that may be answered or closed."""
+"""The inbox page's shaping, pure: the time left in WeChat's window, who acted, an
+API item as a row that may be answered or closed, and the links between pages."""
 
 from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from services.gateway.console.inbox_view import caller_name, row_of, status_of, window_parts
+from services.gateway.console.inbox_view import (
+    Pages,
+    before_of,
+    caller_name,
+    page_context,
+    row_of,
+    status_of,
+    window_parts,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -82,3 +90,21 @@ def test_an_unknown_filter_is_the_open_one() -> None:
 def test_the_time_shown_is_when_the_reader_sent_it_as_the_window_counts_from_it() -> None:
     row = row_of(item(occurred_at="2026-04-29T16:30:00.000Z"), SHANGHAI)
     assert f"{row.received_at:%Y-%m-%d %H:%M}" == "2026-04-30 00:30"
+
+
+def test_pages_link_to_older_messages_and_back_to_the_newest() -> None:
+    first = page_context([item()], SHANGHAI, "open", None, None, Pages(None, "evt_1"))
+    assert (first["older"], first["newest"]) == ("status=open&before=evt_1", None)
+
+    middle = page_context([item()], SHANGHAI, "all", None, None, Pages("evt_0", "evt_1"))
+    assert (middle["older"], middle["newest"]) == ("status=all&before=evt_1", "status=all")
+
+    last = page_context([item()], SHANGHAI, "closed", None, None, Pages("evt_0", None))
+    assert (last["older"], last["newest"]) == (None, "status=closed")
+
+
+def test_a_page_start_that_is_not_an_event_id_is_ignored() -> None:
+    assert before_of({"before": "evt_1-A"}) == "evt_1-A"
+    assert before_of({"before": "x&status=all"}) is None
+    assert before_of({"before": "a" * 65}) is None
+    assert before_of({}) is None
