@@ -64,14 +64,78 @@ def headroom(quota: Mapping[str, Any]) -> int:
     return max(0, int(quota["limit"]) - int(quota["used"]) - int(quota["reserved"]))
 
 
+MESSAGE_TYPES = ("text", "mpnews", "image", "voice", "mpvideo")  # the form's choices
+TAG = re.compile(r"[0-9]{1,10}")
+INPUTS = (  # the API's refused field, by prefix -> the form's input that shows it
+    ("name", "name"),
+    ("message.content", "content"),
+    ("message.media_ids", "media_ids"),
+    ("message.media_id", "media_id"),
+    ("message.send_ignore_reprint", "reprint"),
+    ("message.type", "type"),
+    ("audience", "tag_id"),
+    ("schedule.at", "at"),
+    ("schedule.best_on", "best_on"),
+    ("schedule.cron", "cron"),
+    ("schedule.until", "until"),
+)
+
+
 def create_body(form: Mapping[str, str]) -> dict[str, Any]:
-    """The create API's JSON for a text to every follower at a local time."""
+    """The create API's JSON from the form: a message of the chosen type, to every
+    follower or to those with a tag, at a local time, on the recommended hour of a day, or
+    on a cron schedule. The API checks it all and names what it refuses."""
     return {
         "name": form.get("name", "").strip(),
-        "message": {"type": "text", "content": form.get("content", "")},
-        "audience": {"kind": "all"},
-        "schedule": {"at": form.get("at", "")},
+        "message": _message(form),
+        "audience": _audience(form),
+        "schedule": _schedule(form),
     }
+
+
+def _message(form: Mapping[str, str]) -> dict[str, Any]:
+    kind = form.get("type", "text")
+    if kind == "text":
+        return {"type": "text", "content": form.get("content", "")}
+    if kind == "image":
+        ids = [i for i in re.split(r"[\s,]+", form.get("media_ids", "")) if i]
+        return {"type": "image", "media_ids": ids}
+    message: dict[str, Any] = {"type": kind, "media_id": form.get("media_id", "").strip()}
+    if kind == "mpnews":
+        message["send_ignore_reprint"] = form.get("reprint") == "on"
+    return message
+
+
+def _audience(form: Mapping[str, str]) -> dict[str, Any]:
+    if form.get("audience") != "tag":
+        return {"kind": "all"}
+    tag = form.get("tag_id", "").strip()  # not a number: the API names audience.tag_id
+    return {"kind": "tag", "tag_id": int(tag) if TAG.fullmatch(tag) else tag}
+
+
+def _schedule(form: Mapping[str, str]) -> dict[str, Any]:
+    when = form.get("when", "at")
+    if when == "best_on":
+        return {"best_on": form.get("best_on", "")}
+    if when == "cron":
+        until = form.get("until", "").strip()
+        return {"cron": form.get("cron", "").strip(), **({"until": until} if until else {})}
+    return {"at": form.get("at", "")}
+
+
+def invalid_input(field: str | None, form: Mapping[str, str]) -> str | None:
+    """The form's input that shows the API's refused ``field`` (``message.content``,
+    ``schedule``, ...)."""
+    if not field:
+        return None
+    for prefix, name in INPUTS:
+        if field.startswith(prefix):
+            return name
+    if field.startswith("schedule"):  # the quota, or no time at all: the time chosen
+        return {"best_on": "best_on", "cron": "cron"}.get(form.get("when", ""), "at")
+    if field.startswith("message"):
+        return {"text": "content", "image": "media_ids"}.get(form.get("type", ""), "media_id")
+    return None
 
 
 def preview_notice(answer: Mapping[str, Any]) -> str:
@@ -121,5 +185,7 @@ def page_context(
         "ended": ended,
         "form": shown.form,
         "error": shown.error,
+        "invalid": invalid_input(shown.error.field if shown.error else None, shown.form),
+        "message_types": MESSAGE_TYPES,
         "notice": shown.notice if shown.notice in NOTICES else None,
     }

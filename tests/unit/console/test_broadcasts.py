@@ -1,6 +1,7 @@
 """The broadcasts page's shaping, pure: runs placed on a Monday-first month grid in the
-tenant's timezone, runs split into upcoming and finished, the quota's headroom, and the
-create API's body from the form."""
+tenant's timezone, runs split into upcoming and finished, the quota's headroom, the
+create API's body from the form (every message type, audience and timing), and which input
+shows a refused field."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from services.gateway.console.broadcasts_runs import entries_of, split_runs
 from services.gateway.console.broadcasts_view import (
     create_body,
     headroom,
+    invalid_input,
     month_grid,
     month_of,
     shift_month,
@@ -131,3 +133,54 @@ def test_the_form_becomes_a_text_to_all_at_a_local_time() -> None:
         "audience": {"kind": "all"},
         "schedule": {"at": "2026-05-02T20:00"},
     }
+
+
+def test_the_form_makes_each_message_type_audience_and_timing() -> None:
+    def body(**form: str) -> dict[str, object]:
+        return create_body({"name": " 周报 ", **form})
+
+    assert body(type="mpnews", media_id=" m1 ", reprint="on", audience="tag", tag_id="7")[
+        "message"
+    ] == {"type": "mpnews", "media_id": "m1", "send_ignore_reprint": True}
+    assert body(type="mpnews", media_id="m1")["message"] == {
+        "type": "mpnews",
+        "media_id": "m1",
+        "send_ignore_reprint": False,
+    }
+    assert body(type="image", media_ids="i1\n i2, i3\n")["message"] == {
+        "type": "image",
+        "media_ids": ["i1", "i2", "i3"],
+    }
+    assert body(type="voice", media_id="v1")["message"] == {"type": "voice", "media_id": "v1"}
+    assert body(type="text", content="hi", media_id="ignored")["message"] == {
+        "type": "text",
+        "content": "hi",
+    }
+    assert body(audience="tag", tag_id=" 7 ")["audience"] == {"kind": "tag", "tag_id": 7}
+    assert body(audience="tag", tag_id="seven")["audience"] == {"kind": "tag", "tag_id": "seven"}
+    assert body(audience="tag", tag_id="²")["audience"] == {"kind": "tag", "tag_id": "²"}
+    assert body(audience="all", tag_id="7")["audience"] == {"kind": "all"}
+    assert body(when="best_on", best_on="2026-05-02", at="x")["schedule"] == {
+        "best_on": "2026-05-02"
+    }
+    assert body(when="cron", cron=" 0 20 * * 5 ", until="")["schedule"] == {"cron": "0 20 * * 5"}
+    assert body(when="cron", cron="0 20 * * 5", until="2026-06-01")["schedule"] == {
+        "cron": "0 20 * * 5",
+        "until": "2026-06-01",
+    }
+    assert body(at="2026-05-02T20:00")["schedule"] == {"at": "2026-05-02T20:00"}
+
+
+def test_a_refused_field_is_shown_on_the_input_that_holds_it() -> None:
+    assert invalid_input(None, {}) is None
+    assert invalid_input("message.content", {}) == "content"
+    assert invalid_input("message.media_ids[1]", {}) == "media_ids"
+    assert invalid_input("message.media_id", {}) == "media_id"
+    assert invalid_input("message.type", {}) == "type"
+    assert invalid_input("audience.tag_id", {}) == "tag_id"
+    assert invalid_input("schedule.cron", {}) == "cron"
+    assert invalid_input("schedule.until", {}) == "until"
+    assert invalid_input("schedule", {"when": "best_on"}) == "best_on"  # e.g. the quota
+    assert invalid_input("schedule", {}) == "at"
+    assert invalid_input("message", {"type": "image"}) == "media_ids"
+    assert invalid_input("name", {}) == "name"
