@@ -106,18 +106,26 @@ class BroadcastsApi:
         raw_limit = request.query.get("limit", "50")
         if not re.fullmatch("[0-9]{1,3}", raw_limit) or not 1 <= int(raw_limit) <= MAX_PAGE:
             raise ApiError(422, "invalid", f"limit: 1 to {MAX_PAGE}", field="limit")
+        with_runs = request.query.get("runs", "false")
+        if with_runs not in ("true", "false"):
+            raise ApiError(422, "invalid", "runs: true or false", field="runs")
         after, limit = request.query.get("after"), int(raw_limit)
         docs = await self.store.broadcasts(
             account.tenant_id, status=status, limit=limit, after=after
         )
         notes = await self.store.notes(account.tenant_id)
+        runs = (
+            await self.store.runs_of_each(account.tenant_id, [doc["_id"] for doc in docs])
+            if with_runs == "true"
+            else None
+        )
+        warnings = await self.broadcasts.warnings_of(account, docs, notes)
         items = []
         for doc in docs:
-            due = doc.get("next_run_at")
-            warnings = (
-                await self.broadcasts.warnings(account, due, notes, doc["_id"]) if due else []
-            )
-            items.append(view_of(doc, warnings))
+            view = view_of(doc, warnings.get(doc["_id"], []))
+            if runs is not None:
+                view["runs"] = [run.view() for run in runs[doc["_id"]]]
+            items.append(view)
         next_after = docs[-1]["_id"] if len(docs) == limit else None
         return web.json_response({"broadcasts": items, "next_after": next_after})
 

@@ -11,7 +11,7 @@ either stopped before its send or reported as sending (``Conflict``).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -87,6 +87,35 @@ class Broadcasts:
         self, account: Account, due: datetime, notes: dict[str, Any], bid: str
     ) -> list[dict[str, str]]:
         runs = await self.store.runs_between(account.tenant_id, due - WEEK, due + WEEK)
+        return self._warnings(account, due, notes, bid, runs)
+
+    async def warnings_of(
+        self, account: Account, docs: Sequence[dict[str, Any]], notes: dict[str, Any]
+    ) -> dict[str, list[dict[str, str]]]:
+        """The warnings of each of a page of broadcasts that has a run to come, from one
+        query of the runs around them all."""
+        dues: dict[str, datetime] = {
+            d["_id"]: d["next_run_at"] for d in docs if d.get("next_run_at")
+        }
+        if not dues:
+            return {}
+        start, end = min(dues.values()) - WEEK, max(dues.values()) + WEEK
+        runs = await self.store.runs_between(account.tenant_id, start, end)
+        return {
+            bid: self._warnings(
+                account, due, notes, bid, [r for r in runs if due - WEEK <= r.due_at < due + WEEK]
+            )
+            for bid, due in dues.items()
+        }
+
+    def _warnings(
+        self,
+        account: Account,
+        due: datetime,
+        notes: dict[str, Any],
+        bid: str,
+        runs: Sequence[Run],
+    ) -> list[dict[str, str]]:
         gone = (CANCELLED, SKIPPED, FAILED)
         nearby = [r.due_at for r in runs if r.broadcast_id != bid and r.status not in gone]
         lift = notes.get("impact", {}).get("lift")

@@ -29,6 +29,13 @@ QUERY = [
         "schema": {"type": "integer", "minimum": 1, "maximum": 200},
     },
     {"name": "after", "in": "query", "required": False, "schema": {"type": "string"}},
+    {
+        "name": "runs",
+        "in": "query",
+        "required": False,
+        "description": "true: each broadcast with its runs (one query for the page)",
+        "schema": {"type": "string", "enum": ["true", "false"]},
+    },
 ]
 
 

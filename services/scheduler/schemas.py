@@ -211,7 +211,8 @@ def schemas(limits: SpecLimits = DEFAULT_LIMITS) -> dict[str, Schema]:
 
 
 def broadcast(message: Schema, audience: Schema, schedule: Schema) -> Schema:
-    """A broadcast as the API shows it; ``runs`` only when one broadcast is shown."""
+    """A broadcast as the API shows it; ``runs`` when one broadcast is shown, or a list
+    is asked for them (``?runs=true``)."""
     return {
         "type": "object",
         "required": [*SHOWN, "created_at", "next_run_at", "warnings"],

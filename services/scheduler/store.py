@@ -142,6 +142,18 @@ class BroadcastStore:
         runs = [_run_of(tenant_id, doc) for doc in await cursor.to_list()]
         return sorted(runs, key=lambda r: r.due_at)
 
+    async def runs_of_each(
+        self, tenant_id: str, broadcast_ids: Sequence[str]
+    ) -> dict[str, list[Run]]:
+        """The runs of each of ``broadcast_ids``, in one query (by due time)."""
+        runs: dict[str, list[Run]] = {bid: [] for bid in broadcast_ids}
+        if not runs:
+            return runs
+        query = {"broadcast_id": {"$in": list(runs)}}
+        for doc in await self._db(tenant_id, "broadcast_runs").find(query).to_list():
+            runs[str(doc["broadcast_id"])].append(_run_of(tenant_id, doc))
+        return {bid: sorted(found, key=lambda r: r.due_at) for bid, found in runs.items()}
+
     async def has_sent(self, tenant_id: str, broadcast_id: str) -> bool:
         """Has any run of the broadcast reached WeChat (or be on its way)?"""
         for run in await self.runs_of(tenant_id, broadcast_id):

@@ -285,6 +285,30 @@ async def test_a_recurring_broadcast_plans_its_next_run_and_completes_after_unti
     assert (doc["status"], doc["next_run_at"]) == ("completed", None)
 
 
+async def test_the_runs_of_a_page_of_broadcasts_come_in_one_query_as_they_would_one_by_one(
+    sched: Harness,
+):
+    daily = await sched.create(
+        name="daily", message=TEXT, audience=ALL, schedule={"cron": "0 20 * * *"}
+    )
+    once = await sched.create(
+        name="once", message=TEXT, audience=ALL, schedule={"at": "2026-12-03T09:00"}
+    )
+    sched.clock.advance(hours=10)
+    await sched.fire_due()  # daily's first run goes, its second is planned
+    ids = [daily["id"], once["id"], "b00000000000000000000"]  # the last: no such broadcast
+
+    each = await sched.store.runs_of_each(sched.account.tenant_id, ids)
+
+    assert list(each) == ids
+    assert each[daily["id"]] == await sched.runs_of(daily["id"])
+    assert [r.run_id for r in each[daily["id"]]] == ["r20261201T120000Z", "r20261202T120000Z"]
+    assert each[once["id"]] == await sched.runs_of(once["id"])
+    assert len(each[once["id"]]) == 1
+    assert each["b00000000000000000000"] == []
+    assert await sched.store.runs_of_each(sched.account.tenant_id, []) == {}
+
+
 async def test_a_missing_finish_report_is_asked_for_through_mass_get(make_sched):
     sched = await make_sched(finish_delay=0.0)
     created = await sched.create(
@@ -369,6 +393,24 @@ async def test_warnings_say_what_the_operators_guide_says(sched: Harness):
             name=f"day {day}", message=TEXT, audience=ALL, schedule={"at": f"2026-12-0{day}T20:00"}
         )
     assert sorted(w["code"] for w in created["warnings"]) == ["busy_week", "previous_lost_readers"]
+
+    # A page's warnings, from one query of the runs around them all, are each broadcast's.
+    tenant_id = sched.account.tenant_id
+    far = await sched.create(
+        name="far", message=TEXT, audience=ALL, schedule={"at": "2027-03-01T20:00"}
+    )
+    docs = await sched.store.broadcasts(tenant_id, status=None, limit=50, after=None)
+    notes = await sched.store.notes(tenant_id)
+    paged = await sched.broadcasts.warnings_of(sched.account, docs, notes)
+    one_by_one = {
+        doc["_id"]: await sched.broadcasts.warnings(
+            sched.account, doc["next_run_at"], notes, doc["_id"]
+        )
+        for doc in docs
+    }
+    assert paged == one_by_one
+    assert sorted(w["code"] for w in paged[created["id"]]) == ["busy_week", "previous_lost_readers"]
+    assert "busy_week" not in [w["code"] for w in paged[far["id"]]]
 
 
 async def test_a_run_looked_at_before_its_time_waits_for_it(sched: Harness):

@@ -33,7 +33,7 @@ def instant(text: str, zone: ZoneInfo) -> datetime:
 
 
 def entries_of(broadcast: Mapping[str, Any], zone: ZoneInfo) -> list[Entry]:
-    """A broadcast's runs (from ``show``), or its next run when it has none listed."""
+    """A broadcast's runs (listed with ``runs=true``), or its next run when it has none."""
     status = str(broadcast["status"])
     message = broadcast.get("message") or {}
     content = str(message.get("content") or message.get("media_id") or message.get("type", ""))
