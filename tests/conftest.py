@@ -23,7 +23,13 @@ from aiohttp.test_utils import TestServer
 
 from shared.contracts.envelope import Envelope
 from shared.contracts.topology import service_queues
-from shared.platform.storage import CONTROL_DB, Client, PyMongoError, mongo_client
+from shared.platform.storage import (
+    CONTROL_DB,
+    Client,
+    PyMongoError,
+    mongo_client,
+    tenant_db_name,
+)
 from shared.wechat.simulator import Account
 from tests.support.bus import Answer, Tap
 from tests.support.fake_wechat import FakeWeChat
@@ -32,6 +38,7 @@ from tests.support.infra import (
     ROOT,
     amqp_url,
     local_broker,
+    local_database,
     mongodb_url,
     reachable,
     run_output,
@@ -116,6 +123,21 @@ async def leftover_test_queues(own: str) -> list[str]:
     return leftovers
 
 
+async def drop_orphan_tenant_databases() -> None:
+    """Earlier runs' tenant databases, whose tenants are gone: FerretDB keeps a SQLite file
+    for each and opens them all when it starts (2,300 of them had grown to 560 MB and
+    slowed the benches that share this FerretDB)."""
+    mongo = mongo_client(mongodb_url(), app_name="wxp-tests-cleanup")
+    try:
+        tenants = await mongo[CONTROL_DB].tenants.find({}, {"_id": 1}).to_list()
+        live = {tenant_db_name(str(doc["_id"])) for doc in tenants}
+        for name in await mongo.list_database_names():
+            if name.startswith(TENANT_DB_PREFIX) and name not in live:
+                await mongo.drop_database(name)
+    finally:
+        await mongo.close()
+
+
 def live_prefixes() -> list[str]:
     """The runs that have a lock file (held, or left by a run that died)."""
     return [path.stem for path in SESSIONS.glob("*.lock")]
@@ -149,6 +171,10 @@ async def amqp(queue_prefix: str) -> AsyncIterator[AbstractConnection]:
 
 @pytest.fixture(scope="session")
 async def mongo(infra: None) -> AsyncIterator[Client]:
+    """The tests' database client; first, when no other run is alive, the databases that
+    earlier runs' tenants left are dropped."""
+    if local_database() and not any(session_alive(prefix) for prefix in live_prefixes()):
+        await drop_orphan_tenant_databases()
     client = mongo_client(mongodb_url(), app_name="wxp-tests")
     yield client
     await client.close()
@@ -188,6 +214,7 @@ async def created_tenants(mongo: Client) -> AsyncIterator[list[str]]:
     await control.tenants.delete_many({"_id": {"$in": ids}})
 
 
+TENANT_DB_PREFIX = tenant_db_name("x0")[:-2]  # "wxp_t_"
 # In the test vhost only: a run's service queues and its taps carry the run's prefix.
 LEFTOVER = re.compile(r"^(tap\.)?(?P<prefix>(test|bench)[0-9a-f]{6})\.")
 
