@@ -1,12 +1,21 @@
-"""The tenant directory on the real FerretDB: loaded whole in one query, looked up one by
-one past that."""
+"""The tenant directory on the real FerretDB: loaded whole in one query (as a consumer
+service does when it connects), looked up one by one past that."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 
+import pytest
+
+from services.analytics.app import create_app
+from services.analytics.settings import AnalyticsSettings
 from shared.platform.directory import TenantDirectory
+from shared.platform.settings import ConsumerSettings
 from shared.platform.storage import CONTROL_DB, Client
+from tests.support.bus import eventually
+from tests.support.gateway import served
+from tests.support.infra import common_settings
 
 
 async def test_load_caches_every_tenant_so_no_event_waits_for_its_own_lookup(
@@ -30,3 +39,31 @@ async def test_load_caches_every_tenant_so_no_event_waits_for_its_own_lookup(
     # A tenant onboarded after the load is looked up on its own, as before.
     await tenants.insert_one({"_id": later, "name": "L", "timezone": "Asia/Tokyo"})
     assert await directory.timezone(later) == "Asia/Tokyo"
+
+
+async def test_a_consumer_service_loads_the_directory_when_it_connects(
+    mongo: Client,
+    created_tenants: list[str],
+    queue_prefix: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tenant_id = f"dir-{secrets.token_hex(4)}"
+    created_tenants.append(tenant_id)
+    await mongo[CONTROL_DB].tenants.insert_one({"_id": tenant_id, "name": "D"})
+    known = await mongo[CONTROL_DB].tenants.count_documents({})
+    settings = AnalyticsSettings(
+        consumer=ConsumerSettings(
+            common=common_settings(admin_key="directory-test"), queue_prefix=queue_prefix
+        )
+    )
+    caplog.set_level(logging.INFO, logger="shared.platform.consumer_service")
+
+    async with served(create_app(settings)):
+
+        async def loaded() -> bool:
+            return any(r.getMessage().startswith("tenant directory:") for r in caplog.records)
+
+        await eventually(loaded, 10, "the directory loaded")
+
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("tenant dir")]
+    assert int(line.split()[2]) >= known  # every tenant there when it connected
