@@ -1,6 +1,7 @@
 """WeChat XML in, envelope out. Pure functions.
 
-Parsing is defensive: no DTDs or entities (``defusedxml``), at most ``MAX_DEPTH`` levels
+Parsing is defensive: no DTDs or entity declarations (refused as expat meets them, as
+``defusedxml`` does; no external entity is ever fetched), at most ``MAX_DEPTH`` levels
 and ``MAX_ELEMENTS`` elements (refused while parsing, before anything recurses), a root
 named ``xml``, the four header fields present and in range. Whatever the bytes, the
 outcome is a dict or a :class:`MessageError`. Every message and event type becomes an
@@ -11,11 +12,8 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any
-from xml.etree.ElementTree import Element, ParseError, TreeBuilder
-
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import DefusedXMLParser
+from typing import Any, NoReturn
+from xml.parsers import expat
 
 from shared.contracts.envelope import Envelope, event_event_id, iso, message_event_id, type_name
 from shared.contracts.messages import WeChatMessage
@@ -41,67 +39,82 @@ def snake(name: str) -> str:
     return _CAMEL.sub("_", name).lower().replace("__", "_")
 
 
-class _BoundedTree(TreeBuilder):
-    """Builds the tree, refusing it as soon as it grows too deep or too large."""
+class _Builder:
+    """Expat's events straight into the dicts ``parse_xml`` answers (no element tree: a
+    webhook parses two documents, and the tree cost more than the parse). Refuses a DTD or
+    an entity declaration, and a tree too deep or too large, as soon as it starts."""
+
+    __slots__ = ("_elements", "_open", "root")
 
     def __init__(self) -> None:
-        super().__init__()
-        self._depth = 0
+        self._open: list[tuple[str, list[tuple[str, Any]], list[str]]] = []  # tag, kids, text
         self._elements = 0
+        self.root: tuple[str, list[tuple[str, Any]]] | None = None
 
-    def start(self, tag: str, attrs: dict[str, str]) -> Element:
-        self._depth += 1
+    def start(self, tag: str, _: object) -> None:
         self._elements += 1
-        if self._depth > MAX_DEPTH:
+        if len(self._open) >= MAX_DEPTH:
             raise MessageError("too_deep", f"XML nested deeper than {MAX_DEPTH} levels")
         if self._elements > MAX_ELEMENTS:
             raise MessageError("too_many_elements", f"XML with over {MAX_ELEMENTS} elements")
-        return super().start(tag, attrs)
+        self._open.append((tag, [], []))
 
-    def end(self, tag: str) -> Element:
-        self._depth -= 1
-        return super().end(tag)
+    def text(self, data: str) -> None:
+        if self._open:
+            self._open[-1][2].append(data)
+
+    def end(self, _: str) -> None:
+        tag, children, texts = self._open.pop()
+        if not self._open:
+            self.root = (tag, children)
+        elif not children:  # a leaf: its text
+            self._open[-1][1].append((tag, "".join(texts).strip()))
+        elif all(child == "item" for child, _ in children):
+            self._open[-1][1].append((tag, [value for _, value in children]))
+        else:
+            self._open[-1][1].append((tag, _fields(children)))
+
+    @staticmethod
+    def refuse(*_: object) -> NoReturn:
+        raise MessageError("xml_entities", "XML with DTDs or entities is refused")
 
 
 def parse_xml(body: bytes) -> dict[str, Any]:
     """The children of ``<xml>`` as a dict; nested elements become dicts or lists."""
-    parser = DefusedXMLParser(
-        target=_BoundedTree(), forbid_dtd=True, forbid_entities=True, forbid_external=True
-    )
+    builder = _Builder()
+    parser = expat.ParserCreate()
+    parser.buffer_text = True
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = builder.refuse
+    parser.EntityDeclHandler = builder.refuse
+    parser.UnparsedEntityDeclHandler = builder.refuse
+    parser.ExternalEntityRefHandler = builder.refuse
+    parser.StartElementHandler = builder.start
+    parser.EndElementHandler = builder.end
+    parser.CharacterDataHandler = builder.text
     try:
-        parser.feed(body)
-        root = parser.close()
+        parser.Parse(body, True)
     except MessageError:
         raise
-    except DefusedXmlException:
-        raise MessageError("xml_entities", "XML with DTDs or entities is refused") from None
-    except (ParseError, ValueError, LookupError) as exc:  # LookupError: an unknown encoding
+    except (expat.ExpatError, ValueError, LookupError) as exc:  # LookupError: an encoding
         raise MessageError("bad_xml", f"malformed XML: {str(exc)[:100]}") from None
-    if root.tag != "xml":
+    if builder.root is None or builder.root[0] != "xml":
         raise MessageError("bad_xml", "root element must be <xml>")
-    return _children(root)
+    return _fields(builder.root[1])
 
 
-def _value(element: Element) -> Any:
-    if len(element) == 0:
-        return (element.text or "").strip()
-    if all(child.tag == "item" for child in element):
-        return [_value(child) for child in element]
-    return _children(element)
-
-
-def _children(element: Element) -> dict[str, Any]:
+def _fields(children: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Children as a dict: a tag seen more than once has its values, in order, as a list."""
     fields: dict[str, Any] = {}
-    repeated: set[str] = set()  # tags seen more than once: their values, in order, as a list
-    for child in element:
-        value = _value(child)
-        if child.tag not in fields:
-            fields[child.tag] = value
-        elif child.tag in repeated:
-            fields[child.tag].append(value)
+    repeated: set[str] = set()
+    for tag, value in children:
+        if tag not in fields:
+            fields[tag] = value
+        elif tag in repeated:
+            fields[tag].append(value)
         else:
-            fields[child.tag] = [fields[child.tag], value]
-            repeated.add(child.tag)
+            fields[tag] = [fields[tag], value]
+            repeated.add(tag)
     return fields
 
 
