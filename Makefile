@@ -41,6 +41,7 @@ bench: infra ## wrk against bare aiohttp, the wechatpy peer and the stack; consu
 	@$(LOCAL)/install-bench.sh
 	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m tests.bench
 	@$(PY) -m tests.bench.rules
+	@$(PY) -m tests.bench.webhook_path
 	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m tests.bench.relay
 	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m tests.bench.scheduler
 	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m tests.bench.analytics
