@@ -71,6 +71,22 @@ class Stack:
         )
         return str(made["key"])
 
+    async def own_tenant(self, name: str) -> Onboarded:
+        """A tenant onboarded, with a key of its own to sign in with."""
+        created, account = await self.onboard(name)
+        return Onboarded(created, account, await self.tenant_key(created["id"]))
+
+
+@dataclass(frozen=True)
+class Onboarded:
+    created: dict[str, Any]  # what the agency API answered
+    account: Account  # to send its webhooks
+    key: str  # the tenant's own API key
+
+    @property
+    def id(self) -> str:
+        return str(self.created["id"])
+
 
 @pytest.fixture(scope="package")
 async def stack(queue_prefix: str, created_tenants: list[str]) -> AsyncIterator[Stack]:

@@ -23,9 +23,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")  # the tenant's timezone (the platform's de
 async def test_schedule_see_on_the_calendar_cancel_and_a_refusal(
     stack: Stack, signed_in: Callable[[str], Awaitable[Page]]
 ) -> None:
-    created, _ = await stack.onboard("Console broadcasts")
-    tenant_id = created["id"]
-    key = await stack.tenant_key(tenant_id)
+    tenant = await stack.own_tenant("Console broadcasts")
+    created, tenant_id, key = tenant.created, tenant.id, tenant.key
     api = f"{stack.scheduler.url}/api/tenants/{tenant_id}"
 
     async def broadcasts() -> list[dict[str, Any]]:
@@ -97,9 +96,8 @@ async def test_schedule_see_on_the_calendar_cancel_and_a_refusal(
 async def test_articles_to_a_tag_on_a_days_best_hour_and_a_refused_cron_kept_for_a_fix(
     stack: Stack, signed_in: Callable[[str], Awaitable[Page]]
 ) -> None:
-    created, _ = await stack.onboard("Console broadcast kinds")
-    tenant_id = created["id"]
-    key = await stack.tenant_key(tenant_id)
+    tenant = await stack.own_tenant("Console broadcast kinds")
+    tenant_id, key = tenant.id, tenant.key
     api = f"{stack.scheduler.url}/api/tenants/{tenant_id}/broadcasts"
     page = await signed_in(key)
     await page.goto(f"{stack.base}/console/tenants/{tenant_id}/broadcasts")

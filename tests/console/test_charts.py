@@ -117,9 +117,9 @@ async def test_every_chart_draws_what_analytics_counted(
     amqp: AbstractConnection,
     signed_in: Callable[[str], Awaitable[Page]],
 ) -> None:
-    created, account = await stack.onboard("Charts account")
-    tenant_id = created["id"]
-    page = await signed_in(await stack.tenant_key(tenant_id))
+    tenant = await stack.own_tenant("Charts account")
+    tenant_id, account = tenant.id, tenant.account
+    page = await signed_in(tenant.key)
     assert page.url.endswith(f"/console/tenants/{tenant_id}/charts")
     assert await page.locator("#health .badge").inner_text() == "暂无数据"  # no_data
     assert await page.locator("section.card .empty").count() == 5  # every chart, nothing yet

@@ -46,8 +46,8 @@ async def test_a_tenant_key_meets_404_on_every_page_of_another_account(
 async def test_every_page_of_an_account_renders_without_a_csp_violation(
     stack: Stack, signed_in: Callable[[str], Awaitable[Page]]
 ) -> None:
-    created, _ = await stack.onboard("Every page")
-    page = await signed_in(await stack.tenant_key(created["id"]))
+    tenant = await stack.own_tenant("Every page")
+    page = await signed_in(tenant.key)
     problems: list[str] = []
 
     def on_console(message: ConsoleMessage) -> None:
@@ -58,7 +58,7 @@ async def test_every_page_of_an_account_renders_without_a_csp_violation(
     page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
     assert len(PAGE_ROUTES) >= 5, PAGE_ROUTES
     for path in PAGE_ROUTES:
-        response = await page.goto(stack.base + filled(path, created["id"]))
+        response = await page.goto(stack.base + filled(path, tenant.id))
         assert response is not None
         assert response.status == 200, (path, response.status)
         await page.wait_for_load_state("networkidle")

@@ -25,9 +25,8 @@ WINDOW = ("47小时59分", "48小时00分")
 async def test_answer_once_close_another_and_read_it_in_english(
     stack: Stack, signed_in: Callable[[str], Awaitable[Page]]
 ) -> None:
-    created, account = await stack.onboard("Console inbox")
-    tenant_id = created["id"]
-    key = await stack.tenant_key(tenant_id)
+    tenant = await stack.own_tenant("Console inbox")
+    tenant_id, account, key = tenant.id, tenant.account, tenant.key
     inbox_api = f"{stack.replies.url}/api/tenants/{tenant_id}/inbox"
 
     async def arrives(openid: str, content: str, *, hours_ago: int = 0) -> None:
@@ -115,9 +114,8 @@ async def test_answer_once_close_another_and_read_it_in_english(
 async def test_older_messages_are_a_page_away_and_a_purged_page_start_shows_the_newest(
     stack: Stack, signed_in: Callable[[str], Awaitable[Page]]
 ) -> None:
-    created, account = await stack.onboard("Console inbox pages")
-    tenant_id = created["id"]
-    key = await stack.tenant_key(tenant_id)
+    tenant = await stack.own_tenant("Console inbox pages")
+    tenant_id, account, key = tenant.id, tenant.account, tenant.key
     inbox_api = f"{stack.replies.url}/api/tenants/{tenant_id}/inbox"
     count = 52  # the page holds 50
     for n in range(count):

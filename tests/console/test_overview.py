@@ -62,10 +62,9 @@ async def test_the_agency_sees_every_account_worst_health_first(
 async def test_a_tenant_key_sees_its_own_account_and_not_the_overview(
     stack: Stack, page: Page
 ) -> None:
-    created, _ = await stack.onboard("Own account only")
-    key = await stack.tenant_key(created["id"])
-    await sign_in(page, stack.base, key)
-    assert page.url.endswith(f"/console/tenants/{created['id']}/charts")
+    tenant = await stack.own_tenant("Own account only")
+    await sign_in(page, stack.base, tenant.key)
+    assert page.url.endswith(f"/console/tenants/{tenant.id}/charts")
     for path in ("/console/overview", "/console/onboard"):
         response = await page.goto(f"{stack.base}{path}")
         assert response is not None

@@ -48,9 +48,9 @@ async def dry_run(page: Page, text: str) -> None:
 async def test_add_dry_run_disable_and_reorder_by_keyboard_and_by_drag(
     stack: Stack, signed_in: Callable[[str], Awaitable[Page]]
 ) -> None:
-    created, _ = await stack.onboard("Rules account")
-    tenant_id = created["id"]
-    page = await signed_in(await stack.tenant_key(tenant_id))
+    tenant = await stack.own_tenant("Rules account")
+    tenant_id = tenant.id
+    page = await signed_in(tenant.key)
     await page.goto(f"{stack.base}/console/tenants/{tenant_id}/rules")
     await expect(page.get_by_role("heading", level=1)).to_have_text("自动回复规则")
     await expect(page.get_by_text("还没有规则。")).to_be_visible()
@@ -123,9 +123,9 @@ async def test_add_dry_run_disable_and_reorder_by_keyboard_and_by_drag(
 async def test_a_bad_regex_is_refused_in_english_and_a_rule_is_edited_and_deleted(
     stack: Stack, signed_in: Callable[[str], Awaitable[Page]]
 ) -> None:
-    created, _ = await stack.onboard("Rules in English")
-    tenant_id = created["id"]
-    page = await signed_in(await stack.tenant_key(tenant_id))
+    tenant = await stack.own_tenant("Rules in English")
+    tenant_id = tenant.id
+    page = await signed_in(tenant.key)
     await page.goto(f"{stack.base}/console/tenants/{tenant_id}/rules")
     await page.get_by_role("link", name="English").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Reply rules")
