@@ -137,6 +137,10 @@ class GroupAppend(Generic[T]):
             await self._collection.insert_one(self._pack([item for item, _ in batch]))
         except PyMongoError as exc:
             failed = exc
+        except BaseException:  # cancelled (shutting down), say: no caller waits forever
+            for _, answer in batch:
+                answer.cancel()
+            raise
         finally:
             self._slots.release()
         for _, answer in batch:

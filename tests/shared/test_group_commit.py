@@ -147,3 +147,20 @@ async def test_a_full_batch_goes_while_earlier_ones_are_in_flight_up_to_writers(
     docs = await collection.find({}).to_list()
     assert sorted(n for doc in docs for n in doc["items"]) == list(range(100))
     assert overlapping.most == writers  # ten full batches: the slots were all used, no more
+
+
+class Failing:
+    """The collection, failing every insert with something that is not a database error."""
+
+    async def insert_one(self, doc: dict[str, Any]) -> Any:
+        raise asyncio.CancelledError
+
+
+async def test_callers_of_a_batch_whose_insert_is_cancelled_do_not_wait_forever() -> None:
+    appends = GroupAppend(Failing(), pack, max_items=10, writers=2)  # type: ignore[arg-type]
+
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(*(appends.append(n) for n in range(5)), return_exceptions=True), 5
+    )
+
+    assert all(isinstance(outcome, asyncio.CancelledError) for outcome in outcomes), outcomes
