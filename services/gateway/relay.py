@@ -79,8 +79,7 @@ class Relay:
 
     async def run_pass(self) -> None:
         if self.unreleased:
-            await self.outbox.release(self.unreleased)
-            self.unreleased.clear()
+            await self._release()
         while True:
             kept_before = self.backlog.kept
             kept = await self.outbox.kept(BATCH)
@@ -113,12 +112,17 @@ class Relay:
                 if published:
                     self.metrics.published.labels("relay").inc(len(published))
                     self.unreleased.update({e.event_id: e.tenant_id for e in published})
-                    await self.outbox.release(self.unreleased)
-                    self.unreleased.clear()
+                    await self._release()
             finally:
                 if held:  # claimed, not tried: any replica may take them next
                     await self.outbox.unclaim(list(held))
         return not claimed.stopped
+
+    async def _release(self) -> None:
+        """The published events out of the outbox; kept in ``unreleased`` until that
+        succeeds."""
+        await self.outbox.release(self.unreleased)
+        self.unreleased.clear()
 
     async def _publish(self, event: Kept) -> bool:
         try:
