@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from tests.faults.wechat import Chain
+from tests.faults.wechat import Attempt, Chain
 
 FINAL = frozenset({"sent", "unknown", "outside_window", "quota_exhausted", "gave_up"})
 SUFFIXES = ("-fb", "-sent")
@@ -168,9 +168,7 @@ def judge(facts: Facts) -> Verdict:
 def overlapping(chains: Iterable[Chain], start: float, end: float) -> frozenset[str]:
     """Ids of the webhooks with an attempt open at some moment of ``[start, end]``."""
     return frozenset(
-        c.event_id
-        for c in chains
-        if any(a.started <= end and (a.ended or end) >= start for a in c.attempts)
+        c.event_id for c in chains if any(_open_during(a, start, end) for a in c.attempts)
     )
 
 
@@ -181,7 +179,13 @@ def refused_on(chains: Iterable[Chain], replica: str, start: float, end: float) 
         c.event_id
         for c in chains
         if any(
-            a.replica == replica and a.status == 503 and a.started <= end and a.ended >= start
+            a.replica == replica and a.status == 503 and _open_during(a, start, end)
             for a in c.attempts
         )
     )
+
+
+def _open_during(attempt: Attempt, start: float, end: float) -> bool:
+    """Was ``attempt`` open at some moment of ``[start, end]`` (one still open: ``ended``
+    0.0)?"""
+    return attempt.started <= end and (attempt.ended or end) >= start
