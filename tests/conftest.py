@@ -114,7 +114,7 @@ async def leftover_test_queues(own: str) -> list[str]:
         match = LEFTOVER.match(name)
         if match and not session_alive(match["prefix"]):
             leftovers.append(name)
-    if not any(session_alive(prefix) for prefix in live_prefixes() if prefix != own):
+    if not another_run_alive(own):
         # No other run is alive, so every queue in the test vhost is a leftover: under the
         # default prefix (an app a test built without one), a stand-in's or a bench's, or
         # of a test since renamed. Those bound to every event grow without a reader (one
@@ -136,6 +136,11 @@ async def drop_orphan_tenant_databases() -> None:
                 await mongo.drop_database(name)
     finally:
         await mongo.close()
+
+
+def another_run_alive(own: str = "") -> bool:
+    """Does a run other than ``own`` (every run, when none is named) hold its lock?"""
+    return any(session_alive(prefix) for prefix in live_prefixes() if prefix != own)
 
 
 def live_prefixes() -> list[str]:
@@ -173,7 +178,7 @@ async def amqp(queue_prefix: str) -> AsyncIterator[AbstractConnection]:
 async def mongo(infra: None) -> AsyncIterator[Client]:
     """The tests' database client; first, when no other run is alive, the databases that
     earlier runs' tenants left are dropped."""
-    if local_database() and not any(session_alive(prefix) for prefix in live_prefixes()):
+    if local_database() and not another_run_alive():
         await drop_orphan_tenant_databases()
     client = mongo_client(mongodb_url(), app_name="wxp-tests")
     yield client
