@@ -18,18 +18,17 @@ import asyncio
 import contextlib
 import logging
 
-import aiormq
-from aiormq.abc import AbstractChannel
+from shared.platform.amqp_link import ConsumeLink
 
 logger = logging.getLogger(__name__)
 HOLD_SECONDS = 0.02  # the longest a handled message waits behind one still in flight
 
 
 class BatchAcks:
-    """The acks of one channel's deliveries; one flusher task sends them."""
+    """The acks of one link's deliveries; one flusher task sends them."""
 
-    def __init__(self, channel: AbstractChannel) -> None:
-        self._channel = channel
+    def __init__(self, link: ConsumeLink) -> None:
+        self._link = link
         self._inflight: set[int] = set()
         self._handled: list[int] = []
         self._held: set[int] = set()  # handled, but held back by one in flight last round
@@ -86,9 +85,9 @@ class BatchAcks:
             batch, alone = self._round()
             try:
                 if batch is not None:
-                    await self._channel.basic_ack(batch, multiple=True)
+                    await self._link.basic_ack(batch, multiple=True)
                 for tag in alone:
-                    await self._channel.basic_ack(tag)
-            except (aiormq.exceptions.AMQPError, OSError, RuntimeError) as exc:
+                    await self._link.basic_ack(tag)
+            except OSError as exc:  # LinkClosed
                 logger.info("acks lost with their channel: %s", exc)
-                return  # the channel is gone; its unacked deliveries come back
+                return  # the link is gone; its unacked deliveries come back

@@ -25,15 +25,21 @@ import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 
-import aiormq
-from aio_pika.abc import AbstractChannel, AbstractConnection
-from aiormq.abc import DeliveredMessage
+from aio_pika.abc import AbstractConnection
 
 from shared.contracts.envelope import EnvelopeError
 from shared.contracts.payloads import decode
 from shared.contracts.topology import QueueSpec, declare_queue
 from shared.platform.acks import BatchAcks
-from shared.platform.delivery import Handlers, Received, Reject, RetryLater, delivery_of
+from shared.platform.amqp_link import ConsumeLink, LinkClosed
+from shared.platform.delivery import (
+    Handlers,
+    Properties,
+    Received,
+    Reject,
+    RetryLater,
+    delivery_of,
+)
 from shared.platform.detours import Detours
 from shared.platform.metrics import ConsumerMetrics
 
@@ -56,11 +62,11 @@ class Consumer:
         self._handlers = handlers
         self._metrics = metrics
         self._prefetch = prefetch
-        self._channel: AbstractChannel | None = None
         self._detours = Detours(spec, metrics)
-        self._consuming: aiormq.abc.AbstractChannel | None = None
-        self._tag: str | None = None
+        self._link: ConsumeLink | None = None
         self._acks: BatchAcks | None = None
+        self._stopping = False
+        self._tasks: set[asyncio.Task[None]] = set()  # the handlers running (held, not lost)
         self._counted = {  # metric children bound once: a label lookup per message costs
             outcome: metrics.messages.labels(spec.name, outcome)
             for outcome in ("ack", "requeue", "dead_letter", "retry", "dropped", "ignored")
@@ -71,49 +77,84 @@ class Consumer:
         self._idle.set()
 
     async def setup(self, connection: AbstractConnection) -> None:
-        """Broker on-connect step: channels, topology, consume."""
-        # No confirms here: this channel consumes, acks and answers on direct reply-to
-        # (fire and forget, delivery.py); what must be confirmed goes on the detours'.
+        """Broker on-connect step: topology and the detours' channel on ``connection``,
+        then the consuming link of its own (``amqp_link.py``) to the same broker."""
         channel = await connection.channel(publisher_confirms=False)
-        await channel.set_qos(prefetch_count=self._prefetch)
+        await declare_queue(channel, self.spec)
+        await channel.close()
         self._detours.channel = await connection.channel(
             publisher_confirms=True, on_return_raises=True
         )
-        self._channel = channel
-        if self._acks is not None:
-            await self._acks.close()  # the old channel's acks: sent if it still can
-        await declare_queue(channel, self.spec)
-        # Consumed through aio-pika's own aiormq channel: its IncomingMessage and second
-        # task per message cost more than the frame's own work (Received, delivery.py).
-        consuming = await channel.get_underlay_channel()
-        self._acks = acks = BatchAcks(consuming)  # this channel's deliveries, this channel's acks
-        self._consuming = consuming
-        ok = await consuming.basic_consume(self.spec.name, partial(self._on_message, acks))
-        self._tag = ok.consumer_tag
+        await self._drop_link()  # the last connection's: what it handled is acked first
+        if connection.transport is None:
+            raise LinkClosed("the broker connection closed during set-up")
+        self._stopping = False
+        link = await ConsumeLink.open(
+            str(connection.transport.connection.url),
+            prefetch=self._prefetch,
+            name=f"wxp consumer of {self.spec.name}",
+        )
+        self._link, self._acks = link, BatchAcks(link)  # this link's deliveries, its acks
+        link.closed.add_done_callback(partial(self._link_closed, link, connection))
+        await link.consume(self.spec.name, partial(self._on_delivery, link, self._acks))
 
     async def stop(self, grace: float) -> None:
-        """Stops taking messages and waits (up to ``grace``) for those in flight."""
-        if self._consuming is not None and self._tag is not None:
+        """Stops taking messages and waits (up to ``grace``) for those in flight, then acks
+        what they finished and closes the link."""
+        self._stopping = True
+        if self._link is not None:
             try:
-                await self._consuming.basic_cancel(self._tag)
-            except (aiormq.exceptions.AMQPError, OSError, RuntimeError) as exc:
+                await self._link.cancel()
+            except (OSError, RuntimeError) as exc:  # LinkClosed, TimeoutError
                 logger.info("cancel consumer on %s: %s", self.spec.name, exc)
-        self._tag = None
         try:
             await asyncio.wait_for(self._idle.wait(), grace)
         except TimeoutError:
             logger.warning(
                 "%d messages still in flight on %s at shutdown", self._inflight, self.spec.name
             )
-        if self._acks is not None:
-            await self._acks.close()  # what is handled is acked before the connection goes
+        await self._drop_link()
 
-    async def _on_message(self, acks: BatchAcks, delivered: DeliveredMessage) -> None:
-        message = Received(delivered)
-        tag = message.delivery_tag
+    async def _drop_link(self) -> None:
+        link, acks, self._link, self._acks = self._link, self._acks, None, None
+        if acks is not None:
+            await acks.close()  # what is handled is acked before the link goes
+        if link is not None:
+            await link.close()
+
+    def _link_closed(
+        self, link: ConsumeLink, connection: AbstractConnection, closed: asyncio.Future[str]
+    ) -> None:
+        """A link lost on its own (not by stop or a new set-up) takes the broker
+        connection with it, so the broker's reconnect sets everything up again."""
+        if link is not self._link or self._stopping:
+            return
+        why = closed.result()
+        logger.warning("consumer link of %s lost: %s; reconnecting", self.spec.name, why)
+        if not connection.is_closed:
+            task = asyncio.get_running_loop().create_task(connection.close())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _on_delivery(
+        self,
+        link: ConsumeLink,
+        acks: BatchAcks,
+        tag: int,
+        redelivered: bool,
+        properties: Properties,
+        body: bytes,
+    ) -> None:
+        message = Received(link, tag, redelivered, properties, body)
         self._inflight += 1
         self._idle.clear()
         acks.taken(tag)
+        task = asyncio.get_running_loop().create_task(self._on_message(acks, message))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _on_message(self, acks: BatchAcks, message: Received) -> None:
+        tag = message.delivery_tag
         started, received = time.perf_counter(), time.monotonic()
         outcome: str | None = None  # unsettled: stays in flight, so no batch ack passes it
         try:
@@ -150,7 +191,7 @@ class Consumer:
         if handler is None:
             return "ignored"
         try:
-            await handler(delivery_of(message, envelope, self._consuming, received=received))
+            await handler(delivery_of(message, envelope, received=received))
         except Reject as exc:
             why = f"event {envelope.id}: {exc}"
             return await self._detours.dead_letter(message, "rejected", why)
