@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 
-from shared.platform.amqp_link import ConsumeLink
+from shared.platform.amqp_link import AmqpLink
 
 logger = logging.getLogger(__name__)
 HOLD_SECONDS = 0.02  # the longest a handled message waits behind one still in flight
@@ -27,7 +27,7 @@ HOLD_SECONDS = 0.02  # the longest a handled message waits behind one still in f
 class BatchAcks:
     """The acks of one link's deliveries; one flusher task sends them."""
 
-    def __init__(self, link: ConsumeLink) -> None:
+    def __init__(self, link: AmqpLink) -> None:
         self._link = link
         self._inflight: set[int] = set()
         self._handled: list[int] = []

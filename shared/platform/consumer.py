@@ -31,7 +31,7 @@ from shared.contracts.envelope import EnvelopeError
 from shared.contracts.payloads import decode
 from shared.contracts.topology import QueueSpec, declare_queue
 from shared.platform.acks import BatchAcks
-from shared.platform.amqp_link import ConsumeLink, LinkClosed
+from shared.platform.amqp_link import AmqpLink, link_beside
 from shared.platform.delivery import (
     Handlers,
     Properties,
@@ -63,9 +63,8 @@ class Consumer:
         self._metrics = metrics
         self._prefetch = prefetch
         self._detours = Detours(spec, metrics)
-        self._link: ConsumeLink | None = None
+        self._link: AmqpLink | None = None
         self._acks: BatchAcks | None = None
-        self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()  # the handlers running (held, not lost)
         self._counted = {  # metric children bound once: a label lookup per message costs
             outcome: metrics.messages.labels(spec.name, outcome)
@@ -86,22 +85,15 @@ class Consumer:
             publisher_confirms=True, on_return_raises=True
         )
         await self._drop_link()  # the last connection's: what it handled is acked first
-        if connection.transport is None:
-            raise LinkClosed("the broker connection closed during set-up")
-        self._stopping = False
-        link = await ConsumeLink.open(
-            str(connection.transport.connection.url),
-            prefetch=self._prefetch,
-            name=f"wxp consumer of {self.spec.name}",
+        link = await link_beside(
+            connection, role=f"consuming {self.spec.name}", prefetch=self._prefetch
         )
         self._link, self._acks = link, BatchAcks(link)  # this link's deliveries, its acks
-        link.closed.add_done_callback(partial(self._link_closed, link, connection))
         await link.consume(self.spec.name, partial(self._on_delivery, link, self._acks))
 
     async def stop(self, grace: float) -> None:
         """Stops taking messages and waits (up to ``grace``) for those in flight, then acks
         what they finished and closes the link."""
-        self._stopping = True
         if self._link is not None:
             try:
                 await self._link.cancel()
@@ -122,23 +114,9 @@ class Consumer:
         if link is not None:
             await link.close()
 
-    def _link_closed(
-        self, link: ConsumeLink, connection: AbstractConnection, closed: asyncio.Future[str]
-    ) -> None:
-        """A link lost on its own (not by stop or a new set-up) takes the broker
-        connection with it, so the broker's reconnect sets everything up again."""
-        if link is not self._link or self._stopping:
-            return
-        why = closed.result()
-        logger.warning("consumer link of %s lost: %s; reconnecting", self.spec.name, why)
-        if not connection.is_closed:
-            task = asyncio.get_running_loop().create_task(connection.close())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
     def _on_delivery(
         self,
-        link: ConsumeLink,
+        link: AmqpLink,
         acks: BatchAcks,
         tag: int,
         redelivered: bool,

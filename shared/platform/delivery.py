@@ -14,7 +14,7 @@ from pamqp.commands import Basic
 
 from shared.contracts.envelope import Envelope
 from shared.contracts.payloads import Payload
-from shared.platform.amqp_link import ConsumeLink, LinkClosed
+from shared.platform.amqp_link import AmqpLink, LinkClosed
 
 logger = logging.getLogger(__name__)
 P = TypeVar("P", bound=Payload)
@@ -42,7 +42,7 @@ class Received:
 
     def __init__(
         self,
-        link: ConsumeLink,
+        link: AmqpLink,
         delivery_tag: int,
         redelivered: bool,
         properties: Properties,

@@ -1,5 +1,5 @@
-"""Publishing events: persistent, confirmed, ``mandatory``; and, for the gateway, RabbitMQ's
-direct reply-to on the same channel.
+"""Publishing events: persistent, confirmed, ``mandatory``, over a link of the publisher's
+own (``amqp_link.py``); and, for the gateway, RabbitMQ's direct reply-to on the same link.
 
 Direct reply-to needs the publisher to consume ``amq.rabbitmq.reply-to`` on the channel it
 publishes from; replies arrive there keyed by correlation id and resolve the future the
@@ -13,17 +13,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import aio_pika
-import aiormq
-from aio_pika.abc import (
-    AbstractChannel,
-    AbstractConnection,
-    AbstractExchange,
-)
-from aiormq.abc import DeliveredMessage
+from aio_pika.abc import AbstractConnection
+from pamqp.commands import Basic
 
 from shared.contracts.envelope import Envelope
 from shared.contracts.topology import QueueSpec, declare_exchanges, declare_queue
+from shared.platform.amqp_link import AmqpLink, link_beside
 from shared.platform.bus import BrokerUnavailable
 
 logger = logging.getLogger(__name__)
@@ -43,8 +38,7 @@ class ConfirmPending(BrokerUnavailable):
 
 REPLY_TO = "amq.rabbitmq.reply-to"
 PERSISTENT = 2  # delivery mode
-Properties = aiormq.spec.Basic.Properties
-PUBLISH_ERRORS = (aio_pika.exceptions.AMQPError, OSError, TimeoutError, RuntimeError)
+Properties = Basic.Properties
 
 
 class EventPublisher:
@@ -54,21 +48,23 @@ class EventPublisher:
         self._queues = queues
         self._direct_replies = direct_replies
         self._confirm_timeout = confirm_timeout
-        self._channel: AbstractChannel | None = None
-        self._exchange: AbstractExchange | None = None
-        self._raw: aiormq.abc.AbstractChannel | None = None  # the channel's own aiormq one
+        self._link: AmqpLink | None = None
+        self._exchange = ""
         self._waiters: dict[str, asyncio.Future[bytes]] = {}
 
     async def setup(self, connection: AbstractConnection) -> None:
-        """Broker on-connect step: declare the topology, open the publishing channel."""
-        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        raw = await channel.get_underlay_channel()
+        """Broker on-connect step: declare the topology on ``connection``, then open the
+        publishing link of its own (``amqp_link.py``), confirming, beside it."""
+        channel = await connection.channel()
         for spec in self._queues:
             await declare_queue(channel, spec)  # so no event is unroutable while a consumer is away
-        exchange = await declare_exchanges(channel)
-        if self._direct_replies:  # read straight off aiormq, as the consumer frame does
-            await raw.basic_consume(REPLY_TO, self._on_reply, no_ack=True)
-        self._channel, self._exchange, self._raw = channel, exchange, raw
+        self._exchange = (await declare_exchanges(channel)).name
+        await channel.close()
+        await self.close()  # the last connection's link
+        link = await link_beside(connection, role="publishing", confirms=True)
+        if self._direct_replies:
+            await link.consume(REPLY_TO, self._on_reply, no_ack=True)
+        self._link = link
 
     async def publish(
         self,
@@ -96,9 +92,11 @@ class EventPublisher:
         correlation_id: str | None = None,
         confirm_timeout: float | None = None,
     ) -> None:
-        exchange, channel, raw = self._exchange, self._channel, self._raw
-        if exchange is None or channel is None or raw is None or channel.is_closed:
-            raise BrokerUnavailable("no broker channel")
+        """``mandatory``: a message no queue takes is refused (BrokerUnavailable), as one
+        the broker nacks. A confirm later than the timeout raises ConfirmPending."""
+        link = self._link
+        if link is None or not link.is_open:
+            raise BrokerUnavailable("no broker link")
         properties = Properties(
             message_id=message_id,
             content_type="application/json",
@@ -107,14 +105,20 @@ class EventPublisher:
             correlation_id=correlation_id,
             reply_to=REPLY_TO if correlation_id else None,
         )
-        publish = _confirmed(raw, exchange.name, body, routing_key, properties)
-        confirm = asyncio.ensure_future(publish)
-        # asyncio.wait, not wait_for(shield(...)): the same outcome (the publish goes on
-        # when the wait ends or is cancelled) for one future fewer per publish.
+        confirm = link.publish(
+            body,
+            exchange=self._exchange,
+            routing_key=routing_key,
+            properties=properties,
+            mandatory=True,
+        )
+        assert confirm is not None  # the link confirms
+        # asyncio.wait, not wait_for(shield(...)): the same outcome (the confirm still
+        # counts when the wait ends) for one future fewer per publish.
         done, _ = await asyncio.wait((confirm,), timeout=confirm_timeout or self._confirm_timeout)
         if not done:
             raise ConfirmPending(message_id, confirm)
-        confirm.result()  # raises BrokerUnavailable when the broker did not take it
+        confirm.result()  # raises BrokerUnavailable (LinkClosed, NotPublished) if not taken
 
     def expect_reply(self, correlation_id: str) -> asyncio.Future[bytes]:
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
@@ -124,39 +128,18 @@ class EventPublisher:
     def forget(self, correlation_id: str) -> None:
         self._waiters.pop(correlation_id, None)
 
-    async def _on_reply(self, message: DeliveredMessage) -> None:
-        correlation_id = message.header.properties.correlation_id
+    def _on_reply(self, _tag: int, _again: bool, properties: Properties, body: bytes) -> None:
+        correlation_id = properties.correlation_id
         future = self._waiters.pop(correlation_id or "", None)
         if future is None or future.done():
             logger.info("late or unknown reply %s dropped", correlation_id)
             return
-        future.set_result(message.body)
+        future.set_result(body)
 
     async def close(self) -> None:
-        channel, self._channel, self._exchange, self._raw = self._channel, None, None, None
-        if channel is not None and not channel.is_closed:
-            await channel.close()
-
-
-async def _confirmed(
-    channel: aiormq.abc.AbstractChannel,
-    exchange: str,
-    body: bytes,
-    routing_key: str,
-    properties: Properties,
-) -> None:
-    """One publish until its confirm, with no timeout of its own: the caller bounds its wait,
-    and a late confirm still counts (see ConfirmPending). Straight through aiormq, the
-    layer under aio-pika: its ``Message`` costs the gateway more per event than the frames
-    themselves (README, benchmarks); the channel (confirms, returns raised) is aio-pika's."""
-    try:
-        await channel.basic_publish(
-            body, exchange=exchange, routing_key=routing_key, properties=properties, mandatory=True
-        )
-    except PUBLISH_ERRORS as exc:
-        raise BrokerUnavailable(
-            f"publish of {properties.message_id} not confirmed: {exc!r}"
-        ) from exc
+        link, self._link = self._link, None
+        if link is not None:
+            await link.close()
 
 
 def _retrieved(future: asyncio.Future[None]) -> None:

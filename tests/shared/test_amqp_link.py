@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry
 from shared.contracts.envelope import Envelope
 from shared.contracts.messages import WeChatMessage
 from shared.contracts.topology import EVENTS_EXCHANGE, QueueSpec, declare_queue
-from shared.platform.amqp_link import ConsumeLink, LinkClosed
+from shared.platform.amqp_link import AmqpLink, LinkClosed, NotPublished, link_beside
 from shared.platform.bus import Broker
 from shared.platform.consumer import Consumer
 from shared.platform.delivery import Delivery, Handlers, Properties
@@ -53,11 +53,9 @@ async def put(amqp: AbstractConnection, queue: str, *messages: aio_pika.Message)
     await channel.close()
 
 
-async def consuming(
-    queue: str, url: str = "", prefetch: int = 10
-) -> tuple[ConsumeLink, list[Taken]]:
+async def consuming(queue: str, url: str = "", prefetch: int = 10) -> tuple[AmqpLink, list[Taken]]:
     taken: list[Taken] = []
-    link = await ConsumeLink.open(url or amqp_url(), prefetch=prefetch, name="wxp-test-link")
+    link = await AmqpLink.open(url or amqp_url(), prefetch=prefetch, name="wxp-test-link")
     await link.consume(queue, lambda *delivery: taken.append(delivery))
     return link, taken
 
@@ -118,7 +116,7 @@ async def test_wrong_credentials_are_refused_with_the_brokers_reason(infra: None
     parts = urlsplit(amqp_url())
     url = with_url(netloc=f"{parts.username}:not-the-password@{parts.hostname}:{parts.port}")
     with pytest.raises(LinkClosed, match="403 ACCESS_REFUSED"):
-        await ConsumeLink.open(url, prefetch=1, name="wxp-test-link")
+        await AmqpLink.open(url, prefetch=1, name="wxp-test-link")
 
 
 async def test_a_deleted_queue_ends_the_link(amqp, queue):
@@ -231,3 +229,80 @@ async def test_a_consumer_whose_link_is_lost_reconnects_and_consumes_again(amqp)
         for name in (spec.name, spec.dead_letter_name, spec.retry_name):
             await channel.queue_delete(name)
         await channel.close()
+
+
+async def test_confirms_resolve_and_an_unroutable_mandatory_publish_is_refused(amqp, queue):
+    link = await AmqpLink.open(amqp_url(), name="wxp-test-link", confirms=True)
+    try:
+        taken = [
+            link.publish(b"%d" % n, routing_key=queue.name, properties=Properties())
+            for n in range(50)
+        ]
+        lost = link.publish(
+            b"nowhere",
+            routing_key=f"{queue.name}.none",
+            properties=Properties(message_id="m-lost"),
+            mandatory=True,
+        )
+        await asyncio.wait_for(asyncio.gather(*taken), 10)  # type: ignore[arg-type]
+        assert lost is not None
+        with pytest.raises(NotPublished, match="312 NO_ROUTE"):
+            await asyncio.wait_for(lost, 10)
+        await wait_for_depth(amqp, queue.name, 50)
+        assert link.is_open
+    finally:
+        await link.close()
+
+
+async def test_confirms_outstanding_when_the_link_ends_fail_with_its_reason(amqp, queue):
+    """A publish to an exchange that does not exist closes the channel (404): every
+    confirm still open fails, as a broker that went away would make them."""
+    link = await AmqpLink.open(amqp_url(), name="wxp-test-link", confirms=True)
+    doomed = link.publish(
+        b"x", exchange="wx.no-such-exchange", routing_key="k", properties=Properties()
+    )
+    assert doomed is not None
+    with pytest.raises(LinkClosed, match="404 NOT_FOUND"):
+        await asyncio.wait_for(doomed, 10)
+    with pytest.raises(LinkClosed):
+        link.publish(b"y", routing_key=queue.name, properties=Properties())
+    assert link.lost
+
+
+async def test_direct_reply_to_round_trip_between_two_links(amqp, queue):
+    """The asker consumes amq.rabbitmq.reply-to (no acks) on the link it publishes from;
+    the responder answers to the address its delivery carries, unconfirmed."""
+    answers: list[tuple[str | None, bytes]] = []
+    asker = await AmqpLink.open(amqp_url(), name="wxp-test-asker", confirms=True)
+    await asker.consume(
+        "amq.rabbitmq.reply-to",
+        lambda _tag, _again, properties, body: answers.append((properties.correlation_id, body)),
+        no_ack=True,
+    )
+    responder, asked = await consuming(queue.name)
+    try:
+        question = Properties(correlation_id="c-1", reply_to="amq.rabbitmq.reply-to")
+        confirm = asker.publish(b"ping", routing_key=queue.name, properties=question)
+        await asyncio.wait_for(confirm, 10)  # type: ignore[arg-type]
+        await wait_until(lambda: len(asked) == 1, 10, what="the question")
+        tag, _, properties, _ = asked[0]
+        assert properties.reply_to is not None
+        assert properties.reply_to.startswith("amq.rabbitmq.reply-to.")
+        answer = Properties(correlation_id=properties.correlation_id)
+        await responder.basic_publish(b"pong", routing_key=properties.reply_to, properties=answer)
+        await responder.basic_ack(tag)
+        await wait_until(lambda: answers == [("c-1", b"pong")], 10, what="the answer")
+    finally:
+        await asker.close()
+        await responder.close()
+
+
+async def test_a_link_beside_a_connection_closes_with_it_and_takes_its_name(infra: None) -> None:
+    connection = await aio_pika.connect(
+        amqp_url(), client_properties={"connection_name": "wxp-test-beside"}
+    )
+    link = await link_beside(connection, role="publishing", confirms=True)
+    assert link.name == "wxp-test-beside publishing"
+    await connection.close()
+    assert await asyncio.wait_for(asyncio.shield(link.closed), 5) == "closed"
+    assert not link.lost
