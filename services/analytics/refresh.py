@@ -14,7 +14,6 @@ so replicas may overlap and a crash repeats work rather than losing it.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import time
@@ -33,7 +32,7 @@ from shared.contracts.broadcast_events import BroadcastImpact, SendTimeAdvice
 from shared.contracts.envelope import announce
 from shared.contracts.tenancy import DEFAULT_TIMEZONE
 from shared.platform.publisher import EventPublisher
-from shared.platform.supervision import stopping
+from shared.platform.supervision import idle, stopping
 
 logger = logging.getLogger(__name__)
 BASELINE_DAYS = 14
@@ -62,7 +61,7 @@ class Refresh:
             await self.round(full=full)
             if full:
                 last_full = time.monotonic()
-            await asyncio.sleep(self.refresh_seconds)
+            await idle(self.refresh_seconds)
 
     async def fold(self) -> None:
         """Background loop: the inbox into the tenants' raw logs, as fast as it fills;
@@ -70,7 +69,7 @@ class Refresh:
         while True:
             for kind, kept in (await self.store.fold()).items():
                 self.metrics.events.labels(kind).inc(kept)
-            await asyncio.sleep(FOLD_PAUSE)
+            await idle(FOLD_PAUSE)
 
     async def round(self, *, full: bool) -> None:
         touched, self.intake.touched = self.intake.touched, set()

@@ -10,7 +10,6 @@ period is published again, which consumers absorb: they are idempotent on the id
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from pymongo.errors import BulkWriteError
 from shared.contracts.codec import DecodeError
 from shared.contracts.reply import PassiveAnswer
 from shared.platform.storage import CONTROL_DB, Client, PyMongoError, only_duplicates
-from shared.platform.supervision import stopping
+from shared.platform.supervision import idle, stopping
 
 logger = logging.getLogger(__name__)
 MAX_PENDING = 20_000  # beyond this, while the database is away, the oldest notes are dropped
@@ -57,8 +56,7 @@ class PublishedMarks:
     async def run(self) -> None:
         """Flushes every ``interval`` (sooner when a batch fills) until cancelled."""
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+            await idle(self._interval, self._wake)
             self._wake.clear()
             await self.flush()
 

@@ -27,7 +27,7 @@ from services.gateway.ports import Outbox, Publisher
 from shared.platform.bus import BrokerUnavailable
 from shared.platform.publisher import ConfirmPending
 from shared.platform.storage import PyMongoError
-from shared.platform.supervision import stopping
+from shared.platform.supervision import idle, stopping
 
 logger = logging.getLogger(__name__)
 BATCH = 200
@@ -62,8 +62,7 @@ class Relay:
         """Relay passes until cancelled: promptly when woken, else every ``interval``."""
         passes = 0
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.backlog.wakeup.wait(), self.interval)
+            await idle(self.interval, self.backlog.wakeup)
             self.backlog.wakeup.clear()
             if not self.connected():
                 continue
@@ -178,7 +177,7 @@ class OutboxWatch:
                 if stopping():
                     raise
                 logger.warning("outbox gauges not updated: %s", exc)
-            await asyncio.sleep(self.interval)
+            await idle(self.interval)
 
     async def read(self) -> None:
         oldest = await self.outbox.find_one({}, projection={"seq": 1}, sort=[("seq", 1)])

@@ -7,7 +7,6 @@ nothing more. A database away skips a round (logged), it does not stop the loop.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from services.replies.metrics import ReplyMetrics
 from shared.contracts.envelope import utc_now
 from shared.contracts.tenancy import TENANT_ID_RE
 from shared.platform.storage import CONTROL_DB, Client, PyMongoError
-from shared.platform.supervision import stopping
+from shared.platform.supervision import idle, stopping
 
 logger = logging.getLogger(__name__)
 BATCH = 500  # documents a delete
@@ -51,7 +50,7 @@ class Retention:
 
     async def run(self) -> None:
         """Background loop: a round ``first_delay`` after the start, then every ``interval``."""
-        await asyncio.sleep(min(self.first_delay, self.interval))
+        await idle(min(self.first_delay, self.interval))
         while True:
             try:
                 await self.purge()
@@ -59,7 +58,7 @@ class Retention:
                 if stopping():
                     raise
                 logger.warning("retention round skipped: database %s", type(exc).__name__)
-            await asyncio.sleep(self.interval)
+            await idle(self.interval)
 
     async def purge(self) -> dict[str, int]:
         """One round: what each collection lost, summed over the tenants."""

@@ -10,7 +10,6 @@ replica plans is added at once. Every replica may start the same run: the claim 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import logging
 from collections import Counter
@@ -21,6 +20,7 @@ from typing import Any
 from services.scheduler.metrics import SchedulerMetrics
 from services.scheduler.runs import SCHEDULED
 from services.scheduler.store import BroadcastStore
+from shared.platform.supervision import idle
 
 logger = logging.getLogger(__name__)
 LIVE_STATUSES = ("scheduled", "sending", "submitted")
@@ -64,7 +64,7 @@ class DueTimer:
         await self._store.ensure_indexes()
         while True:
             await self.scan_once()
-            await asyncio.sleep(self._scan)
+            await idle(self._scan)
 
     async def scan_once(self) -> None:
         """The due index into the heap, and its gauges."""
@@ -104,8 +104,7 @@ class DueTimer:
 
     async def _sleep(self, seconds: float | None) -> None:
         self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+        await idle(seconds, self._wake)
 
     async def _work(self, key: str) -> None:
         try:

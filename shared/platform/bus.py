@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 import aio_pika
 from aio_pika.abc import AbstractConnection
 
+from shared.platform.supervision import idle
+
 logger = logging.getLogger(__name__)
 
 OnConnect = Callable[[AbstractConnection], Awaitable[None]]
@@ -61,7 +63,7 @@ class Broker:
             # one more attempt, never the end of the loop.
             except Exception as exc:
                 logger.warning("broker connect failed: %r; retry in %.1fs", exc, delay)
-                await asyncio.sleep(delay * (0.5 + random.random()))
+                await idle(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 5.0)
                 continue
             closed = asyncio.Event()
@@ -73,7 +75,7 @@ class Broker:
                 logger.warning("broker set-up failed: %r", exc)
                 with contextlib.suppress(Exception):
                     await connection.close()
-                await asyncio.sleep(delay)
+                await idle(delay)
                 continue
             self._connection = connection
             self._ready.set()

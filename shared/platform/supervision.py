@@ -9,6 +9,7 @@ for a while after each crash, so a crash-looping replica leaves the load balance
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -19,6 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 logger = logging.getLogger(__name__)
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+STOP_SECONDS = 10.0  # the longest a cancelled loop may take to stop at shutdown
 Job = Callable[[], Coroutine[Any, Any, None]]
 
 
@@ -29,6 +31,33 @@ def stopping() -> bool:
     failure would never stop."""
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
+
+
+async def idle(seconds: float | None, wake: asyncio.Event | None = None) -> None:
+    """A background loop's pause: ``seconds`` (None: no limit), or until ``wake`` is set.
+    First it raises the cancel of a task being cancelled. Python 3.11's
+    ``asyncio.wait_for``, which pymongo calls for every send, returns a result that came
+    as the cancel did and drops the cancel (fixed in 3.12): a loop that went on to sleep
+    then ran for ever, and held a test's shutdown for minutes."""
+    if stopping():
+        raise asyncio.CancelledError
+    if wake is None:
+        await asyncio.sleep(seconds if seconds is not None else float("inf"))
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(wake.wait(), seconds)
+
+
+def awaiting(task: asyncio.Task[Any]) -> list[str]:
+    """Where ``task`` waits: each coroutine down its chain of awaits, with its line."""
+    where: list[str] = []
+    coro: Any = task.get_coro()
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "ag_frame", None)
+        if frame is not None:
+            where.append(f"{frame.f_code.co_name} ({frame.f_code.co_filename}:{frame.f_lineno})")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "ag_await", None)
+    return where
 
 
 class BackgroundTasks:
@@ -78,12 +107,18 @@ class BackgroundTasks:
             logger.info("stopping %s", ", ".join(task.get_name() for task in tasks))
             for task in tasks:
                 task.cancel()
+            stuck = (await asyncio.wait(tasks, timeout=STOP_SECONDS))[1]
+            for task in stuck:  # a shutdown never hangs on one loop: say where it waits
+                logger.error(
+                    "%s did not stop in %.0fs; left behind, waiting at %s",
+                    task.get_name(),
+                    STOP_SECONDS,
+                    " > ".join(awaiting(task)),
+                )
             for task in tasks:
-                try:
-                    await task
-                except asyncio.CancelledError:
-                    pass
-                except Exception as exc:  # what the cancel interrupted said so its own way
+                if task in stuck or task.cancelled():
+                    continue
+                if (exc := task.exception()) is not None:  # the cancel, said its own way
                     logger.info("%s stopped: %r", task.get_name(), exc)
 
         return context

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import sys
 import time
 import urllib.parse
 from collections.abc import AsyncIterator
@@ -13,9 +15,12 @@ from typing import Any
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 
+from shared.platform.supervision import awaiting
 from shared.wechat.samples import build_xml
 from shared.wechat.simulator import Account, SignedRequest, open_reply, sign_request
 from tests.support.bus import eventually
+
+CLOSE_SECONDS = 60.0
 
 
 @dataclass
@@ -53,7 +58,8 @@ async def wait_ready(http: ClientSession, base: str, timeout: float = 30.0) -> N
 @contextlib.asynccontextmanager
 async def served(app: web.Application) -> AsyncIterator[str]:
     """``app`` served in-process on a free local port: its base URL, once ``/readyz``
-    answers 200; closed (its cleanup run) on the way out."""
+    answers 200; closed (its cleanup run) on the way out. A close that takes more than
+    ``CLOSE_SECONDS`` fails, printing where every task waits."""
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:
@@ -62,7 +68,13 @@ async def served(app: web.Application) -> AsyncIterator[str]:
             await wait_ready(probe, base)
         yield base
     finally:
-        await server.close()
+        closing = asyncio.ensure_future(server.close())
+        done, _ = await asyncio.wait((closing,), timeout=CLOSE_SECONDS)
+        if not done:
+            for task in asyncio.all_tasks():
+                print(task, *awaiting(task), sep="\n  ", file=sys.stdout)
+            raise AssertionError(f"the app did not close in {CLOSE_SECONDS}s (tasks above)")
+        closing.result()
 
 
 async def onboard(http: ClientSession, base: str, admin_key: str, **fields: Any) -> dict[str, Any]:

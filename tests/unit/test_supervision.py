@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 
+import pytest
+from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from shared.platform import supervision
 from shared.platform.supervision import BackgroundTasks
 
 
@@ -104,3 +109,63 @@ async def test_a_cancel_reported_as_a_libraries_own_error_stops_the_loop() -> No
 
     assert done, "the loop went on after its cancel"
     assert restarts(registry, "fold") == 0
+
+
+async def test_a_loop_that_will_not_stop_is_left_behind_and_named_where_it_waits(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Shutdown waits ``STOP_SECONDS`` for a cancelled loop, then goes on without it."""
+    monkeypatch.setattr(supervision, "STOP_SECONDS", 0.2)
+    release = asyncio.Event()
+
+    async def stubborn() -> None:
+        while not release.is_set():
+            with contextlib.suppress(asyncio.CancelledError):  # what a library did once
+                await release.wait()
+
+    async def polite() -> None:
+        await asyncio.Event().wait()
+
+    context = BackgroundTasks(CollectorRegistry()).background(stubborn, polite)(web.Application())
+    await anext(context)
+    await asyncio.sleep(0)
+    started = time.monotonic()
+    with pytest.raises(StopAsyncIteration):
+        await anext(context)
+
+    assert time.monotonic() - started < 2
+    [line] = [r.getMessage() for r in caplog.records if "did not stop" in r.getMessage()]
+    assert "stubborn did not stop in 0s" in line
+    assert "test_supervision.py" in line
+    release.set()
+
+
+async def test_idle_raises_a_cancel_a_library_swallowed() -> None:
+    """Python 3.11's wait_for drops a cancel that comes as its result does; the loop's
+    next pause raises it, so the loop stops rather than sleeping on."""
+    swallowed = asyncio.Event()
+
+    async def loop() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            swallowed.set()  # as the library did: on with the result
+        await supervision.idle(3600)
+
+    task = asyncio.create_task(loop())
+    await asyncio.sleep(0)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=2)
+
+    assert swallowed.is_set()
+    assert done
+    assert task.cancelled()
+
+
+async def test_idle_returns_when_woken_or_after_its_seconds() -> None:
+    wake = asyncio.Event()
+    started = time.monotonic()
+    await supervision.idle(0.05, wake)
+    assert time.monotonic() - started >= 0.05
+    wake.set()
+    await asyncio.wait_for(supervision.idle(3600, wake), 1)
