@@ -51,6 +51,7 @@ from shared.platform.storage import (
     CONTROL_DB,
     DUPLICATE_KEY,
     Client,
+    delete_all,
     only_duplicates,
     tenant_db_name,
 )
@@ -215,10 +216,8 @@ class AnalyticsStore:
             await self._db(tenant_id, "analytics_days").insert_one(day)
 
     async def purge(self, tenant_id: str, before_day: str) -> int:
-        result = await self._db(tenant_id, "analytics_events").delete_many(
-            {"day": {"$lt": before_day}}
-        )
-        return result.deleted_count
+        events = self._db(tenant_id, "analytics_events")
+        return await delete_all(events, {"day": {"$lt": before_day}})
 
     async def following(self, tenant_id: str) -> int:
         """Readers whose latest follow event is a subscribe."""

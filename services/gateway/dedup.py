@@ -14,7 +14,7 @@ from typing import Any
 
 from shared.contracts.envelope import Envelope
 from shared.platform.group_commit import GroupInsert
-from shared.platform.storage import CONTROL_DB, Client
+from shared.platform.storage import CONTROL_DB, Client, delete_all
 
 
 class DedupStore:
@@ -33,8 +33,7 @@ class DedupStore:
 
     async def purge(self, older_than: timedelta) -> int:
         """Forgets ids older than the dedup window (FerretDB has no TTL indexes)."""
-        result = await self._seen.delete_many({"at": {"$lt": datetime.now(UTC) - older_than}})
-        return result.deleted_count
+        return await delete_all(self._seen, {"at": {"$lt": datetime.now(UTC) - older_than}})
 
     async def forget_tenant(self, tenant_id: str) -> None:
-        await self._seen.delete_many({"tenant_id": tenant_id})
+        await delete_all(self._seen, {"tenant_id": tenant_id})

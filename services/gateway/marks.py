@@ -20,7 +20,13 @@ from pymongo.errors import BulkWriteError
 
 from shared.contracts.codec import DecodeError
 from shared.contracts.reply import PassiveAnswer
-from shared.platform.storage import CONTROL_DB, Client, PyMongoError, only_duplicates
+from shared.platform.storage import (
+    CONTROL_DB,
+    Client,
+    PyMongoError,
+    delete_all,
+    only_duplicates,
+)
 from shared.platform.supervision import idle, stopping
 
 logger = logging.getLogger(__name__)
@@ -92,7 +98,7 @@ class PublishedMarks:
         return Published(answer=answer)
 
     async def purge(self, older_than: timedelta) -> None:
-        await self._collection.delete_many({"at": {"$lt": datetime.now(UTC) - older_than}})
+        await delete_all(self._collection, {"at": {"$lt": datetime.now(UTC) - older_than}})
 
     async def forget_tenant(self, tenant_id: str) -> None:
-        await self._collection.delete_many({"tenant_id": tenant_id})
+        await delete_all(self._collection, {"tenant_id": tenant_id})

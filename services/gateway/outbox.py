@@ -29,7 +29,13 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from shared.contracts.envelope import Envelope
-from shared.platform.storage import CONTROL_DB, Client, DuplicateKeyError, only_duplicates
+from shared.platform.storage import (
+    CONTROL_DB,
+    Client,
+    DuplicateKeyError,
+    delete_all,
+    only_duplicates,
+)
 
 Collection = AsyncCollection[dict[str, Any]]
 
@@ -164,7 +170,7 @@ class Outbox:
 
     async def purge(self, older_than: timedelta) -> None:
         """Forgets claims older than the dedup window (kept events stay until published)."""
-        await self._claims.delete_many({"until": {"$lt": datetime.now(UTC) - older_than}})
+        await delete_all(self._claims, {"until": {"$lt": datetime.now(UTC) - older_than}})
 
     async def forget_tenant(self, tenant_id: str) -> None:
-        await self._outbox.delete_many({"tenant_id": tenant_id})
+        await delete_all(self._outbox, {"tenant_id": tenant_id})

@@ -29,7 +29,7 @@ from services.gateway.bounded import Bounded, DatabaseSlow
 from services.gateway.breaker import Breaker
 from services.gateway.verify import Rejected
 from shared.platform.group_commit import GroupInsert
-from shared.platform.storage import CONTROL_DB, Client, PyMongoError
+from shared.platform.storage import CONTROL_DB, Client, PyMongoError, delete_all
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +83,7 @@ class ReplayGuard:
 
     async def purge(self) -> int:
         """Forgets signatures whose timestamp is no longer accepted anyway."""
-        result = await self._signatures.delete_many({"until": {"$lt": datetime.now(UTC)}})
-        return result.deleted_count
+        return await delete_all(self._signatures, {"until": {"$lt": datetime.now(UTC)}})
 
     async def forget_tenant(self, tenant_id: str) -> None:
-        await self._signatures.delete_many({"tenant_id": tenant_id})
+        await delete_all(self._signatures, {"tenant_id": tenant_id})

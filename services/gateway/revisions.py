@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from shared.platform.storage import CONTROL_DB, Client, DuplicateKeyError
+from shared.platform.storage import CONTROL_DB, Client, DuplicateKeyError, delete_all
 
 GENERATIONS = 5  # stale claims on one version before a change gives up (needs 5 crashes)
 
@@ -43,4 +43,4 @@ class Revisions:
         await self._claims.delete_one({"_id": claim_id})
 
     async def forget_tenant(self, tenant_id: str) -> None:
-        await self._claims.delete_many({"tenant_id": tenant_id})
+        await delete_all(self._claims, {"tenant_id": tenant_id})

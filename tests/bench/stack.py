@@ -23,7 +23,7 @@ from aiohttp import ClientSession
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared.contracts.topology import service_queues
-from shared.platform.storage import CONTROL_DB, mongo_client, tenant_db_name
+from shared.platform.storage import CONTROL_DB, delete_all, mongo_client, tenant_db_name
 from shared.wechat.simulator import Account
 from tests.bench.probes import KEYWORD, account_from
 from tests.support.gateway import onboard, wait_ready
@@ -142,7 +142,7 @@ async def delete_tenants(tenant_ids: list[str]) -> None:
     mongo = mongo_client(mongodb_url(), app_name="wxp-bench")
     control = mongo[CONTROL_DB]
     for collection in ("gateway_seen", "gateway_published", "gateway_outbox", "api_keys"):
-        await control[collection].delete_many({"tenant_id": {"$in": tenant_ids}})
+        await delete_all(control[collection], {"tenant_id": {"$in": tenant_ids}})
     await control.tenants.delete_many({"_id": {"$in": tenant_ids}})
     for tenant_id in tenant_ids:
         await mongo.drop_database(tenant_db_name(tenant_id))

@@ -1,0 +1,53 @@
+"""Deleting many documents on the real FerretDB: its SQLite backend refuses, whole, a
+delete that matches more than 32,766 documents ("too many SQL variables"), and a purge of a
+busy day's dedup ids matches far more. ``delete_all`` goes in batches then."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+
+import pytest
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import OperationFailure
+
+from shared.platform.storage import Client, delete_all, delete_in_batches, tenant_db_name
+
+OVER_THE_LIMIT = 40_000  # documents: above the 32,766 one delete may match
+
+
+@pytest.fixture
+async def crowded(mongo: Client) -> AsyncIterator[AsyncCollection[dict[str, object]]]:
+    """OVER_THE_LIMIT old documents and one recent, in a database of its own."""
+    name = tenant_db_name(f"delete-{secrets.token_hex(4)}")
+    collection = mongo[name].seen
+    for first in range(0, OVER_THE_LIMIT, 10_000):
+        await collection.insert_many(
+            [{"_id": f"e{n:06d}", "day": "2026-01-01"} for n in range(first, first + 10_000)]
+        )
+    await collection.insert_one({"_id": "z-recent", "day": "2026-12-01"})
+    yield collection
+    await mongo.drop_database(name)
+
+
+async def test_one_delete_over_the_limit_fails_whole_and_delete_all_goes_through(crowded) -> None:
+    old = {"day": {"$lt": "2026-06-01"}}
+    with pytest.raises(OperationFailure, match="too many SQL variables"):
+        await crowded.delete_many(old)
+    assert await crowded.count_documents({}) == OVER_THE_LIMIT + 1  # nothing went
+
+    assert await delete_all(crowded, old) == OVER_THE_LIMIT
+
+    assert [doc["_id"] async for doc in crowded.find({})] == ["z-recent"]
+
+
+async def test_batches_take_the_lowest_ids_first_and_leave_the_rest(mongo: Client) -> None:
+    name = tenant_db_name(f"delete-{secrets.token_hex(4)}")
+    collection = mongo[name].seen
+    await collection.insert_many([{"_id": f"e{n:04d}"} for n in range(1_000)])
+    try:
+        assert await delete_in_batches(collection, {"_id": {"$lt": "e0250"}}, batch=100) == 250
+        assert await collection.find_one({}, sort=[("_id", 1)]) == {"_id": "e0250"}
+        assert await collection.count_documents({}) == 750
+    finally:
+        await mongo.drop_database(name)
