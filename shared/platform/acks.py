@@ -89,5 +89,5 @@ class BatchAcks:
                 for tag in alone:
                     await self._link.basic_ack(tag)
             except OSError as exc:  # LinkClosed
-                logger.info("acks lost with their channel: %s", exc)
+                logger.info("acks lost with their link: %s", exc)
                 return  # the link is gone; its unacked deliveries come back

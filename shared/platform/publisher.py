@@ -115,7 +115,13 @@ class EventPublisher:
         assert confirm is not None  # the link confirms
         # asyncio.wait, not wait_for(shield(...)): the same outcome (the confirm still
         # counts when the wait ends) for one future fewer per publish.
-        done, _ = await asyncio.wait((confirm,), timeout=confirm_timeout or self._confirm_timeout)
+        try:
+            done, _ = await asyncio.wait(
+                (confirm,), timeout=confirm_timeout or self._confirm_timeout
+            )
+        except asyncio.CancelledError:
+            confirm.add_done_callback(_retrieved)  # nobody reads its outcome now
+            raise
         if not done:
             raise ConfirmPending(message_id, confirm)
         confirm.result()  # raises BrokerUnavailable (LinkClosed, NotPublished) if not taken
