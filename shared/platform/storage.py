@@ -88,7 +88,10 @@ async def delete_in_batches(
         ]
         if ids:
             bounded = {"$and": [query, {"_id": {"$lte": ids[-1]}}]}
-            deleted += (await collection.delete_many(bounded)).deleted_count
+            went = (await collection.delete_many(bounded)).deleted_count
+            if went < len(ids):  # ids of another BSON type than the last one's: by the list
+                went += (await collection.delete_many({"_id": {"$in": ids}})).deleted_count
+            deleted += went
         if len(ids) < batch:
             return deleted
 

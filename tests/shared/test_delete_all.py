@@ -51,3 +51,18 @@ async def test_batches_take_the_lowest_ids_first_and_leave_the_rest(mongo: Clien
         assert await collection.count_documents({}) == 750
     finally:
         await mongo.drop_database(name)
+
+
+async def test_ids_of_several_types_all_go(mongo: Client) -> None:
+    """A bound on a string id matches only strings (type bracketing): numbers sorted before
+    them in the same round still go."""
+    name = tenant_db_name(f"delete-{secrets.token_hex(4)}")
+    collection = mongo[name].seen
+    await collection.insert_many(
+        [{"_id": n} for n in range(5)] + [{"_id": f"s{n}"} for n in range(5)]
+    )
+    try:
+        assert await delete_in_batches(collection, {}, batch=8) == 10
+        assert await collection.count_documents({}) == 0
+    finally:
+        await mongo.drop_database(name)
