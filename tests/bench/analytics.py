@@ -36,8 +36,9 @@ from shared.platform.delivery import Handlers
 from shared.platform.directory import TenantDirectory
 from shared.platform.metrics import ConsumerMetrics
 from shared.platform.storage import CONTROL_DB, Client, mongo_client, tenant_db_name
-from tests.bench.consumer import MIX, delete_queue, fill, left_in
+from tests.bench.consumer import MIX, fill, left_in
 from tests.bench.cpu import CpuWatch, infra_pids
+from tests.support.bus import delete_queue_and_twins
 from tests.support.infra import ROOT, amqp_url, mongodb_url
 
 TENANTS = 1_000
@@ -160,7 +161,7 @@ async def analytics_scenario(*, warm: bool) -> Row:
         left = await left_in(connection, spec)
         stored = await kept(mongo, tenants)
     finally:
-        await delete_queue(connection, spec)
+        await delete_queue_and_twins(connection, spec)
         await connection.close()
         await control.delete_many({"_id": {"$in": tenants}})
         for first in range(0, len(tenants), 50):

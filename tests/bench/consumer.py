@@ -36,6 +36,7 @@ from shared.platform.delivery import Delivery, Handlers
 from shared.platform.directory import TenantDirectory
 from shared.platform.metrics import ConsumerMetrics
 from shared.platform.storage import CONTROL_DB, mongo_client
+from tests.support.bus import delete_queue_and_twins
 from tests.support.infra import amqp_url, mongodb_url
 
 ENVELOPES = 20_000
@@ -155,7 +156,7 @@ async def run_scenario(
         if left:
             raise SystemExit(f"{name}: {left} envelopes still in the queue after draining")
     finally:
-        await delete_queue(connection, spec)
+        await delete_queue_and_twins(connection, spec)
         await connection.close()
         await tenants.delete_one({"_id": tenant})
         await mongo.close()
@@ -178,13 +179,6 @@ async def left_in(connection: aio_pika.abc.AbstractConnection, spec: QueueSpec) 
         await asyncio.sleep(0.1)
     await channel.close()
     return int(queue.declaration_result.message_count or 0)
-
-
-async def delete_queue(connection: aio_pika.abc.AbstractConnection, spec: QueueSpec) -> None:
-    channel = await connection.channel()
-    for name in (spec.name, spec.dead_letter_name, spec.retry_name):
-        await channel.queue_delete(name)
-    await channel.close()
 
 
 async def consumer_scenarios() -> list[Row]:

@@ -30,7 +30,7 @@ from shared.platform.delivery import Handlers
 from shared.platform.metrics import ConsumerMetrics
 from shared.platform.storage import Client
 from shared.wechat.errors import RateLimited
-from tests.support.bus import stays_true, wait_until
+from tests.support.bus import delete_queue_and_twins, stays_true, wait_until
 from tests.support.fakes import FakeAccounts, FakeEventSink, FakeRuleSource, FakeUnanswered, message
 
 RETRY_DELAY = 1.0
@@ -109,6 +109,5 @@ async def test_a_rate_limited_fallback_is_retried_after_the_delay_and_sent_once(
         await stays_true(lambda: len(wechat.calls) == 2, seconds=RETRY_DELAY * 1.5, what="sent")
     finally:
         await consumer.stop(1)
-        for name in (spec.name, spec.dead_letter_name, spec.retry_name):
-            await channel.queue_delete(name)
         await channel.close()
+        await delete_queue_and_twins(amqp, spec)

@@ -27,7 +27,7 @@ from shared.platform.consumer import Consumer
 from shared.platform.delivery import Delivery, Handlers, Properties
 from shared.platform.metrics import ConsumerMetrics
 from tests.support.blackhole import BlackHole
-from tests.support.bus import wait_for_depth, wait_until
+from tests.support.bus import delete_queue_and_twins, wait_for_depth, wait_until
 from tests.support.infra import amqp_url
 
 Taken = tuple[int, bool, Properties, bytes]
@@ -40,10 +40,7 @@ async def queue(amqp: AbstractConnection) -> AsyncIterator[QueueSpec]:
     await declare_queue(channel, spec)
     await channel.close()
     yield spec
-    channel = await amqp.channel()
-    for name in (spec.name, spec.dead_letter_name, spec.retry_name):
-        await channel.queue_delete(name)
-    await channel.close()
+    await delete_queue_and_twins(amqp, spec)
 
 
 async def put(amqp: AbstractConnection, queue: str, *messages: aio_pika.Message) -> None:
@@ -169,8 +166,7 @@ def test_the_link_runs_on_uvloop_as_the_services_do(infra: None) -> None:
             await wait_until(lambda: len(taken) == 1, 10, what="the delivery")
             await link.basic_ack(taken[0][0])
             await link.close()
-            for name in (spec.name, spec.dead_letter_name, spec.retry_name):
-                await channel.queue_delete(name)
+            await delete_queue_and_twins(connection, spec)
             return [body for *_, body in taken]
         finally:
             await connection.close()
@@ -225,10 +221,7 @@ async def test_a_consumer_whose_link_is_lost_reconnects_and_consumes_again(amqp)
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
-        channel = await amqp.channel()
-        for name in (spec.name, spec.dead_letter_name, spec.retry_name):
-            await channel.queue_delete(name)
-        await channel.close()
+        await delete_queue_and_twins(amqp, spec)
 
 
 async def test_confirms_resolve_and_an_unroutable_mandatory_publish_is_refused(amqp, queue):

@@ -28,7 +28,13 @@ from shared.platform.delivery import (
     RetryLater,
 )
 from shared.platform.metrics import ConsumerMetrics
-from tests.support.bus import queue_depth, stays_true, wait_for_depth, wait_until
+from tests.support.bus import (
+    delete_queue_and_twins,
+    queue_depth,
+    stays_true,
+    wait_for_depth,
+    wait_until,
+)
 
 RETRY_DELAY = 1.0  # seconds a retried message waits in the test queues' retry queue
 
@@ -77,14 +83,6 @@ async def start(
     return consumer, spec, tenant, metrics
 
 
-async def cleanup(amqp, spec: QueueSpec) -> None:
-    channel = await amqp.channel()
-    await channel.queue_delete(spec.name)
-    await channel.queue_delete(spec.dead_letter_name)
-    await channel.queue_delete(spec.retry_name)
-    await channel.close()
-
-
 def count(metrics: ConsumerMetrics, spec: QueueSpec, outcome: str) -> float:
     return metrics.messages.labels(spec.name, outcome)._value.get()
 
@@ -117,7 +115,7 @@ async def test_failures_retry_then_dead_letter_and_poison_goes_straight_there(am
         assert await queue_depth(amqp, spec.name) == 0
     finally:
         await consumer.stop(1)
-        await cleanup(amqp, spec)
+        await delete_queue_and_twins(amqp, spec)
 
 
 async def test_stop_finishes_in_flight_work_and_acks_nothing_it_did_not_finish(amqp):
@@ -138,7 +136,7 @@ async def test_stop_finishes_in_flight_work_and_acks_nothing_it_did_not_finish(a
         assert count(metrics, spec, "ack") == 1
         assert await queue_depth(amqp, spec.name) == 0
     finally:
-        await cleanup(amqp, spec)
+        await delete_queue_and_twins(amqp, spec)
 
 
 async def test_work_cut_off_at_shutdown_is_redelivered(amqp):
@@ -158,7 +156,7 @@ async def test_work_cut_off_at_shutdown_is_redelivered(amqp):
         assert count(metrics, spec, "ack") == 0
         await wait_for_depth(amqp, spec.name, 1)
     finally:
-        await cleanup(amqp, spec)
+        await delete_queue_and_twins(amqp, spec)
 
 
 async def test_declaring_twice_is_idempotent(amqp):
@@ -169,7 +167,7 @@ async def test_declaring_twice_is_idempotent(amqp):
         queue = await declare_queue(channel, spec)
         assert queue.name == spec.name
     finally:
-        await cleanup(amqp, spec)
+        await delete_queue_and_twins(amqp, spec)
 
 
 async def dead_letters(amqp, spec: QueueSpec, want: int) -> list[aio_pika.abc.AbstractMessage]:
@@ -225,7 +223,7 @@ async def test_undecodable_and_cross_tenant_envelopes_are_dead_lettered_with_the
         assert count(metrics, spec, "dead_letter") == 2
     finally:
         await consumer.stop(1)
-        await cleanup(amqp, spec)
+        await delete_queue_and_twins(amqp, spec)
 
 
 async def test_the_frame_routes_typed_payloads_by_type_and_acks_types_nobody_handles(amqp):
@@ -258,7 +256,7 @@ async def test_the_frame_routes_typed_payloads_by_type_and_acks_types_nobody_han
         assert await queue_depth(amqp, spec.dead_letter_name) == 0
     finally:
         await consumer.stop(1)
-        await cleanup(amqp, spec)
+        await delete_queue_and_twins(amqp, spec)
 
 
 async def test_retry_later_waits_out_the_retry_delay_then_the_message_is_handled(amqp):
@@ -286,7 +284,7 @@ async def test_retry_later_waits_out_the_retry_delay_then_the_message_is_handled
         assert await queue_depth(amqp, spec.dead_letter_name) == 0
     finally:
         await consumer.stop(1)
-        await cleanup(amqp, spec)
+        await delete_queue_and_twins(amqp, spec)
 
 
 async def test_retry_later_for_ever_ends_in_the_dead_letter_queue(amqp):
@@ -308,7 +306,7 @@ async def test_retry_later_for_ever_ends_in_the_dead_letter_queue(amqp):
         assert await queue_depth(amqp, spec.name) == 0
     finally:
         await consumer.stop(1)
-        await cleanup(amqp, spec)
+        await delete_queue_and_twins(amqp, spec)
 
 
 async def test_a_delivery_says_when_the_message_reached_the_process(amqp):
@@ -326,7 +324,7 @@ async def test_a_delivery_says_when_the_message_reached_the_process(amqp):
         assert before <= received <= handled
     finally:
         await consumer.stop(1)
-        await cleanup(amqp, spec)
+        await delete_queue_and_twins(amqp, spec)
 
 
 async def test_a_failing_message_in_a_batch_is_settled_alone_and_the_rest_acked_once(amqp):
@@ -360,7 +358,7 @@ async def test_a_failing_message_in_a_batch_is_settled_alone_and_the_rest_acked_
         assert await queue_depth(amqp, spec.name) == 0
     finally:
         await consumer.stop(1)
-        await cleanup(amqp, spec)
+        await delete_queue_and_twins(amqp, spec)
 
 
 async def test_no_batch_ack_passes_a_message_still_in_flight(amqp):
@@ -395,4 +393,4 @@ async def test_no_batch_ack_passes_a_message_still_in_flight(amqp):
         assert json.loads(back.body)["id"] == "ev0"
         await channel.close()
     finally:
-        await cleanup(amqp, spec)
+        await delete_queue_and_twins(amqp, spec)

@@ -16,18 +16,26 @@ from shared.platform.storage import Client, delete_all, delete_in_batches, tenan
 OVER_THE_LIMIT = 40_000  # documents: above the 32,766 one delete may match
 
 
+Collection = AsyncCollection[dict[str, object]]
+
+
 @pytest.fixture
-async def crowded(mongo: Client) -> AsyncIterator[AsyncCollection[dict[str, object]]]:
-    """OVER_THE_LIMIT old documents and one recent, in a database of its own."""
+async def scratch(mongo: Client) -> AsyncIterator[Collection]:
+    """An empty collection in a database of its own, dropped afterwards."""
     name = tenant_db_name(f"delete-{secrets.token_hex(4)}")
-    collection = mongo[name].seen
+    yield mongo[name].seen
+    await mongo.drop_database(name)
+
+
+@pytest.fixture
+async def crowded(scratch: Collection) -> Collection:
+    """OVER_THE_LIMIT old documents and one recent."""
     for first in range(0, OVER_THE_LIMIT, 10_000):
-        await collection.insert_many(
+        await scratch.insert_many(
             [{"_id": f"e{n:06d}", "day": "2026-01-01"} for n in range(first, first + 10_000)]
         )
-    await collection.insert_one({"_id": "z-recent", "day": "2026-12-01"})
-    yield collection
-    await mongo.drop_database(name)
+    await scratch.insert_one({"_id": "z-recent", "day": "2026-12-01"})
+    return scratch
 
 
 async def test_one_delete_over_the_limit_fails_whole_and_delete_all_goes_through(crowded) -> None:
@@ -41,28 +49,18 @@ async def test_one_delete_over_the_limit_fails_whole_and_delete_all_goes_through
     assert [doc["_id"] async for doc in crowded.find({})] == ["z-recent"]
 
 
-async def test_batches_take_the_lowest_ids_first_and_leave_the_rest(mongo: Client) -> None:
-    name = tenant_db_name(f"delete-{secrets.token_hex(4)}")
-    collection = mongo[name].seen
-    await collection.insert_many([{"_id": f"e{n:04d}"} for n in range(1_000)])
-    try:
-        assert await delete_in_batches(collection, {"_id": {"$lt": "e0250"}}, batch=100) == 250
-        assert await collection.find_one({}, sort=[("_id", 1)]) == {"_id": "e0250"}
-        assert await collection.count_documents({}) == 750
-    finally:
-        await mongo.drop_database(name)
+async def test_batches_take_the_lowest_ids_first_and_leave_the_rest(scratch) -> None:
+    await scratch.insert_many([{"_id": f"e{n:04d}"} for n in range(1_000)])
+
+    assert await delete_in_batches(scratch, {"_id": {"$lt": "e0250"}}, batch=100) == 250
+    assert await scratch.find_one({}, sort=[("_id", 1)]) == {"_id": "e0250"}
+    assert await scratch.count_documents({}) == 750
 
 
-async def test_ids_of_several_types_all_go(mongo: Client) -> None:
+async def test_ids_of_several_types_all_go(scratch) -> None:
     """A bound on a string id matches only strings (type bracketing): numbers sorted before
     them in the same round still go."""
-    name = tenant_db_name(f"delete-{secrets.token_hex(4)}")
-    collection = mongo[name].seen
-    await collection.insert_many(
-        [{"_id": n} for n in range(5)] + [{"_id": f"s{n}"} for n in range(5)]
-    )
-    try:
-        assert await delete_in_batches(collection, {}, batch=8) == 10
-        assert await collection.count_documents({}) == 0
-    finally:
-        await mongo.drop_database(name)
+    await scratch.insert_many([{"_id": n} for n in range(5)] + [{"_id": f"s{n}"} for n in range(5)])
+
+    assert await delete_in_batches(scratch, {}, batch=8) == 10
+    assert await scratch.count_documents({}) == 0

@@ -18,7 +18,7 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMe
 
 from shared.contracts.envelope import Envelope
 from shared.contracts.payloads import decode
-from shared.contracts.topology import declare_exchanges
+from shared.contracts.topology import QueueSpec, declare_exchanges
 
 Answer = Callable[[Envelope], dict[str, Any] | None]
 
@@ -172,3 +172,11 @@ async def wait_for_depth(connection: AbstractConnection, name: str, want: int) -
         return await queue_depth(connection, name) == want
 
     await eventually(reached, timeout=10, what=f"{name} holding {want} messages")
+
+
+async def delete_queue_and_twins(connection: AbstractConnection, spec: QueueSpec) -> None:
+    """A test's queue and its dead-letter and retry twins, on a channel of its own."""
+    channel = await connection.channel()
+    for name in (spec.name, spec.dead_letter_name, spec.retry_name):
+        await channel.queue_delete(name)
+    await channel.close()
