@@ -14,8 +14,8 @@ from shared.contracts.topology import (
     declare_queue,
     service_queues,
 )
-from tests.shared.test_consumer import cleanup, envelope, publish
-from tests.support.bus import queue_depth, wait_for_depth
+from tests.shared.test_consumer import envelope, publish
+from tests.support.bus import delete_queue_and_twins, queue_depth, wait_for_depth
 
 
 def test_replies_is_bound_to_every_event_the_gateway_waits_on_it_for():
@@ -60,4 +60,4 @@ async def test_a_view_event_reaches_analytics_but_not_replies_and_a_text_reaches
     finally:
         await channel.close()
         for spec in queues.values():
-            await cleanup(amqp, spec)
+            await delete_queue_and_twins(amqp, spec)
