@@ -32,12 +32,29 @@ if [ -z "${AMQP_URL:-}" ] && [ ! -x "$RABBIT_BIN/rabbitmq-server" ]; then
   service rabbitmq-server stop >/dev/null 2>&1 || true
 fi
 
+# FerretDB v1.24.2 as released, plus deploy/local/ferretdb/patches (see the README's
+# "FerretDB, patched"): the module is copied out of Go's cache, patched, and the launcher
+# built against the copy.
 src="$WXP_ROOT/deploy/local/ferretdb"
-src_stamp="$VAR/bin/.ferretdb-$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" | sha1sum | cut -c1-12)"
+src_stamp="$VAR/bin/.ferretdb-$(cat "$src/go.mod" "$src/go.sum" "$src/main.go" "$src"/patches/*.patch | sha1sum | cut -c1-12)"
 if [ -z "${MONGODB_URL:-}" ] && [ ! -f "$src_stamp" ]; then
   command -v go >/dev/null || { log "Go is needed to build FerretDB and was not found"; exit 1; }
-  log "building FerretDB v1.24.2 (takes about two minutes the first time)"
-  (cd "$src" && go build -mod=readonly -o "$FERRETDB_BIN" .)
+  if ! command -v patch >/dev/null; then
+    log "installing Debian's patch (to patch FerretDB's source)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends patch >/dev/null
+  fi
+  log "building FerretDB v1.24.2, patched (takes about two minutes the first time)"
+  build="$VAR/build/ferretdb"
+  rm -rf "$build" && mkdir -p "$build"
+  module="$(cd "$src" && go mod download -json github.com/FerretDB/FerretDB | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
+  [ -d "$module" ] || { log "FerretDB's module was not found in Go's cache"; exit 1; }
+  cp -R "$module" "$build/FerretDB" && chmod -R u+w "$build/FerretDB"
+  for fix in "$src"/patches/*.patch; do
+    patch -s -p1 -d "$build/FerretDB" <"$fix"
+  done
+  cp "$src/go.mod" "$src/go.sum" "$src/main.go" "$build/"
+  (cd "$build" && go mod edit -replace github.com/FerretDB/FerretDB=./FerretDB \
+    && go build -mod=readonly -o "$FERRETDB_BIN" .)
   rm -f "$VAR/bin"/.ferretdb-*
   touch "$src_stamp"
 fi
