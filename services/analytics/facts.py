@@ -8,7 +8,7 @@ envelope's ``occurred_at`` (WeChat's CreateTime).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -125,11 +125,25 @@ def to_row(fact: Fact) -> Row:
     ]
 
 
-def doc_of_row(row: Row) -> dict[str, Any]:
-    """The stored document (``Fact.to_doc``) of a row made by :func:`to_row`."""
-    doc: dict[str, Any] = dict(zip(ROW, row, strict=True))
-    doc["at"] = datetime.fromisoformat(str(doc["at"]))
-    return doc
+def fact_of_row(row: Sequence[Any]) -> Fact:
+    """The fact of a row made by :func:`to_row` (as the raw log's leaves keep them)."""
+    id_, kind, type_, at, day, hour, weekday, openid, key, via, answers, rule, bid, run = row
+    return Fact(
+        id=id_,
+        kind=kind,
+        type=type_,
+        at=datetime.fromisoformat(at),
+        day=day,
+        hour=hour,
+        weekday=weekday,
+        openid=openid,
+        key=key,
+        via=via,
+        answers=answers,
+        rule_id=rule,
+        broadcast_id=bid,
+        run_id=run,
+    )
 
 
 def fact_of(envelope: Envelope[Any], timezone: str) -> Fact | None:

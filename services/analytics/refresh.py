@@ -107,21 +107,35 @@ class Refresh:
         return row
 
     async def impacts(self) -> None:
+        """Each broadcast impact that is due, measured, published and kept. An offboarded
+        tenant's is dropped; one that fails (the broker refused it, the database blipped)
+        is logged and left due for the next round, and the others go on."""
         for due in await self.store.due_impacts(self.reports.now()):
             tenant_id = str(due["tenant_id"])
-            measured = await self.measure(
-                tenant_id, str(due["broadcast_id"]), str(due["run_id"]), due["submitted_at"]
-            )
-            payload = BroadcastImpact(
-                measured["broadcast_id"],
-                measured["run_id"],
-                measured["unfollows_24h"],
-                measured["baseline_24h"],
-                measured["lift"],
-            )
-            await self._publish(tenant_id, payload, f"{due['_id']}:impact")
-            await self.store.save_impact(tenant_id, measured)
-            await self.store.impact_done(str(due["_id"]))
+            try:
+                if await self.store.tenant(tenant_id) is None:
+                    await self.store.impact_done(str(due["_id"]))
+                    continue
+                await self.impact(tenant_id, due)
+            except Exception:
+                if stopping():
+                    raise
+                logger.exception("tenant %s: impact %s failed; next round", tenant_id, due["_id"])
+
+    async def impact(self, tenant_id: str, due: dict[str, Any]) -> None:
+        measured = await self.measure(
+            tenant_id, str(due["broadcast_id"]), str(due["run_id"]), due["submitted_at"]
+        )
+        payload = BroadcastImpact(
+            measured["broadcast_id"],
+            measured["run_id"],
+            measured["unfollows_24h"],
+            measured["baseline_24h"],
+            measured["lift"],
+        )
+        await self._publish(tenant_id, payload, f"{due['_id']}:impact")
+        await self.store.save_impact(tenant_id, measured)
+        await self.store.impact_done(str(due["_id"]))
 
     async def measure(
         self, tenant_id: str, broadcast_id: str, run_id: str, submitted: datetime

@@ -1,10 +1,16 @@
 """Where analytics keeps what it counts, per tenant (``wxp_t_{id}``).
 
-- ``analytics_events``: the raw log, one fact per envelope (types, keys, times; never a
-  message's content), ``_id`` the envelope id. The unique id makes every envelope count
-  once however often it is delivered: a redelivery's insert is a duplicate and changes
-  nothing. Every figure is computed from this log (or from a day finalized from it), so
-  there are no counters to double. Kept ``WXP_ANALYTICS_RAW_DAYS`` (35).
+- ``analytics_events``: the raw log (types, keys, times; never a message's content), in
+  *leaves*: one document per tenant, day and fold, ``{_id: "<inboxes>/<day>/<digest of
+  the facts' ids>", day, n, facts}``, the facts as rows in one JSON string (FerretDB's
+  cost is per document and per field, and a thousand tenants' facts arrive a few at a
+  time). Every figure is computed from this log (or from a day finalized from it), each
+  envelope **once, by its id, as it is read** (:meth:`AnalyticsStore.facts`): a
+  redelivery folded into a later leaf, or two replicas folding the same inboxes, changes
+  no figure, and there are no counters to double. The same facts of the same fold make
+  the same leaf id: a repeated fold is a duplicate key, nothing stored twice. Documents of
+  one fact each (``_id`` the envelope id), as versions before the leaves wrote them, are
+  read as well. Kept ``WXP_ANALYTICS_RAW_DAYS`` (35).
 - ``analytics_days``: a day's figures, written once the day is older than the raw log
   keeps (``_id`` the date; the first writer wins, later ones find it there).
 - ``analytics_readers``: each reader's latest follow event (subscribe or unsubscribe, when,
@@ -15,22 +21,22 @@
 A delivery's fact first lands in the shared inbox of its two seconds
 (``wxp_analytics.inbox_N``): the facts of concurrent deliveries, whatever their tenant,
 share one document (``GroupAppend``; the facts as rows in one JSON string), which is what
-lets one process count thousands of envelopes a second across a thousand tenants'
-databases: FerretDB's cost is per document and per field. Once no one writes to an inbox
-any more (10 s), the fold moves it to the tenants, one insert per tenant (each fact once,
-by its id: a redelivery kept twice in the inboxes is a duplicate there), and drops it.
+lets one process take thousands of envelopes a second across a thousand tenants'
+databases. Once no one writes to an inbox any more (10 s), the fold moves it to the
+tenants, one insert per tenant (a leaf per day), and drops it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING
@@ -39,10 +45,11 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from services.analytics.facts import (
     FOLLOW,
+    REPLY,
     UNFOLLOW,
     Fact,
     Row,
-    doc_of_row,
+    fact_of_row,
     latest_follows,
     to_row,
 )
@@ -66,6 +73,8 @@ FOLD_MAX_FACTS = 50_000  # inboxes waiting together move together, up to this ma
 INBOX_BATCH = 500  # facts in one inbox document at most (below the prefetch of 1,024)
 INBOX_LINGER = 0.05  # seconds a part-filled inbox document waits for more facts
 INBOX_WRITERS = 4  # inbox inserts in flight at once: the next batch need not wait
+LEAF_FACTS = 10_000  # facts in one leaf of the raw log at most (about 1.5 MB)
+FOLLOWS_LOOKED_UP = 500  # readers' stored states read in one query (FerretDB: by _id index)
 
 
 class AnalyticsStore:
@@ -118,24 +127,24 @@ class AnalyticsStore:
                 async for doc in analytics[group[-1]].find({}):
                     for tenant_id, row in _unpack(doc):
                         rows.setdefault((tenant_id, str(row[0])), row)
-            kept += await self._move(rows)
+            kept += await self._move(rows, f"{group[0][len(INBOX) :]}-{group[-1][len(INBOX) :]}")
             for name in group:
                 await analytics.drop_collection(name)
         return kept
 
-    async def _move(self, rows: dict[tuple[str, str], Row]) -> Counter[str]:
+    async def _move(self, rows: dict[tuple[str, str], Row], fold: str) -> Counter[str]:
         """Each live tenant's facts in one insert, ``FOLD_WRITERS`` tenants at a time."""
-        by_tenant: dict[str, list[Doc]] = defaultdict(list)
+        by_tenant: dict[str, list[Row]] = defaultdict(list)
         for (tenant_id, _), row in rows.items():
-            by_tenant[tenant_id].append(doc_of_row(row))
+            by_tenant[tenant_id].append(row)
         known = await self._tenants.find({"_id": {"$in": list(by_tenant)}}, {"_id": 1}).to_list()
         live = {str(doc["_id"]) for doc in known}  # offboarded meanwhile: its facts go with it
         gate = asyncio.Semaphore(FOLD_WRITERS)
         kept: Counter[str] = Counter()
 
-        async def move(tenant_id: str, batch: list[Doc]) -> None:
+        async def move(tenant_id: str, batch: list[Row]) -> None:
             async with gate:
-                kept.update(await self.keep(tenant_id, batch))
+                kept.update(await self.keep(tenant_id, batch, fold=fold))
 
         async with asyncio.TaskGroup() as moves:
             for tenant_id, batch in by_tenant.items():
@@ -143,39 +152,74 @@ class AnalyticsStore:
                     moves.create_task(move(tenant_id, batch))
         return kept
 
-    async def keep(self, tenant_id: str, batch: list[Doc]) -> Counter[str]:
-        """The facts into the tenant's raw log; answers those newly kept, by kind."""
+    async def keep(self, tenant_id: str, rows: list[Row], *, fold: str) -> Counter[str]:
+        """The facts into the tenant's raw log, as the leaves of ``fold`` (the inboxes
+        moved); answers the facts of the leaves newly written, by kind. The same fold
+        again writes the same leaves: duplicates, nothing kept twice."""
         await self.ensure_indexes(tenant_id)
-        there: set[int] = set()  # indexes of facts kept already
+        leaves = _leaves(rows, fold)
+        there: set[int] = set()  # indexes of leaves written already
         try:
-            await self._db(tenant_id, "analytics_events").insert_many(batch, ordered=False)
+            await self._db(tenant_id, "analytics_events").insert_many(leaves, ordered=False)
         except BulkWriteError as exc:
             if not only_duplicates(exc):
                 raise
             there = {int(error["index"]) for error in exc.details.get("writeErrors", [])}
-        follows = latest_follows(
-            Fact.from_doc(doc) for doc in batch if doc["kind"] in (FOLLOW, UNFOLLOW)
-        )
+        follows = latest_follows(fact_of_row(row) for row in rows if row[1] in (FOLLOW, UNFOLLOW))
         if follows:
             await self._follow(tenant_id, follows.values())
-        return Counter(str(doc["kind"]) for n, doc in enumerate(batch) if n not in there)
+        return Counter(
+            str(row[1])
+            for n, leaf in enumerate(leaves)
+            if n not in there
+            for row in json.loads(leaf["facts"])
+        )
 
     async def _follow(self, tenant_id: str, facts: Iterable[Fact]) -> None:
-        """Each reader's follow state, in one ``update`` command: a reader's latest follow
-        event wins (events may arrive out of order). A reader whose stored state is newer
-        than the fact makes its upsert a duplicate key: that fact changes nothing.
+        """Each reader's follow state: a reader's latest follow event wins (events may
+        arrive out of order). Readers with no stored state yet (most, in a fold) are
+        inserted at once; the others, and any a concurrent fold inserted meanwhile, go
+        through one conditional ``update`` command, whose statement for a reader whose
+        stored state is newer than the fact matches nothing and changes nothing."""
+        latest = {fact.openid: fact for fact in facts}
+        readers = self._db(tenant_id, "analytics_readers")
+        stored: dict[str, datetime] = {}
+        ids = list(latest)
+        for first in range(0, len(ids), FOLLOWS_LOOKED_UP):
+            looked_up = {"_id": {"$in": ids[first : first + FOLLOWS_LOOKED_UP]}}
+            async for doc in readers.find(looked_up, {"follow_at": 1}):
+                stored[str(doc["_id"])] = _utc(doc["follow_at"])
+        fresh = [fact for openid, fact in latest.items() if openid not in stored]
+        changed = [f for openid, f in latest.items() if openid in stored and stored[openid] <= f.at]
+        if fresh:
+            try:
+                states = [{"_id": fact.openid, **_follow_state(fact)} for fact in fresh]
+                await readers.insert_many(states, ordered=False)
+            except BulkWriteError as exc:
+                if not only_duplicates(exc):
+                    raise
+                raced = {int(error["index"]) for error in exc.details.get("writeErrors", [])}
+                changed += [fresh[n] for n in sorted(raced)]
+        if changed:
+            await self._follow_newer(tenant_id, changed)
+
+    async def _follow_newer(self, tenant_id: str, facts: list[Fact]) -> None:
+        """The follow state of readers stored already, where the fact is no older than
+        what is stored, in one ``update`` command (a newer stored state makes a statement's
+        upsert a duplicate key: that fact changes nothing).
 
         FerretDB stops an unordered ``update`` at its first refused statement (MongoDB
         goes on), so the statements after the first refusal are sent again: they are
         idempotent either way. pymongo's ``bulk_write`` is not used: it reads an
         ``nModified`` that FerretDB leaves out of an upsert's answer."""
-        pending = []
-        for fact in facts:
-            state: Doc = {"follow": fact.kind, "follow_at": fact.at}
-            if fact.kind == FOLLOW:  # an unsubscribe keeps the channel the reader came by
-                state["channel"] = fact.key
-            newer = {"_id": fact.openid, "follow_at": {"$lte": fact.at}}
-            pending.append({"q": newer, "u": {"$set": state}, "upsert": True})
+        pending = [
+            {
+                "q": {"_id": fact.openid, "follow_at": {"$lte": fact.at}},
+                "u": {"$set": _follow_state(fact)},
+                "upsert": True,
+            }
+            for fact in facts
+        ]
         database = self._client[tenant_db_name(tenant_id)]
         while pending:
             answer = await database.command(
@@ -192,18 +236,26 @@ class AnalyticsStore:
     async def facts(
         self, tenant_id: str, *, first_day: str, last_day: str, kinds: Sequence[str] = ()
     ) -> list[Fact]:
+        """The facts of the days from ``first_day`` to ``last_day``, each envelope once
+        (by its id) however often it was folded, in the order first read."""
+        wanted = set(kinds)
         query: Doc = {"day": {"$gte": first_day, "$lte": last_day}}
-        if kinds:
-            query["kind"] = {"$in": list(kinds)}
-        cursor = self._db(tenant_id, "analytics_events").find(query)
-        return [Fact.from_doc(doc) async for doc in cursor]
+        found: dict[str, Fact] = {}
+        async for doc in self._db(tenant_id, "analytics_events").find(query):
+            if "facts" in doc:
+                for row in json.loads(doc["facts"]):
+                    if (not wanted or row[1] in wanted) and row[0] not in found:
+                        found[row[0]] = fact_of_row(row)
+            elif (not wanted or doc["kind"] in wanted) and doc["_id"] not in found:
+                found[doc["_id"]] = Fact.from_doc(doc)  # one fact a document: before leaves
+        return list(found.values())
 
     async def answered(self, tenant_id: str, first_day: str) -> set[str]:
         """Ids of the events a reply answered, replies from ``first_day`` on."""
-        cursor = self._db(tenant_id, "analytics_events").find(
-            {"kind": "reply", "day": {"$gte": first_day}}, {"answers": 1}
+        replies = await self.facts(
+            tenant_id, first_day=first_day, last_day="9999-12-31", kinds=(REPLY,)
         )
-        return {str(doc["answers"]) async for doc in cursor if doc.get("answers")}
+        return {fact.answers for fact in replies if fact.answers}
 
     async def finalized(self, tenant_id: str, first_day: str, last_day: str) -> list[Doc]:
         cursor = self._db(tenant_id, "analytics_days").find(
@@ -316,6 +368,43 @@ class AnalyticsStore:
             {"_id": {"$gte": first_day}}
         )
         return result.deleted_count
+
+
+def _leaves(rows: list[Row], fold: str) -> list[Doc]:
+    """A tenant's facts of one fold as leaves of the raw log: one per day (split past
+    ``LEAF_FACTS``), sorted by id. A leaf's id names the fold, the day and a digest of
+    its facts' ids, so the same facts always make the same leaf, whoever folds them,
+    and other facts another (an inbox written to again after a fold dropped it)."""
+    by_day: dict[str, list[Row]] = defaultdict(list)
+    for row in sorted(rows, key=lambda row: str(row[0])):
+        by_day[str(row[4])].append(row)
+    leaves = []
+    for day, facts in sorted(by_day.items()):
+        for first in range(0, len(facts), LEAF_FACTS):
+            part = facts[first : first + LEAF_FACTS]
+            ids = hashlib.blake2b("\n".join(str(row[0]) for row in part).encode(), digest_size=8)
+            leaves.append(
+                {
+                    "_id": f"{fold}/{day}/{ids.hexdigest()}",
+                    "day": day,
+                    "n": len(part),
+                    "facts": json.dumps(part, separators=(",", ":")),
+                }
+            )
+    return leaves
+
+
+def _follow_state(fact: Fact) -> Doc:
+    """A reader's follow state from a follow fact (an unsubscribe keeps no channel: the
+    one the reader came by stays)."""
+    state: Doc = {"follow": fact.kind, "follow_at": fact.at}
+    if fact.kind == FOLLOW:
+        state["channel"] = fact.key
+    return state
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
 
 
 def _pack(entries: list[tuple[str, Row]]) -> Doc:

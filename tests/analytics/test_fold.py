@@ -1,6 +1,7 @@
 """The fold on the real database: inboxes into the tenants' raw logs, each reader's follow
 state from the latest follow event whatever order the events came in, a redelivery that
-landed in two inboxes kept once, and an offboarded tenant's facts dropped.
+landed in two inboxes counted once, a fold repeated writing nothing twice, and an
+offboarded tenant's facts dropped.
 
 The store's clock is far in the past (a random slice of it per test), so its inboxes are
 its own; another process's fold may move them too, which changes no outcome (replicas
@@ -8,14 +9,15 @@ fold the same inboxes), so only the tenants' state is checked, not what a fold m
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.analytics.facts import FOLLOW, UNFOLLOW, Fact
+from services.analytics.facts import FOLLOW, OTHER, UNFOLLOW, Fact, to_row
 from services.analytics.store import ANALYTICS_DB, INBOX, INBOX_SECONDS, AnalyticsStore
 from shared.platform.storage import CONTROL_DB, Client, tenant_db_name
 from tests.conftest import tenant_record
@@ -95,7 +97,13 @@ async def test_the_latest_follow_event_wins_within_a_fold_and_across_folds(
     }
 
 
-async def test_a_fact_in_two_inboxes_is_kept_once_and_a_gone_tenant_keeps_nothing(
+async def ids(store: AnalyticsStore, tenant_id: str) -> list[str]:
+    """The ids of the facts the raw log answers with (each once)."""
+    facts = await store.facts(tenant_id, first_day="0000-01-01", last_day="9999-12-31")
+    return sorted(fact.id for fact in facts)
+
+
+async def test_a_fact_in_two_inboxes_counts_once_and_a_gone_tenant_keeps_nothing(
     mongo: Client, tenants: list[str]
 ) -> None:
     clock = past()
@@ -108,24 +116,42 @@ async def test_a_fact_in_two_inboxes_is_kept_once_and_a_gone_tenant_keeps_nothin
     await store.record(one, fact(2, FOLLOW, "o_b", AT, "shop"))
     await mongo[CONTROL_DB].tenants.delete_one({"_id": gone})
     await store.fold(settle=-60.0)
-    events = mongo[tenant_db_name(one)].analytics_events
-    assert sorted(d["_id"] for d in await events.find({}).to_list()) == ["e1", "e2"]
+    assert await ids(store, one) == ["e1", "e2"]
     assert await mongo[tenant_db_name(gone)].analytics_events.count_documents({}) == 0
     assert await readers(mongo, one) == {"o_b": (FOLLOW, AT, "shop")}
 
 
-async def test_a_tenants_facts_count_once_by_kind_however_often_they_are_moved(
+async def test_a_redelivery_folded_later_counts_once_and_a_fold_repeated_writes_nothing(
     mongo: Client, tenants: list[str]
 ) -> None:
-    store = AnalyticsStore(mongo, clock=past())
+    clock = past()
+    store = AnalyticsStore(mongo, clock=clock)
     one = tenants[0]
-    facts = [fact(1, "interaction", "o_a", AT), fact(2, FOLLOW, "o_b", AT, "shop")]
-    first = [f.to_doc() for f in facts]
-    assert await store.keep(one, first) == {"interaction": 1, FOLLOW: 1}
-    again = [*first, fact(3, "interaction", "o_a", AT).to_doc()]
-    assert await store.keep(one, again) == {"interaction": 1}  # only e3 is new
+    e1, e2 = fact(1, "interaction", "o_a", AT), fact(2, FOLLOW, "o_b", AT, "shop")
+    await store.record(one, e1)
+    await store.record(one, e2)
+    await store.fold(settle=-60.0)
+    clock.now += 20 * INBOX_SECONDS  # folded already: the redelivery is another fold's
+    await store.record(one, e1)
+    await store.record(one, replace(fact(3, "interaction", "o_a", AT), day="2026-12-11"))
+    await store.fold(settle=-60.0)
+    assert await ids(store, one) == ["e1", "e2", "e3"]
+    day = await store.facts(one, first_day="2026-12-10", last_day="2026-12-10")
+    assert sorted(f.id for f in day) == ["e1", "e2"]  # e3 is on the 11th (its day says so)
+
+    rows = [to_row(e1), to_row(e2)]
+    assert await store.keep(one, rows, fold="7-8") == {"interaction": 1, FOLLOW: 1}
+    assert await store.keep(one, list(reversed(rows)), fold="7-8") == {}  # the same leaf
     events = mongo[tenant_db_name(one)].analytics_events
-    assert sorted(d["_id"] for d in await events.find({}).to_list()) == ["e1", "e2", "e3"]
+    leaves = await events.find({"_id": {"$regex": "^7-8/"}}).to_list()
+    assert [(leaf["_id"][:15], leaf["day"], leaf["n"]) for leaf in leaves] == [
+        ("7-8/2026-12-10/", "2026-12-10", 2)
+    ]
+    assert json.loads(leaves[0]["facts"]) == rows  # sorted by id, whatever the order given
+    # The same inboxes written to again after their fold (a late writer): another leaf.
+    late = [to_row(fact(4, "interaction", "o_c", AT))]
+    assert await store.keep(one, late, fold="7-8") == {"interaction": 1}
+    assert await ids(store, one) == ["e1", "e2", "e3", "e4"]
 
 
 async def test_an_inbox_written_one_fact_a_document_before_an_upgrade_is_folded_too(
@@ -139,6 +165,11 @@ async def test_an_inbox_written_one_fact_a_document_before_an_upgrade_is_folded_
     await inbox.insert_one({"_id": f"{one}/e1", "tenant": one, "fact": old.to_doc()})
     await store.record(one, fact(2, "interaction", "o_a", AT))  # the new kind, same inbox
     await store.fold(settle=-60.0)
-    events = mongo[tenant_db_name(one)].analytics_events
-    assert sorted(d["_id"] for d in await events.find({}).to_list()) == ["e1", "e2"]
+    assert await ids(store, one) == ["e1", "e2"]
     assert await readers(mongo, one) == {"o_a": (FOLLOW, AT, "shop")}
+    # A raw log written one fact a document (before leaves) is read with the leaves.
+    events = mongo[tenant_db_name(one)].analytics_events
+    await events.insert_many(
+        [fact(2, "interaction", "o_a", AT).to_doc(), fact(5, OTHER, "o_a", AT).to_doc()]
+    )
+    assert await ids(store, one) == ["e1", "e2", "e5"]

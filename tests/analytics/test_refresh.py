@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from prometheus_client import CollectorRegistry
 
+from services.analytics.facts import BROADCAST, Fact
 from services.analytics.figures import HealthPolicy
 from services.analytics.handlers import Intake
 from services.analytics.metrics import AnalyticsMetrics
@@ -130,6 +131,33 @@ async def test_a_broadcast_impact_is_published_a_day_after_it(harness: Harness):
     )
     [kept] = await harness.store.impacts(harness.tenant_id)
     assert kept["unfollows_24h"] == 2
+
+
+async def test_an_impact_that_fails_waits_for_the_next_round_and_a_gone_tenants_is_dropped(
+    harness: Harness, mongo: Client
+):
+    submitted = START - timedelta(hours=30)
+    due = mongo[CONTROL_DB].analytics_impacts_due
+    gone = f"gone-{secrets.token_hex(4)}"  # offboarded after its broadcast
+    await harness.store.expect_impact(f"{gone}/b0/r0", gone, broadcast(gone, submitted), START)
+    broken = f"{harness.tenant_id}/b2/r2"  # written by hand, without its submission time
+    await due.insert_one({"_id": broken, "tenant_id": harness.tenant_id, "due_at": START})
+    try:
+        await harness.take(
+            "broadcast.submitted", submitted, "", BroadcastSubmitted("b1", "r1", "all", msg_id="9")
+        )
+        await harness.refresh.impacts()
+        await wait_until(lambda: len(harness.tap.of_type("analytics.broadcast_impact")) == 1)
+        [published] = harness.tap.of_type("analytics.broadcast_impact")
+        assert published.payload.broadcast_id == "b1"  # the broken one did not stop it
+        left = await due.find({"tenant_id": {"$in": [gone, harness.tenant_id]}}).to_list()
+        assert [doc["_id"] for doc in left] == [broken]  # due again next round; gone's dropped
+    finally:
+        await due.delete_many({"_id": {"$in": [broken, f"{gone}/b0/r0"]}})
+
+
+def broadcast(tenant_id: str, at: datetime) -> Fact:
+    return Fact(f"{tenant_id}-b", BROADCAST, "broadcast.submitted", at, "2026-12-09", 0, 2, "")
 
 
 async def test_days_leaving_the_raw_log_are_finalized_first(harness: Harness):

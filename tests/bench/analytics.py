@@ -12,6 +12,7 @@ as in the service) has moved the inbox into them. The tenants are removed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 import time
@@ -65,19 +66,22 @@ def envelopes(tenants: list[str]) -> list[Envelope[Any]]:
     return made
 
 
-async def kept(mongo: Client, tenants: list[str]) -> int:
+async def kept(store: AnalyticsStore, tenants: list[str]) -> int:
+    """Facts the tenants' raw logs answer with (each envelope once, as every figure reads
+    them)."""
     counts = await asyncio.gather(
-        *(mongo[tenant_db_name(t)].analytics_events.count_documents({}) for t in tenants)
+        *(store.facts(t, first_day="0000-01-01", last_day="9999-12-31") for t in tenants)
     )
-    return sum(counts)
+    return sum(len(facts) for facts in counts)
 
 
 async def fold_until(store: AnalyticsStore, drained: asyncio.Event) -> None:
-    """The service's fold loop, until the queue is drained; then every inbox at once
-    (the service would wait for the last ones to settle)."""
+    """The service's fold loop, until the queue is drained; then, at once, every inbox
+    left (the service would wait for the last ones to settle: latency, not work)."""
     while not drained.is_set():
         await store.fold()
-        await asyncio.sleep(FOLD_PAUSE)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(drained.wait(), FOLD_PAUSE)
     await store.fold(settle=-60.0)
 
 
@@ -159,7 +163,7 @@ async def analytics_scenario(*, warm: bool) -> Row:
         folded, cpu = time.perf_counter() - started, time.process_time() - cpu
         others = infra.spent()
         left = await left_in(connection, spec)
-        stored = await kept(mongo, tenants)
+        stored = await kept(store, tenants)
     finally:
         await delete_queue_and_twins(connection, spec)
         await connection.close()
@@ -178,6 +182,7 @@ async def analytics_scenario(*, warm: bool) -> Row:
         "seconds": round(seconds, 2),
         "per_second": round(len(bodies) / seconds),
         "folded_after_seconds": round(folded, 2),
+        "sustained_per_second": round(len(bodies) / folded),
         "cpu_ms_per_envelope": round(cpu * 1000 / len(bodies), 4),
         "infra_cpu_ms_per_envelope": {
             name: round(seconds * 1000 / len(bodies), 4) for name, seconds in others.items()
@@ -193,15 +198,18 @@ def main() -> None:
         exact = row["kept"] == row["distinct"] and row["left_in_queue"] == 0
         print(
             f"{row['scenario']}: {row['envelopes']:,} envelopes ({row['distinct']:,} distinct) "
-            f"in {row['seconds']} s: {row['per_second']:,}/s, {row['cpu_ms_per_envelope']} ms "
-            f"CPU each (intake and fold); all in the raw logs after "
-            f"{row['folded_after_seconds']} s; kept {row['kept']:,} facts: "
-            f"{'exact' if exact else 'WRONG'}"
+            f"taken in {row['seconds']} s ({row['per_second']:,}/s) and all in the raw logs "
+            f"after {row['folded_after_seconds']} s: {row['sustained_per_second']:,}/s "
+            f"sustained, {row['cpu_ms_per_envelope']} ms CPU each (intake and fold); the raw "
+            f"logs answer with {row['kept']:,} facts: {'exact' if exact else 'WRONG'}"
         )
         infra = ", ".join(f"{k} {v} ms" for k, v in row["infra_cpu_ms_per_envelope"].items())
         print(f"  CPU per envelope elsewhere, until all are in the raw logs: {infra}")
-        goal = "met" if exact and row["per_second"] >= 5_000 else "NOT met"
-        print(f"  goal: >= 5,000 envelopes/s, every distinct envelope kept once: {goal}")
+        goal = "met" if exact and row["sustained_per_second"] >= 5_000 else "NOT met"
+        print(
+            "  goal: >= 5,000 envelopes/s sustained (taken and in the raw logs), every "
+            f"distinct envelope counted once: {goal}"
+        )
         rows.append(row)
     path = ROOT / "var" / "bench" / "analytics.json"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,8 +17,8 @@ from services.analytics.facts import (
     REPLY,
     UNFOLLOW,
     Fact,
-    doc_of_row,
     fact_of,
+    fact_of_row,
     latest_follows,
     to_row,
 )
@@ -267,4 +267,4 @@ def test_a_fact_travels_as_a_row_and_is_stored_as_it_would_be_without() -> None:
     )
     row = to_row(fact)
     assert all(isinstance(value, str | int | type(None)) for value in row)
-    assert doc_of_row(json.loads(json.dumps(row))) == fact.to_doc()
+    assert fact_of_row(json.loads(json.dumps(row))) == fact
