@@ -160,7 +160,9 @@ class AnalyticsStore:
         leaves = _leaves(rows, fold)
         there: set[int] = set()  # indexes of leaves written already
         try:
-            await self._db(tenant_id, "analytics_events").insert_many(leaves, ordered=False)
+            await self._db(tenant_id, "analytics_events").insert_many(
+                [leaf for leaf, _ in leaves], ordered=False
+            )
         except BulkWriteError as exc:
             if not only_duplicates(exc):
                 raise
@@ -168,12 +170,7 @@ class AnalyticsStore:
         follows = latest_follows(fact_of_row(row) for row in rows if row[1] in (FOLLOW, UNFOLLOW))
         if follows:
             await self._follow(tenant_id, follows.values())
-        return Counter(
-            str(row[1])
-            for n, leaf in enumerate(leaves)
-            if n not in there
-            for row in json.loads(leaf["facts"])
-        )
+        return sum((kinds for n, (_, kinds) in enumerate(leaves) if n not in there), Counter())
 
     async def _follow(self, tenant_id: str, facts: Iterable[Fact]) -> None:
         """Each reader's follow state: a reader's latest follow event wins (events may
@@ -370,11 +367,12 @@ class AnalyticsStore:
         return result.deleted_count
 
 
-def _leaves(rows: list[Row], fold: str) -> list[Doc]:
+def _leaves(rows: list[Row], fold: str) -> list[tuple[Doc, Counter[str]]]:
     """A tenant's facts of one fold as leaves of the raw log: one per day (split past
     ``LEAF_FACTS``), sorted by id. A leaf's id names the fold, the day and a digest of
     its facts' ids, so the same facts always make the same leaf, whoever folds them,
-    and other facts another (an inbox written to again after a fold dropped it)."""
+    and other facts another (an inbox written to again after a fold dropped it). Each
+    leaf comes with its facts' count by kind."""
     by_day: dict[str, list[Row]] = defaultdict(list)
     for row in sorted(rows, key=lambda row: str(row[0])):
         by_day[str(row[4])].append(row)
@@ -383,14 +381,13 @@ def _leaves(rows: list[Row], fold: str) -> list[Doc]:
         for first in range(0, len(facts), LEAF_FACTS):
             part = facts[first : first + LEAF_FACTS]
             ids = hashlib.blake2b("\n".join(str(row[0]) for row in part).encode(), digest_size=8)
-            leaves.append(
-                {
-                    "_id": f"{fold}/{day}/{ids.hexdigest()}",
-                    "day": day,
-                    "n": len(part),
-                    "facts": json.dumps(part, separators=(",", ":")),
-                }
-            )
+            leaf = {
+                "_id": f"{fold}/{day}/{ids.hexdigest()}",
+                "day": day,
+                "n": len(part),
+                "facts": json.dumps(part, separators=(",", ":")),
+            }
+            leaves.append((leaf, Counter(str(row[1]) for row in part)))
     return leaves
 
 

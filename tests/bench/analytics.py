@@ -44,7 +44,7 @@ from tests.support.infra import ROOT, amqp_url, mongodb_url
 
 TENANTS = 1_000
 READERS = 100_000
-ENVELOPES = 30_000
+ENVELOPES = 90_000
 REPEATED = 10  # every tenth envelope is delivered twice
 Row = dict[str, Any]
 
