@@ -91,7 +91,7 @@ class Dispatch:
             except BrokerUnavailable as exc:
                 logger.warning("keeping %s for the relay: %s", event.id, exc)
             else:
-                self.marks.add(event.id, event.tenant_id)
+                self._mark(event)
                 return
         await self.keep(event)
 
@@ -128,6 +128,12 @@ class Dispatch:
 
     async def _note_if_confirmed(self, event: Envelope[Any], pending: ConfirmPending) -> None:
         if await self._confirmed(pending):
+            self._mark(event)
+
+    def _mark(self, event: Envelope[Any]) -> None:
+        """Notes a published event for WeChat's retries of it; the platform's own events
+        (``reply.sent``, ``reply.fallback``) are never retried by WeChat: no note."""
+        if isinstance(event.payload, WeChatMessage):
             self.marks.add(event.id, event.tenant_id)
 
     @staticmethod

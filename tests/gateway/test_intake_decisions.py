@@ -420,6 +420,7 @@ async def test_deadline_passes_publishes_a_fallback_with_reason_deadline() -> No
     assert count(gw.metrics.deadline_missed) == 1
     assert count(gw.metrics.replies, "fallback") == 1
     assert gw.marks.notes[event.id].answer is None  # published, and no reply to repeat
+    assert list(gw.marks.notes) == [event.id]  # not the fallback: WeChat never retries it
     assert gw.publisher.waiting == {}
     assert gw.publisher.forgotten == [gw.publisher.sent[0].correlation_id]
 
@@ -473,6 +474,7 @@ async def test_replied_publishes_reply_sent_off_the_request_path() -> None:
     [sent] = gw.publisher.sent
     payload = decode(sent.body).payload
     assert payload == ReplySent(event_id=event.id, rule_id="r-1", via="passive")
+    assert gw.marks.notes == {}  # WeChat never retries the platform's own events: no note
 
 
 async def test_replied_without_a_rule_publishes_nothing() -> None:
