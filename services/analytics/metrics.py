@@ -19,8 +19,9 @@ class AnalyticsMetrics:
         return cls(
             events=Counter(
                 "wxp_analytics_events_total",
-                "Envelopes counted (first delivery only), by kind (follow, unfollow, "
-                "interaction, reply, broadcast, other)",
+                "Facts moved into the raw log, by kind (follow, unfollow, interaction, "
+                "reply, broadcast, other); a redelivery moved by a later fold counts again "
+                "here, never in the figures",
                 ["kind"],
                 registry=registry,
             ),

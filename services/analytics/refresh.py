@@ -65,7 +65,7 @@ class Refresh:
 
     async def fold(self) -> None:
         """Background loop: the inbox into the tenants' raw logs, as fast as it fills;
-        counts each fact when it is first kept there (so a redelivery counts nothing)."""
+        counts the facts of each leaf newly written (a fold repeated counts nothing)."""
         while True:
             for kind, kept in (await self.store.fold()).items():
                 self.metrics.events.labels(kind).inc(kept)
