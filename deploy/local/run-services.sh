@@ -37,7 +37,7 @@ Secrets for this local stack are in var/secrets.env. Next:
   curl -s localhost:${PORTS[gateway]}/metrics | grep wxp_gateway
 
 The agency console: http://127.0.0.1:${PORTS[gateway]}/console/ (sign in with WXP_ADMIN_KEY from
-var/secrets.env, or with an account's key from `wxp keys`).
+var/secrets.env, or with an account's key from \`wxp keys\`).
 
 Stop everything with: make stop
 MSG
