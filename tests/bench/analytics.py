@@ -3,10 +3,11 @@
 Fills a queue of its own with ``ENVELOPES`` envelopes of a realistic mix (readers' texts,
 VIEW, CLICK, subscribe and LOCATION events, reply receipts) over ``TENANTS`` tenants and
 ``READERS`` readers, a tenth of them delivered twice (as redeliveries are), then runs the
-real consumer frame with analytics' real intake (raw log inserts shared per tenant, the
-readers' follow state) over the tests' FerretDB until the queue is empty. Then it checks
-the raw logs hold exactly one fact per distinct envelope, once the fold (run alongside,
-as in the service) has moved the inbox into them. The tenants are removed.
+real consumer frame with analytics' real intake (the shared inboxes) and fold (the
+tenants' raw logs in leaves, the readers' follow state) over the tests' FerretDB until the
+queue is empty and every fact is in the raw logs: the sustained rate. Then it checks the
+raw logs answer, as every figure reads them, with exactly one fact per distinct envelope.
+The tenants are removed.
 """
 
 from __future__ import annotations
