@@ -233,6 +233,7 @@ async def test_every_envelope_counts_once_through_copies_and_a_kill(
     assert stored
     assert not any("价格" in text or "谢谢" in text for text in stored)  # no content kept
     await mongo.drop_database(f"wxp_t_{tenant_id}")
+    await mongo["wxp_control"].analytics_impacts_due.delete_many({"tenant_id": tenant_id})
 
 
 async def test_the_api_answers_csv_refuses_bad_ranges_and_ranks_the_overview(
