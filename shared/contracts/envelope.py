@@ -69,7 +69,9 @@ def utc_now() -> datetime:
 
 
 def iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if ts.tzinfo is not UTC:  # most are UTC already (datetime.now(UTC)): no conversion
+        ts = ts.astimezone(UTC)
+    return ts.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_iso(stamp: str) -> datetime:

@@ -4,7 +4,7 @@ format is the one DESIGN documents, and what does not fit is refused with a reas
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -15,7 +15,7 @@ from shared.contracts.broadcast_events import (
     SendTimeAdvice,
 )
 from shared.contracts.codec import DecodeError
-from shared.contracts.envelope import Envelope, EnvelopeError, announce
+from shared.contracts.envelope import Envelope, EnvelopeError, announce, iso, parse_iso
 from shared.contracts.messages import WeChatMessage
 from shared.contracts.payloads import PLATFORM_TYPES, decode
 from shared.contracts.reply import MAX_ARTICLES, Article, PassiveAnswer, Reply
@@ -170,3 +170,10 @@ def test_replies_that_break_the_contract_are_refused(spec):
         Reply.from_json(spec)
     with pytest.raises(DecodeError):
         PassiveAnswer.decode(json.dumps(spec).encode())
+
+
+def test_envelope_times_are_utc_to_the_millisecond_whatever_zone_they_come_in() -> None:
+    utc = datetime(2026, 12, 2, 9, 0, 0, 123_456, tzinfo=UTC)
+    shanghai = utc.astimezone(timezone(timedelta(hours=8)))
+    assert iso(utc) == iso(shanghai) == "2026-12-02T09:00:00.123Z"
+    assert parse_iso(iso(utc)) == utc.replace(microsecond=123_000)
