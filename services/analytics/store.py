@@ -36,12 +36,12 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from services.analytics.facts import (
     FOLLOW,
@@ -58,8 +58,9 @@ from shared.platform.storage import (
     CONTROL_DB,
     DUPLICATE_KEY,
     Client,
+    aware,
     delete_all,
-    only_duplicates,
+    insert_new,
     tenant_db_name,
 )
 
@@ -107,9 +108,9 @@ class AnalyticsStore:
         into their tenants' raw logs and sets the readers' follow state, then drops each
         inbox whole. Inboxes that wait together (a fold fell behind) move together, up to
         ``FOLD_MAX_FACTS``: the more there is to move, the more facts each tenant's insert
-        carries. Replicas may fold the same inbox at once: the outcome is the same (a fact
-        there already is a duplicate and changes nothing). Answers the facts newly kept,
-        by kind."""
+        carries. Replicas may fold the same inboxes at once: the outcome is the same (the
+        same leaves, a duplicate key for the second). Answers the facts of the leaves newly
+        written, by kind."""
         analytics = self._client[ANALYTICS_DB]
         closed = int((self._clock() - settle) // INBOX_SECONDS)
         slices = sorted(
@@ -117,19 +118,19 @@ class AnalyticsStore:
             for n in await analytics.list_collection_names()
             if n.startswith(INBOX) and n[len(INBOX) :].isdigit()
         )
-        names = [f"{INBOX}{n}" for n in slices if n < closed]
+        settled = [n for n in slices if n < closed]
         kept: Counter[str] = Counter()
-        while names:
-            group: list[str] = []
+        while settled:
+            group: list[int] = []
             rows: dict[tuple[str, str], Row] = {}  # (tenant, fact id): the fact, once
-            while names and (not group or len(rows) < FOLD_MAX_FACTS):
-                group.append(names.pop(0))
-                async for doc in analytics[group[-1]].find({}):
+            while settled and (not group or len(rows) < FOLD_MAX_FACTS):
+                group.append(settled.pop(0))
+                async for doc in analytics[f"{INBOX}{group[-1]}"].find({}):
                     for tenant_id, row in _unpack(doc):
                         rows.setdefault((tenant_id, str(row[0])), row)
-            kept += await self._move(rows, f"{group[0][len(INBOX) :]}-{group[-1][len(INBOX) :]}")
-            for name in group:
-                await analytics.drop_collection(name)
+            kept += await self._move(rows, f"{group[0]}-{group[-1]}")
+            for n in group:
+                await analytics.drop_collection(f"{INBOX}{n}")
         return kept
 
     async def _move(self, rows: dict[tuple[str, str], Row], fold: str) -> Counter[str]:
@@ -158,15 +159,8 @@ class AnalyticsStore:
         again writes the same leaves: duplicates, nothing kept twice."""
         await self.ensure_indexes(tenant_id)
         leaves = _leaves(rows, fold)
-        there: set[int] = set()  # indexes of leaves written already
-        try:
-            await self._db(tenant_id, "analytics_events").insert_many(
-                [leaf for leaf, _ in leaves], ordered=False
-            )
-        except BulkWriteError as exc:
-            if not only_duplicates(exc):
-                raise
-            there = {int(error["index"]) for error in exc.details.get("writeErrors", [])}
+        events = self._db(tenant_id, "analytics_events")
+        there = await insert_new(events, [leaf for leaf, _ in leaves])  # written already
         follows = latest_follows(fact_of_row(row) for row in rows if row[1] in (FOLLOW, UNFOLLOW))
         if follows:
             await self._follow(tenant_id, follows.values())
@@ -185,18 +179,13 @@ class AnalyticsStore:
         for first in range(0, len(ids), FOLLOWS_LOOKED_UP):
             looked_up = {"_id": {"$in": ids[first : first + FOLLOWS_LOOKED_UP]}}
             async for doc in readers.find(looked_up, {"follow_at": 1}):
-                stored[str(doc["_id"])] = _utc(doc["follow_at"])
+                stored[str(doc["_id"])] = aware(doc["follow_at"])
         fresh = [fact for openid, fact in latest.items() if openid not in stored]
         changed = [f for openid, f in latest.items() if openid in stored and stored[openid] <= f.at]
         if fresh:
-            try:
-                states = [{"_id": fact.openid, **_follow_state(fact)} for fact in fresh]
-                await readers.insert_many(states, ordered=False)
-            except BulkWriteError as exc:
-                if not only_duplicates(exc):
-                    raise
-                raced = {int(error["index"]) for error in exc.details.get("writeErrors", [])}
-                changed += [fresh[n] for n in sorted(raced)]
+            states = [{"_id": fact.openid, **_follow_state(fact)} for fact in fresh]
+            raced = await insert_new(readers, states)
+            changed += [fresh[n] for n in sorted(raced)]
         if changed:
             await self._follow_newer(tenant_id, changed)
 
@@ -398,10 +387,6 @@ def _follow_state(fact: Fact) -> Doc:
     if fact.kind == FOLLOW:
         state["channel"] = fact.key
     return state
-
-
-def _utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
 
 
 def _pack(entries: list[tuple[str, Row]]) -> Doc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -23,6 +24,11 @@ UNAVAILABLE = (ConnectionFailure,)
 DUPLICATE_KEY = 11000  # the server's code for a unique-key violation
 
 
+def aware(value: datetime) -> datetime:
+    """Stored times are UTC; a client built without ``tz_aware`` reads them naive."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def only_duplicates(error: BulkWriteError) -> bool:
     """True when every write a bulk write (``insert_many``, ``bulk_write``) refused was
     refused as a duplicate key."""
@@ -35,8 +41,10 @@ __all__ = [
     "UNAVAILABLE",
     "DuplicateKeyError",
     "PyMongoError",
+    "aware",
     "delete_all",
     "delete_in_batches",
+    "insert_new",
     "mongo_client",
     "only_duplicates",
     "ping",
@@ -105,3 +113,17 @@ async def delete_all(collection: AsyncCollection[dict[str, Any]], query: dict[st
         if "too many SQL variables" not in str(exc):
             raise
     return await delete_in_batches(collection, query)
+
+
+async def insert_new(
+    collection: AsyncCollection[dict[str, Any]], docs: list[dict[str, Any]]
+) -> set[int]:
+    """Inserts ``docs`` unordered; answers the indexes of those whose ``_id`` was there
+    already (each a duplicate key, nothing changed). Any other refusal raises."""
+    try:
+        await collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        if not only_duplicates(exc):
+            raise
+        return {int(error["index"]) for error in exc.details.get("writeErrors", [])}
+    return set()

@@ -8,13 +8,13 @@ a lease older than the policy's ``lease_seconds`` is taken to be abandoned and r
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.platform.secretbox import SecretBox
-from shared.platform.storage import DuplicateKeyError, PyMongoError
+from shared.platform.storage import DuplicateKeyError, PyMongoError, aware
 from shared.wechat.token_policy import TokenPolicy, TokenRecord, lease_is_stale
 
 logger = logging.getLogger(__name__)
@@ -22,11 +22,6 @@ logger = logging.getLogger(__name__)
 Database = AsyncDatabase[dict[str, Any]]
 TOKENS = "wechat_tokens"
 LEASES = "wechat_token_leases"
-
-
-def aware(value: datetime) -> datetime:
-    """Stored times are UTC; a client built without ``tz_aware`` reads them naive."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class TokenStore:
