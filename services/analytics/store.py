@@ -220,10 +220,16 @@ class AnalyticsStore:
             pending = pending[min(int(e["index"]) for e in errors) + 1 :]
 
     async def facts(
-        self, tenant_id: str, *, first_day: str, last_day: str, kinds: Sequence[str] = ()
+        self,
+        tenant_id: str,
+        *,
+        first_day: str = "0000-01-01",
+        last_day: str = "9999-12-31",
+        kinds: Sequence[str] = (),
     ) -> list[Fact]:
-        """The facts of the days from ``first_day`` to ``last_day``, each envelope once
-        (by its id) however often it was folded, in the order first read."""
+        """The facts of the days from ``first_day`` to ``last_day`` (all the raw log keeps,
+        by default), each envelope once (by its id) however often it was folded, in the
+        order first read."""
         wanted = set(kinds)
         query: Doc = {"day": {"$gte": first_day, "$lte": last_day}}
         found: dict[str, Fact] = {}
@@ -238,9 +244,7 @@ class AnalyticsStore:
 
     async def answered(self, tenant_id: str, first_day: str) -> set[str]:
         """Ids of the events a reply answered, replies from ``first_day`` on."""
-        replies = await self.facts(
-            tenant_id, first_day=first_day, last_day="9999-12-31", kinds=(REPLY,)
-        )
+        replies = await self.facts(tenant_id, first_day=first_day, kinds=(REPLY,))
         return {fact.answers for fact in replies if fact.answers}
 
     async def finalized(self, tenant_id: str, first_day: str, last_day: str) -> list[Doc]:
