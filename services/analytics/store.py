@@ -163,16 +163,16 @@ class AnalyticsStore:
         there = await insert_new(events, [leaf for leaf, _ in leaves])  # written already
         follows = latest_follows(fact_of_row(row) for row in rows if row[1] in (FOLLOW, UNFOLLOW))
         if follows:
-            await self._follow(tenant_id, follows.values())
+            await self._follow(tenant_id, follows)
         return sum((kinds for n, (_, kinds) in enumerate(leaves) if n not in there), Counter())
 
-    async def _follow(self, tenant_id: str, facts: Iterable[Fact]) -> None:
-        """Each reader's follow state: a reader's latest follow event wins (events may
-        arrive out of order). Readers with no stored state yet (most, in a fold) are
-        inserted at once; the others, and any a concurrent fold inserted meanwhile, go
-        through one conditional ``update`` command, whose statement for a reader whose
-        stored state is newer than the fact matches nothing and changes nothing."""
-        latest = {fact.openid: fact for fact in facts}
+    async def _follow(self, tenant_id: str, latest: dict[str, Fact]) -> None:
+        """Each reader's follow state from ``latest`` (``latest_follows``: by openid, the
+        reader's latest follow event of the fold; events may arrive out of order). Readers
+        with no stored state yet (most, in a fold) are inserted at once; the others, and any
+        a concurrent fold inserted meanwhile, go through one conditional ``update`` command,
+        whose statement for a reader whose stored state is newer than the fact matches
+        nothing and changes nothing."""
         readers = self._db(tenant_id, "analytics_readers")
         stored: dict[str, datetime] = {}
         ids = list(latest)
