@@ -1,6 +1,13 @@
 """Getting an accepted event onto the bus: published with the broker's confirm, or kept
 in the outbox for the relay when the broker does not confirm. Once anything is kept, new
-events queue behind it (through the relay), so each reader's order holds."""
+events queue behind it (through the relay), so each reader's order holds.
+
+The ``reply.sent`` receipts of passive replies go off the request path, gathered for
+``RECEIPT_LINGER`` into one bundle (``shared/contracts/bundle.py``): one quorum-queue
+message and one delivery to analytics for many receipts, where each used to cost as much
+as the reader's message itself. A bundle the broker does not confirm goes again one
+receipt at a time, through the outbox when it must; analytics counts a receipt once
+whichever way it came."""
 
 from __future__ import annotations
 
@@ -18,13 +25,17 @@ from services.gateway.ports import Marks, Outbox, Publisher
 from shared.contracts.envelope import Envelope
 from shared.contracts.messages import WeChatMessage
 from shared.contracts.reply import PassiveAnswer
-from shared.contracts.reply_events import fallback_of, reply_sent
+from shared.contracts.reply_events import ReplySent, fallback_of, reply_sent
 from shared.platform.bus import BrokerUnavailable
 from shared.platform.publisher import ConfirmPending
 
 logger = logging.getLogger(__name__)
 # How long a late confirm is still awaited; the hold on its kept event lasts as long.
 LATE_CONFIRM_WAIT = 10.0
+# How long passive receipts gather before they go as one bundle (off the request path; a
+# gateway that dies holds at most this much of them), and the most one bundle carries.
+RECEIPT_LINGER = 0.02
+MAX_RECEIPTS = 256
 
 
 @dataclass(slots=True)
@@ -73,6 +84,8 @@ class Dispatch:
     bounded: Bounded = field(default_factory=Bounded)
     backlog: Backlog = field(default_factory=Backlog)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _receipts: list[Envelope[ReplySent]] = field(default_factory=list)
+    _gathering: bool = False  # a task is sending the receipts
 
     async def publish(self, event: Envelope[Any], **reply_request: Any) -> None:
         """Publishes and waits for the confirm; raises BrokerUnavailable."""
@@ -162,11 +175,50 @@ class Dispatch:
             logger.error("no fallback reply for %s: %s", event.id, exc)
 
     def replied(self, event: Envelope[WeChatMessage], answer: PassiveAnswer) -> None:
-        """The passive reply went back to WeChat: say so on the bus (off the request path)."""
+        """The passive reply went back to WeChat: say so on the bus (off the request path,
+        with the other receipts of the next ``RECEIPT_LINGER``)."""
         if answer.rule_id is None:
             return
         sent = reply_sent(event, rule_id=answer.rule_id, via="passive", at=datetime.now(UTC))
-        self._watch(self.publish_or_keep(sent))
+        self._receipts.append(sent)
+        if not self._gathering:
+            self._gathering = True
+            self._watch(self._send_receipts())
+
+    async def _send_receipts(self) -> None:
+        """Waits ``RECEIPT_LINGER`` for company, then sends what gathered, and what gathers
+        while that is confirmed, until none is left."""
+        try:
+            while self._receipts:
+                await asyncio.sleep(RECEIPT_LINGER)
+                while self._receipts:
+                    bundle = self._receipts[:MAX_RECEIPTS]
+                    del self._receipts[:MAX_RECEIPTS]
+                    await self._publish_receipts(bundle)
+        finally:
+            self._gathering = False
+
+    async def _publish_receipts(self, bundle: list[Envelope[ReplySent]]) -> None:
+        if not self.backlog.queuing:
+            started = time.perf_counter()
+            try:
+                await self.publisher.publish_bundle(bundle)
+            except ConfirmPending as pending:
+                confirmed = await self._confirmed(pending)
+            except BrokerUnavailable as exc:
+                logger.warning("%d receipts not published together (%s)", len(bundle), exc)
+                confirmed = False
+            else:
+                confirmed = True
+                self.metrics.publish_latency.observe(time.perf_counter() - started)
+            if confirmed:
+                self.metrics.child(self.metrics.published, "direct").inc(len(bundle))
+                return
+        for receipt in bundle:  # one at a time, each published or kept
+            try:
+                await self.publish_or_keep(receipt)
+            except BrokerUnavailable as exc:
+                logger.error("reply.sent %s lost: %s", receipt.id, exc)
 
     async def drain(self) -> None:
         """Waits for the reply.sent events still being published and the late confirms

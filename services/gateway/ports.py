@@ -4,7 +4,7 @@ stores and publisher implement them, and the unit tests' in-memory fakes do too.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -51,7 +51,10 @@ class Publisher(Protocol):
         headers: Mapping[str, Any] | None = None,
         correlation_id: str | None = None,
         confirm_timeout: float | None = None,
+        content_type: str = "application/json",
     ) -> None: ...
+
+    async def publish_bundle(self, members: Sequence[Envelope[Any]]) -> None: ...
 
     def expect_reply(self, correlation_id: str) -> asyncio.Future[bytes]: ...
     def forget(self, correlation_id: str) -> None: ...

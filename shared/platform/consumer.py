@@ -12,6 +12,14 @@ the typed envelope before any handler runs. Then:
   ``delivery_limit`` such retries, dead-letter: ``retries_exhausted``); raises anything
   else: back to the queue at once, until the queue's delivery limit dead-letters it.
 
+A bundle (``shared/contracts/bundle.py``: envelopes of one type in one message) is taken
+apart, and each member goes through the same steps at once, as if it had come alone, with
+one difference: a member whose handler raises anything but Reject goes alone to the retry
+queue (a bundle sent back whole would bring every member back, and the queue's delivery
+limit would dead-letter them all for one). The bundle is acked once every member is
+handled, dead-lettered or waiting in the retry queue; bytes that are not a bundle go to
+the dead-letter queue whole.
+
 What is acked (handled, dropped, ignored) is acked in batches (``acks.py``): one
 ``multiple=True`` ack per turn of the flusher, never past a message still in flight, so a
 failing message is still settled alone. The prefetch bounds the messages in flight.
@@ -24,16 +32,19 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import Any
 
 from aio_pika.abc import AbstractConnection
 
-from shared.contracts.envelope import EnvelopeError
+from shared.contracts.bundle import BUNDLE_CONTENT_TYPE, decode_bundle
+from shared.contracts.envelope import Envelope, EnvelopeError
 from shared.contracts.payloads import decode
 from shared.contracts.topology import QueueSpec, declare_queue
 from shared.platform.acks import BatchAcks
 from shared.platform.amqp_link import AmqpLink, link_beside
 from shared.platform.delivery import (
     Handlers,
+    Member,
     Properties,
     Received,
     Reject,
@@ -44,7 +55,8 @@ from shared.platform.detours import Detours
 from shared.platform.metrics import ConsumerMetrics
 
 logger = logging.getLogger(__name__)
-BATCHED = frozenset({"ack", "dropped", "ignored"})  # outcomes the frame acks in batches
+BUNDLE, BUNDLE_BACK = "bundle", "bundle_back"  # a bundle's own outcome: its members count
+BATCHED = frozenset({"ack", "dropped", "ignored", BUNDLE})  # outcomes the frame acks in batches
 
 
 class Consumer:
@@ -149,19 +161,49 @@ class Consumer:
             self._inflight -= 1
             if self._inflight == 0:
                 self._idle.set()
+        if outcome not in (BUNDLE, BUNDLE_BACK):
+            self._count(outcome)
+        self._latency.observe(time.perf_counter() - started)
+
+    def _count(self, outcome: str) -> None:
         counted = self._counted.get(outcome)
         if counted is None:
             counted = self._counted[outcome] = self._metrics.messages.labels(
                 self.spec.name, outcome
             )
         counted.inc()
-        self._latency.observe(time.perf_counter() - started)
 
     async def _handle(self, message: Received, received: float) -> str:
+        if message.content_type == BUNDLE_CONTENT_TYPE:
+            return await self._handle_bundle(message, received)
         try:
             envelope = decode(message.body)
         except EnvelopeError as exc:
             return await self._detours.dead_letter(message, exc.reason, str(exc))
+        return await self._handle_envelope(message, envelope, received)
+
+    async def _handle_bundle(self, bundle: Received, received: float) -> str:
+        try:
+            envelopes = decode_bundle(bundle.body)
+        except EnvelopeError as exc:
+            return await self._detours.dead_letter(bundle, exc.reason, str(exc))
+        members = [Member(bundle, envelope) for envelope in envelopes]
+        outcomes = await asyncio.gather(
+            *(
+                self._handle_envelope(member, envelope, received)
+                for member, envelope in zip(members, envelopes, strict=True)
+            )
+        )
+        for outcome in outcomes:
+            self._count(outcome)
+        if any(member.returned for member in members):  # a detour's publish failed
+            await bundle.nack(requeue=True)
+            return BUNDLE_BACK
+        return BUNDLE
+
+    async def _handle_envelope(
+        self, message: Received, envelope: Envelope[Any], received: float
+    ) -> str:
         if self._tenant_exists is not None and not await self._tenant_exists(envelope.tenant_id):
             logger.info("dropping event %s of deleted tenant %s", envelope.id, envelope.tenant_id)
             return "dropped"
@@ -175,7 +217,10 @@ class Consumer:
             return await self._detours.dead_letter(message, "rejected", why)
         except RetryLater as exc:
             return await self._detours.retry_later(message, f"event {envelope.id}: {exc}")
-        except Exception:
+        except Exception as exc:
+            if isinstance(message, Member):  # alone, so its bundle's others are not held back
+                logger.exception("event %s of a bundle failed on %s", envelope.id, self.spec.name)
+                return await self._detours.retry_later(message, f"event {envelope.id}: {exc!r}")
             logger.exception(
                 "event %s failed on %s; returning it to the queue", envelope.id, self.spec.name
             )

@@ -92,6 +92,33 @@ class Received:
             await self._link.basic_publish(body, routing_key=self.reply_to, properties=properties)
 
 
+class Member(Received):
+    """One envelope of a bundle (``shared/contracts/bundle.py``), handled as if it had come
+    alone: the same headers, its own body and id. The broker holds only the bundle, so a
+    member's ack waits for the bundle's; a detour publishes a copy of the member alone;
+    and a member sent back (``nack``) sends the whole bundle back, every member with it
+    (each is handled idempotently, so the others count once all the same)."""
+
+    __slots__ = ("returned",)
+
+    def __init__(self, bundle: Received, envelope: Envelope[Any]) -> None:
+        properties = Properties(
+            message_id=envelope.id,
+            content_type="application/json",
+            headers=bundle._properties.headers,
+        )
+        super().__init__(
+            bundle._link, bundle.delivery_tag, bundle.redelivered, properties, envelope.to_bytes()
+        )
+        self.returned = False
+
+    async def ack(self) -> None:
+        return None  # with the bundle
+
+    async def nack(self, *, requeue: bool = True) -> None:
+        self.returned = True
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery(Generic[P]):
     """One decoded message as a handler sees it."""

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aio_pika.abc import AbstractConnection
 from pamqp.commands import Basic
 
+from shared.contracts.bundle import (
+    BUNDLE_CONTENT_TYPE,
+    bundle_id,
+    bundle_routing_key,
+    encode_bundle,
+)
 from shared.contracts.envelope import Envelope
 from shared.contracts.topology import QueueSpec, declare_exchanges, declare_queue
 from shared.platform.amqp_link import AmqpLink, link_beside
@@ -82,6 +88,16 @@ class EventPublisher:
             correlation_id=correlation_id,
         )
 
+    async def publish_bundle(self, members: Sequence[Envelope[Any]]) -> None:
+        """Publishes envelopes of one type as one message (``shared/contracts/bundle.py``)
+        and waits for the broker's confirm; raises BrokerUnavailable (ConfirmPending)."""
+        await self.publish_raw(
+            encode_bundle(members),
+            routing_key=bundle_routing_key(members[0].type),
+            message_id=bundle_id(members),
+            content_type=BUNDLE_CONTENT_TYPE,
+        )
+
     async def publish_raw(
         self,
         body: bytes,
@@ -91,6 +107,7 @@ class EventPublisher:
         headers: Mapping[str, Any] | None = None,
         correlation_id: str | None = None,
         confirm_timeout: float | None = None,
+        content_type: str = "application/json",
     ) -> None:
         """``mandatory``: a message no queue takes is refused (BrokerUnavailable), as one
         the broker nacks. A confirm later than the timeout raises ConfirmPending."""
@@ -99,7 +116,7 @@ class EventPublisher:
             raise BrokerUnavailable("no broker link")
         properties = Properties(
             message_id=message_id,
-            content_type="application/json",
+            content_type=content_type,
             delivery_mode=PERSISTENT,
             headers=dict(headers) if headers else None,
             correlation_id=correlation_id,

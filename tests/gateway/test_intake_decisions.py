@@ -17,11 +17,13 @@ from services.gateway.bounded import Bounded
 from services.gateway.dispatch import Dispatch
 from services.gateway.intake import Intake, Replay, RetryLater, replay_decision
 from services.gateway.metrics import GatewayMetrics
+from shared.contracts.bundle import BUNDLE_CONTENT_TYPE, decode_bundle
 from shared.contracts.envelope import REPLY_DEADLINE_HEADER, Envelope
 from shared.contracts.payloads import decode
 from shared.contracts.reply import PassiveAnswer, Reply
 from shared.contracts.reply_events import ReplyFallback, ReplySent
 from shared.platform.bus import BrokerUnavailable
+from tests.support.bus import wait_until
 from tests.support.fakes import (
     FakeDedup,
     FakeMarks,
@@ -463,18 +465,62 @@ async def test_an_undecodable_reply_body_is_treated_as_none(body: bytes) -> None
 # --- reply.sent, off the request path ------------------------------------------------
 
 
-async def test_replied_publishes_reply_sent_off_the_request_path() -> None:
+async def test_replied_publishes_the_receipts_together_off_the_request_path() -> None:
     gw = gateway()
-    event = message()
+    events = [message(f"m{n}", tenant=f"t{n % 2}") for n in range(3)]
 
-    gw.dispatch.replied(event, ANSWER)
+    for event in events:
+        gw.dispatch.replied(event, ANSWER)
     assert gw.publisher.sent == []  # not yet: the webhook answers first
     await gw.dispatch.drain()
 
-    [sent] = gw.publisher.sent
-    payload = decode(sent.body).payload
-    assert payload == ReplySent(event_id=event.id, rule_id="r-1", via="passive")
+    [bundle] = gw.publisher.sent  # one message for the three, across tenants
+    assert (bundle.content_type, bundle.routing_key) == (BUNDLE_CONTENT_TYPE, "_bundle.reply.sent")
+    receipts = decode_bundle(bundle.body)
+    assert [r.payload for r in receipts] == [
+        ReplySent(event_id=event.id, rule_id="r-1", via="passive") for event in events
+    ]
+    assert [(r.id, r.tenant_id) for r in receipts] == [
+        (f"{event.id}-sent", event.tenant_id) for event in events
+    ]
+    assert count(gw.metrics.published, "direct") == 3
     assert gw.marks.notes == {}  # WeChat never retries the platform's own events: no note
+
+
+async def test_receipts_arriving_while_a_bundle_is_confirmed_go_in_the_next() -> None:
+    gw = gateway()
+    gw.publisher.late = True  # each publish waits for its confirm until told
+    gw.dispatch.replied(message("m1"), ANSWER)
+    await wait_until(lambda: len(gw.publisher.pending) == 1, timeout=2)
+    gw.dispatch.replied(message("m2"), ANSWER)
+    gw.dispatch.replied(message("m3"), ANSWER)
+    gw.publisher.pending[0].set_result(None)
+    await wait_until(lambda: len(gw.publisher.pending) == 2, timeout=2)
+    gw.publisher.pending[1].set_result(None)
+    await gw.dispatch.drain()
+
+    bundles = [[r.id for r in decode_bundle(sent.body)] for sent in gw.publisher.sent]
+    assert bundles == [["m1-sent"], ["m2-sent", "m3-sent"]]
+    assert gw.outbox.ids == []
+
+
+async def test_a_bundle_the_broker_refuses_goes_again_one_receipt_at_a_time() -> None:
+    gw = gateway()
+    gw.publisher.late = True
+    gw.dispatch.replied(message("m1"), ANSWER)
+    gw.dispatch.replied(message("m2"), ANSWER)
+    await wait_until(lambda: len(gw.publisher.pending) == 1, timeout=2)
+    gw.publisher.late = False
+    gw.publisher.pending[0].set_exception(BrokerUnavailable("nacked"))
+    await gw.dispatch.drain()
+
+    bundle, *alone = gw.publisher.sent
+    assert bundle.content_type == BUNDLE_CONTENT_TYPE
+    assert [sent.message_id for sent in alone] == ["m1-sent", "m2-sent"]
+    assert [decode(sent.body).payload for sent in alone] == [
+        ReplySent(event_id=event_id, rule_id="r-1", via="passive") for event_id in ("m1", "m2")
+    ]
+    assert gw.outbox.ids == []
 
 
 async def test_replied_without_a_rule_publishes_nothing() -> None:

@@ -14,8 +14,10 @@ import aio_pika
 from prometheus_client import CollectorRegistry
 
 from shared.contracts.broadcast_events import BroadcastImpact
+from shared.contracts.bundle import BUNDLE_CONTENT_TYPE, encode_bundle
 from shared.contracts.envelope import Envelope, announce
 from shared.contracts.messages import WeChatMessage
+from shared.contracts.payloads import decode
 from shared.contracts.reply_events import ReplyFallback, ReplySent, reply_sent
 from shared.contracts.topology import EVENTS_EXCHANGE, QueueSpec, declare_queue
 from shared.platform.consumer import Consumer
@@ -393,4 +395,109 @@ async def test_no_batch_ack_passes_a_message_still_in_flight(amqp):
         assert json.loads(back.body)["id"] == "ev0"
         await channel.close()
     finally:
+        await delete_queue_and_twins(amqp, spec)
+
+
+# --- bundles: several envelopes in one message -----------------------------------------
+
+
+async def publish_bundle(amqp, spec: QueueSpec, body: bytes) -> None:
+    """A bundle straight into the test's queue (the default exchange): bundles travel
+    under the shared ``_bundle`` routing keys, which other tests' gateways use too."""
+    channel = await amqp.channel(publisher_confirms=True)
+    await channel.default_exchange.publish(
+        aio_pika.Message(
+            body,
+            content_type=BUNDLE_CONTENT_TYPE,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        ),
+        spec.name,
+        mandatory=True,
+    )
+    await channel.close()
+
+
+async def test_a_bundle_is_handled_member_by_member_and_acked_once(amqp):
+    sent: list[ReplySent] = []
+
+    async def on_sent(delivery: Delivery[ReplySent]) -> None:
+        sent.append(delivery.envelope.payload)
+
+    consumer, spec, tenant, metrics = await start(
+        amqp, None, handlers=Handlers().on(ReplySent, on_sent)
+    )
+    try:
+        when = datetime(2026, 1, 1, tzinfo=UTC)
+        receipts = [
+            reply_sent(envelope(tenant, n), rule_id=f"r{n}", via="passive", at=when)
+            for n in range(5)
+        ]
+        await publish_bundle(amqp, spec, encode_bundle(receipts))
+        await wait_until(lambda: count(metrics, spec, "ack") == 5, timeout=10)
+        assert sorted(s.rule_id for s in sent) == ["r0", "r1", "r2", "r3", "r4"]
+        await wait_for_depth(amqp, spec.name, 0)
+        await stays_true(lambda: len(sent) == 5, seconds=0.3, what="each member handled once")
+    finally:
+        await consumer.stop(1)
+        await delete_queue_and_twins(amqp, spec)
+
+
+async def test_a_bundles_failing_members_go_alone_and_the_others_are_not_handled_again(amqp):
+    attempts: dict[str, int] = {}
+
+    async def handler(delivery: Delivery) -> None:
+        event_id = delivery.envelope.id
+        attempts[event_id] = attempts.get(event_id, 0) + 1
+        n = delivery.envelope.payload.fields["n"]
+        if n == 1:
+            raise Reject("never valid")
+        if n == 2 and attempts[event_id] == 1:
+            raise RuntimeError("once")
+        if n == 3 and attempts[event_id] == 1:
+            raise RetryLater("not now")
+
+    consumer, spec, tenant, metrics = await start(amqp, handler, delivery_limit=3)
+    try:
+        bundle = [envelope(tenant, n) for n in range(4)]
+        await publish_bundle(amqp, spec, encode_bundle(bundle))
+        await wait_until(lambda: attempts.get("ev2") == 2 and attempts.get("ev3") == 2, timeout=15)
+        [dead] = await dead_letters(amqp, spec, 1)
+        assert dead.content_type == "application/json"  # the member alone, not the bundle
+        assert decode(dead.body) == bundle[1]
+        assert str(dead.headers[DEAD_LETTER_REASON]).startswith("rejected")
+        assert attempts == {"ev0": 1, "ev1": 1, "ev2": 2, "ev3": 2}
+        assert count(metrics, spec, "retry") == 2
+        assert count(metrics, spec, "ack") == 3  # ev0 in the bundle, ev2 and ev3 alone
+        await wait_for_depth(amqp, spec.name, 0)
+        assert await queue_depth(amqp, spec.retry_name) == 0
+    finally:
+        await consumer.stop(1)
+        await delete_queue_and_twins(amqp, spec)
+
+
+async def test_bytes_that_are_no_bundle_are_dead_lettered_whole(amqp):
+    handled: list[str] = []
+
+    async def handler(delivery: Delivery) -> None:
+        handled.append(delivery.envelope.id)
+
+    consumer, spec, tenant, metrics = await start(amqp, handler)
+    try:
+        text_and_receipt = [
+            envelope(tenant, 0).to_bytes(),
+            reply_sent(
+                envelope(tenant, 0), rule_id="r", via="passive", at=datetime.now(UTC)
+            ).to_bytes(),
+        ]
+        for body in (b"[]", b"{}", b"[" + b",".join(text_and_receipt) + b"]", b"\xff["):
+            await publish_bundle(amqp, spec, body)
+        reasons = [
+            str(m.headers[DEAD_LETTER_REASON]).split(":")[0]
+            for m in await dead_letters(amqp, spec, 4)
+        ]
+        assert reasons == ["undecodable"] * 4
+        assert count(metrics, spec, "dead_letter") == 4
+        assert handled == []
+    finally:
+        await consumer.stop(1)
         await delete_queue_and_twins(amqp, spec)

@@ -1,6 +1,7 @@
 """A test peer on the real broker: a tap that records what the gateway published
 and, when given ``answer``, replies to passive-reply requests like the replies
-service does (after ``delay`` seconds).
+service does (after ``delay`` seconds). It takes bundles apart (``shared/contracts/
+bundle.py``) and keeps the members its keys name, as a consumer bound to them would.
 
 And the one polling loop every test awaits effects with: ``eventually`` / ``wait_until``
 (something happens within a bound) and ``continually`` / ``stays_true`` (nothing
@@ -16,6 +17,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
 
+from shared.contracts.bundle import BUNDLE_CONTENT_TYPE, BUNDLE_TENANT, decode_bundle
 from shared.contracts.envelope import Envelope
 from shared.contracts.payloads import decode
 from shared.contracts.topology import QueueSpec, declare_exchanges
@@ -25,8 +27,14 @@ Answer = Callable[[Envelope], dict[str, Any] | None]
 
 class Tap:
     def __init__(
-        self, channel: AbstractChannel, queue: AbstractQueue, answer: Answer | None, delay: float
+        self,
+        channel: AbstractChannel,
+        queue: AbstractQueue,
+        answer: Answer | None,
+        delay: float,
+        keys: list[str],
     ) -> None:
+        self.keys = keys
         self.channel = channel
         self.queue = queue
         self.answer = answer
@@ -52,7 +60,8 @@ class Tap:
         )
         for key in keys:
             await queue.bind(exchange, routing_key=key)
-        tap = cls(channel, queue, answer, delay)
+            await queue.bind(exchange, routing_key=f"{BUNDLE_TENANT}.{key.partition('.')[2]}")
+        tap = cls(channel, queue, answer, delay, keys)
         await queue.consume(tap._on_message, no_ack=True)
         return tap
 
@@ -60,6 +69,12 @@ class Tap:
         return [e for e in self.events if e.type == kind]
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        if message.content_type == BUNDLE_CONTENT_TYPE:
+            members = decode_bundle(message.body)
+            self.events += [
+                m for m in members if any(topic_match(k, m.routing_key) for k in self.keys)
+            ]
+            return
         envelope = decode(message.body)
         self.events.append(envelope)
         if message.reply_to and self.answer is not None:
@@ -83,6 +98,20 @@ class Tap:
             task.cancel()
         await self.queue.delete(if_unused=False, if_empty=False)
         await self.channel.close()
+
+
+def topic_match(pattern: str, key: str) -> bool:
+    """Whether a topic exchange routes ``key`` to a binding of ``pattern`` (``*``: one
+    word, ``#``: any number)."""
+
+    def match(words: list[str], parts: list[str]) -> bool:
+        if not words:
+            return not parts
+        if words[0] == "#":
+            return any(match(words[1:], parts[i:]) for i in range(len(parts) + 1))
+        return bool(parts) and words[0] in ("*", parts[0]) and match(words[1:], parts[1:])
+
+    return match(pattern.split("."), key.split("."))
 
 
 STEP = 0.05  # seconds between two looks

@@ -7,7 +7,7 @@ the real one does (``ConnectionFailure`` for a database that is away,
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +17,12 @@ from pymongo.errors import AutoReconnect
 from services.gateway.marks import Published
 from services.gateway.outbox import Claimed, Kept
 from services.replies.matching import RuleSet
+from shared.contracts.bundle import (
+    BUNDLE_CONTENT_TYPE,
+    bundle_id,
+    bundle_routing_key,
+    encode_bundle,
+)
 from shared.contracts.envelope import Envelope, iso
 from shared.contracts.messages import WeChatMessage
 from shared.contracts.reply import PassiveAnswer
@@ -184,6 +190,7 @@ class Confirmed:
     headers: Mapping[str, Any]
     correlation_id: str | None
     confirm_timeout: float | None
+    content_type: str = "application/json"
 
 
 @dataclass
@@ -226,6 +233,14 @@ class FakePublisher:
             correlation_id=correlation_id,
         )
 
+    async def publish_bundle(self, members: Sequence[Envelope[Any]]) -> None:
+        await self.publish_raw(
+            encode_bundle(members),
+            routing_key=bundle_routing_key(members[0].type),
+            message_id=bundle_id(members),
+            content_type=BUNDLE_CONTENT_TYPE,
+        )
+
     async def publish_raw(
         self,
         body: bytes,
@@ -235,13 +250,22 @@ class FakePublisher:
         headers: Mapping[str, Any] | None = None,
         correlation_id: str | None = None,
         confirm_timeout: float | None = None,
+        content_type: str = "application/json",
     ) -> None:
         if self.confirms is not None:
             if self.confirms <= 0:
                 raise BrokerUnavailable(f"publish of {message_id} not confirmed")
             self.confirms -= 1
         self.sent.append(
-            Confirmed(routing_key, message_id, body, headers or {}, correlation_id, confirm_timeout)
+            Confirmed(
+                routing_key,
+                message_id,
+                body,
+                headers or {},
+                correlation_id,
+                confirm_timeout,
+                content_type,
+            )
         )
         if self.late:
             confirm: asyncio.Future[None] = asyncio.get_running_loop().create_future()
