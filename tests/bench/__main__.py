@@ -7,7 +7,11 @@ requests (see probes.py, cycle.lua, http_load.py), after a short warm-up:
 * ``peer``: wechatpy inline (tests.bench.peer), the anchor every ratio is taken against;
 * ``gateway-events``: the real stack, VIEW events (published, no reply wait);
 * ``gateway-text``: the real stack, text messages answered by a real keyword rule in the
-  real replies service (a passive reply).
+  real replies service (a passive reply);
+* ``events-paced``, ``text-paced``: the same two at a set rate, the issue's goal rate
+  (0.35× and 0.25× the peer's req/s in this run): each connection pauses between an
+  answer and its next request, so the p50/p99 are those a reader meets at that load,
+  where the saturated runs' are 32 connections ÷ the rate (Little's law).
 
 The stack is the four services as processes on the tests' virtual host with a queue
 prefix of their own (stack.py). A tap counts the accepted events on the bus (tap.py).
@@ -33,7 +37,17 @@ from aiohttp import ClientSession
 from tests.bench.cpu import CpuWatch, infra_pids
 from tests.bench.http_load import Load, run_wrk
 from tests.bench.probes import build_probes, new_account, write_pool
-from tests.bench.report import EVENTS, PEER, TEXT, Row, print_tables, write_json
+from tests.bench.report import (
+    EVENTS,
+    EVENTS_PACED,
+    GOAL_RATES,
+    PEER,
+    TEXT,
+    TEXT_PACED,
+    Row,
+    print_tables,
+    write_json,
+)
 from tests.bench.stack import REPLY, Stack, gateway_counters, running, spawn, whole_stack
 from tests.bench.tap import BusTap
 from tests.support.bus import eventually
@@ -101,9 +115,10 @@ async def gateway_scenario(
     workdir: Path,
     serials: Iterator[int],
 ) -> Row:
-    warm = build_probes(stack.accounts, sample, WARMUP_POOL, serials)
     probes = build_probes(stack.accounts, sample, size, serials)
-    await run_wrk(stack.gateway, write_pool(workdir / f"{key}.warm", warm), WARMUP)
+    if load.think_ms == 0:  # the paced runs follow the saturated ones: the stack is warm
+        warm = build_probes(stack.accounts, sample, WARMUP_POOL, serials)
+        await run_wrk(stack.gateway, write_pool(workdir / f"{key}.warm", warm), WARMUP)
     await tap.queue.purge()
     pool = write_pool(workdir / f"{key}.pool", probes)
     before = await gateway_counters(stack.gateway)
@@ -128,13 +143,18 @@ async def gateway_scenarios(
         tap = await BusTap.open(stack.connection, f"{stack.prefix}.tap", keys)
         try:
             await replies_answer(stack)
+            paced = {
+                key: Load.paced(GOAL_RATES[key] * peer_rps, load.seconds) for key in GOAL_RATES
+            }
             plan = (
-                (EVENTS, "gateway, VIEW events (no reply wait)", "event:VIEW"),
-                (TEXT, "gateway, text -> passive reply (rule)", "text"),
+                (EVENTS, "gateway, VIEW events (no reply wait)", "event:VIEW", load),
+                (TEXT, "gateway, text -> passive reply (rule)", "text", load),
+                (EVENTS_PACED, "gateway, VIEW events, paced", "event:VIEW", paced[EVENTS]),
+                (TEXT_PACED, "gateway, text -> passive reply, paced", "text", paced[TEXT]),
             )
             return [
-                await gateway_scenario(stack, tap, key, title, sample, size, load, workdir, serials)
-                for key, title, sample in plan
+                await gateway_scenario(stack, tap, key, title, sample, size, run, workdir, serials)
+                for key, title, sample, run in plan
             ]
         finally:
             await tap.close()

@@ -3,6 +3,12 @@
 One thread and a fixed number of connections for a fixed time, as the issue measured;
 ``cycle.lua`` feeds wrk the pre-built requests and reports the latency percentiles,
 the answers that were passive replies, and how many requests went out.
+
+With ``think_ms``, each connection waits that long after an answer before its next
+request (wrk's ``delay()``): the load is then about ``connections / think`` requests per
+second, below what the server could take, so the latencies are those of a server at that
+rate, not of one kept saturated (where, by Little's law, latency is simply connections
+÷ throughput).
 """
 
 from __future__ import annotations
@@ -24,6 +30,12 @@ class Load:
     connections: int = 32
     threads: int = 1
     timeout: float = 10.0  # a request unanswered this long is a socket error
+    think_ms: float = 0.0  # a connection's pause between an answer and its next request
+
+    @classmethod
+    def paced(cls, rate: float, seconds: float, connections: int = 32) -> Load:
+        """About ``rate`` requests per second (less the time each takes to answer)."""
+        return cls(seconds=seconds, connections=connections, think_ms=1000 * connections / rate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +89,18 @@ def parse(output: str) -> Result:
 
 async def run_wrk(base: str, pool: Path, load: Load) -> Result:
     """Runs wrk against ``base`` over the requests in ``pool``; waits for it to finish."""
+    script = SCRIPT
+    if load.think_ms > 0:  # cycle.lua with a delay(); without one, wrk sets no timer at all
+        script = pool.with_suffix(".paced.lua")
+        delay = f"\nfunction delay()\n  return {round(load.think_ms)}\nend\n"  # whole ms
+        script.write_text(SCRIPT.read_text() + delay)
     argv = [
         "wrk",
         f"--threads={load.threads}",
         f"--connections={load.connections}",
         f"--duration={load.seconds:g}s",
         f"--timeout={load.timeout:g}s",
-        f"--script={SCRIPT}",
+        f"--script={script}",
         base + "/",
         "--",
         str(pool),
