@@ -153,11 +153,21 @@ async def gateway_scenarios(
                 (TEXT_PACED, "gateway, text -> passive reply, paced", "text", paced[TEXT]),
             )
             return [
-                await gateway_scenario(stack, tap, key, title, sample, size, run, workdir, serials)
+                await gateway_scenario(
+                    stack, tap, key, title, sample, pool_size(run, size), run, workdir, serials
+                )
                 for key, title, sample, run in plan
             ]
         finally:
             await tap.close()
+
+
+def pool_size(load: Load, saturated: int) -> int:
+    """Requests to build for a run: a paced one sends about connections ÷ pause a second
+    (half as many again, so none wraps); a saturated one, ``saturated``."""
+    if load.think_ms == 0:
+        return saturated
+    return int(1.5 * load.connections / load.think_ms * 1000 * load.seconds)
 
 
 async def consumer_rows() -> list[dict[str, float | str]]:

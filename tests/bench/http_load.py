@@ -4,9 +4,9 @@ One thread and a fixed number of connections for a fixed time, as the issue meas
 ``cycle.lua`` feeds wrk the pre-built requests and reports the latency percentiles,
 the answers that were passive replies, and how many requests went out.
 
-With ``think_ms``, each connection waits that long after an answer before its next
-request (wrk's ``delay()``): the load is then about ``connections / think`` requests per
-second, below what the server could take, so the latencies are those of a server at that
+With ``think_ms``, each connection waits about that long (``PAUSE``) after an answer before
+its next request (wrk's ``delay()``): the load is then about ``connections / think`` requests
+per second, below what the server could take, so the latencies are those of a server at that
 rate, not of one kept saturated (where, by Little's law, latency is simply connections
 ÷ throughput).
 """
@@ -20,6 +20,15 @@ from pathlib import Path
 
 SCRIPT = Path(__file__).with_name("cycle.lua")
 MARK = "WXP_RESULT "
+# A paced connection's pause, in whole ms, drawn from an exponential distribution of mean
+# THINK_MS: a fixed pause would keep the connections in step, all 32 arriving together
+# after each pause, and measure bursts; random pauses spread them as independent readers.
+PAUSE = """
+math.randomseed(os.time())
+function delay()
+  return math.floor(-THINK_MS * math.log(1 - math.random()))
+end
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +101,7 @@ async def run_wrk(base: str, pool: Path, load: Load) -> Result:
     script = SCRIPT
     if load.think_ms > 0:  # cycle.lua with a delay(); without one, wrk sets no timer at all
         script = pool.with_suffix(".paced.lua")
-        delay = f"\nfunction delay()\n  return {round(load.think_ms)}\nend\n"  # whole ms
-        script.write_text(SCRIPT.read_text() + delay)
+        script.write_text(SCRIPT.read_text() + PAUSE.replace("THINK_MS", f"{load.think_ms:.3f}"))
     argv = [
         "wrk",
         f"--threads={load.threads}",
