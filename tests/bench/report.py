@@ -213,10 +213,16 @@ def print_tables(rows: dict[str, Row], consumer: list[dict[str, float | str]], l
     if paced:
         print("\nlatency at the goal rates (the paced rows; the goals above are saturated runs'):")
         for key, result in paced:
+            asked = GOAL_RATES[key] * peer.result.rps if peer else float("nan")
             print(
-                f"  {key}: {result.rps:,.0f} req/s ({GOAL_RATES[key]:g}× the peer asked), "
-                f"p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, errors {result.errors}"
+                f"  {key}: asked {asked:,.0f} req/s ({GOAL_RATES[key]:g}× the peer), got "
+                f"{result.rps:,.0f}: p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, "
+                f"errors {result.errors}"
             )
+        print(
+            "  (each connection waits for its answer before its pause: when answers are slow,"
+            " fewer requests are sent than asked)"
+        )
 
 
 def write_json(
