@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.faults.inject import unchecked
 from tests.faults.plan import Size, Webhook, make_plan
 from tests.faults.verdict import Excuse, Facts, judge, overlapping, refused_on
 from tests.faults.wechat import Attempt, Chain
@@ -107,3 +108,18 @@ def test_the_seed_fixes_the_plan():
     }
     assert all(h.at < first.duration for h in first.webhooks)
     assert len({h.openid for h in first.webhooks}) == len(first.webhooks)
+
+
+def test_unchecked_takes_the_ids_a_gateway_published_without_its_dedup_check():
+    logs = [
+        '{"msg": "no dedup for 39dfbc860b018764d68c5e1804745dde (no answer in 1.0s); '
+        'publishing it anyway"}\n'
+        '{"msg": "keeping 5800d480fa633c150fe4ac686276d909 for the relay: no broker link"}',
+        '{"msg": "no record of 3a1e95b26a7343e654a807f1b8dd681a for its retry (timed out); '
+        'publishing it"}',
+    ]
+    assert unchecked(logs) == {
+        "39dfbc860b018764d68c5e1804745dde",
+        "3a1e95b26a7343e654a807f1b8dd681a",
+    }
+    assert unchecked([]) == frozenset()

@@ -5,7 +5,9 @@ replies service recorded and sent. Pure: the run gathers the facts, this judges 
   attempt failed is WeChat's loss, not ours, and is not required.
 * No envelope id is on the bus twice, unless a kill excuses it: the webhooks in flight on
   a killed gateway (and the outbox entries claimed when it died), and those with an
-  attempt while FerretDB was down. A ``-fb`` or ``-sent`` id shares its event's excuse.
+  attempt while FerretDB was down; or a gateway published it without its dedup check, the
+  database not answering in time (it logs each). A ``-fb`` or ``-sent`` id shares its
+  event's excuse.
 * At most one customer-service message per reader event, never on top of a passive
   reply; every send has its record in the sent log; every record ends in a final state
   (none stays ``sending``); every fallback a rule answers has its record.
