@@ -8,10 +8,11 @@ requests (see probes.py, cycle.lua, http_load.py), after a short warm-up:
 * ``gateway-events``: the real stack, VIEW events (published, no reply wait);
 * ``gateway-text``: the real stack, text messages answered by a real keyword rule in the
   real replies service (a passive reply);
-* ``events-paced``, ``text-paced``: the same two at a set rate, the issue's goal rate
-  (0.35× and 0.25× the peer's req/s in this run): each connection pauses between an
-  answer and its next request, so the p50/p99 are those a reader meets at that load,
-  where the saturated runs' are 32 connections ÷ the rate (Little's law).
+* ``events-paced``, ``text-paced``: the same two paced toward the issue's goal rates
+  (0.35× and 0.25× the peer's req/s in this run; slow answers make it fewer): each
+  connection pauses between an answer and its next request, so the p50/p99 are those a
+  reader meets at that load, where the saturated runs' are 32 connections ÷ the rate
+  (Little's law).
 
 The stack is the four services as processes on the tests' virtual host with a queue
 prefix of their own (stack.py). A tap counts the accepted events on the bus (tap.py).
