@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -89,10 +89,14 @@ class Dispatch:
 
     async def publish(self, event: Envelope[Any], **reply_request: Any) -> None:
         """Publishes and waits for the confirm; raises BrokerUnavailable."""
+        await self._confirmed_publish(self.publisher.publish(event, **reply_request), events=1)
+
+    async def _confirmed_publish(self, publishing: Awaitable[None], *, events: int) -> None:
+        """Awaits ``publishing`` (a publish and its confirm), timed and counted."""
         started = time.perf_counter()
-        await self.publisher.publish(event, **reply_request)
+        await publishing
         self.metrics.publish_latency.observe(time.perf_counter() - started)
-        self.metrics.child(self.metrics.published, "direct").inc()
+        self.metrics.child(self.metrics.published, "direct").inc(events)
 
     async def publish_or_keep(self, event: Envelope[Any]) -> None:
         if not self.backlog.queuing:
@@ -200,20 +204,17 @@ class Dispatch:
 
     async def _publish_receipts(self, bundle: list[Envelope[ReplySent]]) -> None:
         if not self.backlog.queuing:
-            started = time.perf_counter()
             try:
-                await self.publisher.publish_bundle(bundle)
+                await self._confirmed_publish(
+                    self.publisher.publish_bundle(bundle), events=len(bundle)
+                )
+                return
             except ConfirmPending as pending:
-                confirmed = await self._confirmed(pending)
+                if await self._confirmed(pending):
+                    self.metrics.published.labels("late_confirm").inc(len(bundle))
+                    return
             except BrokerUnavailable as exc:
                 logger.warning("%d receipts not published together (%s)", len(bundle), exc)
-                confirmed = False
-            else:
-                confirmed = True
-                self.metrics.publish_latency.observe(time.perf_counter() - started)
-            if confirmed:
-                self.metrics.child(self.metrics.published, "direct").inc(len(bundle))
-                return
         for receipt in bundle:  # one at a time, each published or kept
             try:
                 await self.publish_or_keep(receipt)

@@ -502,6 +502,7 @@ async def test_receipts_arriving_while_a_bundle_is_confirmed_go_in_the_next() ->
     bundles = [[r.id for r in decode_bundle(sent.body)] for sent in gw.publisher.sent]
     assert bundles == [["m1-sent"], ["m2-sent", "m3-sent"]]
     assert gw.outbox.ids == []
+    assert count(gw.metrics.published, "late_confirm") == 3  # each confirmed late here
 
 
 async def test_a_bundle_the_broker_refuses_goes_again_one_receipt_at_a_time() -> None:
