@@ -66,6 +66,7 @@ class Row:
 # milliseconds or envelopes per second is read here also at the issue's speed, scaled by the
 # peer's cost in this run (the verdict stays on the figure measured).
 ISSUE_PEER_CPU_MS = 0.27
+MS_1, MS_2, WHOLE = "{:.1f} ms", "{:.2f} ms", "{:,.0f}"  # how the goals' figures print
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +91,11 @@ def goals(rows: dict[str, Row], consumer: list[dict[str, float | str]]) -> list[
     peer = rows.get(PEER)
     slow = slowdown(rows)
 
-    def scaled(value: float, unit: str, *, faster_is_less: bool) -> str:
+    def at_issue_speed(value: float, shown: str, *, faster_is_less: bool) -> str:
+        """``value`` scaled to the issue's machine speed, ``shown`` as the figure measured."""
         if slow is None:
             return ""
-        figure = value / slow if faster_is_less else value * slow
-        return f"{figure:,.1f} {unit}" if unit == "ms" else f"{figure:,.0f}{unit}"
+        return shown.format(value / slow if faster_is_less else value * slow)
 
     for key, cpu_max in ((EVENTS, 2.0), (TEXT, 3.0)):
         rps_min = GOAL_RATES[key]
@@ -116,9 +117,9 @@ def goals(rows: dict[str, Row], consumer: list[dict[str, float | str]]) -> list[
             Goal(
                 f"{key}: p99",
                 "≤ 50 ms",
-                f"{result.p99_ms:.1f} ms",
+                MS_1.format(result.p99_ms),
                 result.p99_ms <= 50,
-                scaled(result.p99_ms, "ms", faster_is_less=True),
+                at_issue_speed(result.p99_ms, MS_1, faster_is_less=True),
             ),
             Goal(
                 f"{key}: errors, events on the bus",
@@ -129,14 +130,13 @@ def goals(rows: dict[str, Row], consumer: list[dict[str, float | str]]) -> list[
         ]
     if (text := rows.get(TEXT)) is not None and "replies" in text.cpu_seconds:
         replies = text.cpu_ms("replies")
-        at_speed = "" if slow is None else f"{replies / slow:.2f} ms"
         out.append(
             Goal(
                 "replies: CPU per passive reply",
                 "≤ 0.3 ms",
-                f"{replies:.2f} ms",
+                MS_2.format(replies),
                 replies <= 0.3,
-                at_speed,
+                at_issue_speed(replies, MS_2, faster_is_less=True),
             )
         )
     for figures in consumer:
@@ -145,9 +145,9 @@ def goals(rows: dict[str, Row], consumer: list[dict[str, float | str]]) -> list[
             Goal(
                 f"{figures.get('scenario')}: envelopes/s",
                 "≥ 5,000",
-                f"{rate:,.0f}",
+                WHOLE.format(rate),
                 rate >= 5000,
-                scaled(rate, "", faster_is_less=False),
+                at_issue_speed(rate, WHOLE, faster_is_less=False),
             )
         )
     return out
