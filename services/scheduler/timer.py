@@ -15,21 +15,28 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from services.scheduler.metrics import SchedulerMetrics
 from services.scheduler.runs import SCHEDULED
-from services.scheduler.store import BroadcastStore
 from shared.platform.supervision import idle
 
 logger = logging.getLogger(__name__)
 LIVE_STATUSES = ("scheduled", "sending", "submitted")
 
 
+class DueIndex(Protocol):
+    """What the timer reads of the store (``BroadcastStore`` in the service)."""
+
+    async def ensure_indexes(self) -> None: ...
+
+    async def due(self, until: datetime) -> list[dict[str, Any]]: ...
+
+
 class DueTimer:
     def __init__(
         self,
-        store: BroadcastStore,
+        store: DueIndex,
         look_at: Callable[[str], Awaitable[None]],
         metrics: SchedulerMetrics,
         *,
@@ -90,9 +97,11 @@ class DueTimer:
                     await self._sleep(wait)
                     continue
                 heapq.heappop(self._heap)
-                if self._queued.get(key) != due_at or key in self._busy:
-                    continue  # superseded by a later ask, or being looked at right now
+                if self._queued.get(key) != due_at:
+                    continue  # superseded by a later ask
                 del self._queued[key]
+                if key in self._busy:
+                    continue  # being looked at right now; a scan after that look asks again
                 await self._slots.acquire()
                 self._busy.add(key)
                 task = asyncio.create_task(self._work(key), name=f"run {key}")

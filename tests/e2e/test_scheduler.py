@@ -66,8 +66,11 @@ class Stack:
             await eventually(done, timeout, f"broadcast {broadcast_id} finished")
         except AssertionError:
             runs = (await self.show(broadcast_id))["runs"]
-            logs = "\n".join(str(s.log_path) for s in (*self.schedulers, self.gateway))
-            raise AssertionError(f"runs: {runs}\nlogs:\n{logs}") from None
+            tails = "\n".join(
+                f"--- {s.name} (pid {s.process.pid}):\n{s.log()[-3000:]}"
+                for s in (*self.schedulers, self.gateway)
+            )  # CI keeps no files: the failure carries what the processes said
+            raise AssertionError(f"runs: {runs}\nthe last log lines:\n{tails}") from None
         return (await self.show(broadcast_id))["runs"][0]
 
 
