@@ -240,8 +240,10 @@ class AmqpLink(asyncio.Protocol):
             self.abort("no close-ok from the broker")
 
     def abort(self, why: str) -> None:
-        """Drops the connection now."""
+        """Drops the connection now (after what this turn wrote: a close-ok answering the
+        broker's close, say)."""
         if self._transport is not None:
+            self._flush()
             self._transport.abort()
         self._finish(why)
 
@@ -464,7 +466,6 @@ class AmqpLink(asyncio.Protocol):
             if not confirm.done():
                 confirm.set_exception(LinkClosed(f"no confirm: {why}"))
         if self._transport is not None and not self._transport.is_closing():
-            self._flush()  # a close-ok answering the broker's close
             self._transport.close()
 
 

@@ -1,14 +1,18 @@
 """The AMQP link writes basic.publish and body frames itself: byte for byte what pamqp, the
-codec the link reads with (and aio-pika writes with), marshals."""
+codec the link reads with (and aio-pika writes with), marshals; and it sends what one turn
+of the event loop wrote in one socket write, in order."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pamqp.frame
 import pytest
 from pamqp.body import ContentBody
-from pamqp.commands import Basic
+from pamqp.commands import Basic, Connection
+from pamqp.header import ContentHeader, ProtocolHeader
 
-from shared.platform.amqp_link import CHANNEL, body_frames, publish_frame
+from shared.platform.amqp_link import CHANNEL, AmqpLink, LinkClosed, body_frames, publish_frame
 
 FRAME_MAX = 131_072  # RabbitMQ's default
 
@@ -47,3 +51,60 @@ def test_body_frames_are_pamqps(size: int) -> None:
     ]
     assert body_frames(body, FRAME_MAX) == expected
     assert len(expected) == -(-size // step)  # none for an empty body
+
+
+class Socket:
+    """A transport that records what the link sends, and whether it was closed."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes | str] = []
+
+    def write(self, data: bytes) -> None:
+        self.sent.append(data)
+
+    def is_closing(self) -> bool:
+        return "closed" in self.sent
+
+    def close(self) -> None:
+        self.sent.append("closed")
+
+    def abort(self) -> None:
+        self.sent.append("closed")
+
+
+def props(n: int) -> Basic.Properties:
+    return Basic.Properties(message_id=f"m{n}", delivery_mode=2)
+
+
+async def test_what_one_turn_of_the_loop_writes_goes_out_in_one_send_in_order() -> None:
+    link = AmqpLink()
+    socket = Socket()
+    link.connection_made(socket)  # type: ignore[arg-type]
+    header = ProtocolHeader().marshal()
+    assert socket.sent == []  # nothing until the turn ends
+    await asyncio.sleep(0)
+    assert socket.sent == [header]
+
+    for n in range(3):
+        link.publish(f"body {n}".encode(), routing_key=f"t.k{n}", properties=props(n))
+    assert socket.sent == [header]
+    await asyncio.sleep(0)
+    expected = b"".join(
+        publish_frame("", f"t.k{n}", mandatory=False)
+        + pamqp.frame.marshal(ContentHeader(0, 6, props(n)), CHANNEL)
+        + pamqp.frame.marshal(ContentBody(f"body {n}".encode()), CHANNEL)
+        for n in range(3)
+    )
+    assert socket.sent == [header, expected]
+
+
+async def test_the_brokers_close_is_answered_before_the_socket_closes() -> None:
+    link = AmqpLink()
+    socket = Socket()
+    link.connection_made(socket)  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    link.data_received(pamqp.frame.marshal(Connection.Close(320, "shutdown", 0, 0), 0))
+    assert socket.sent[1:] == [pamqp.frame.marshal(Connection.CloseOk(), 0), "closed"]
+    assert await link.closed == "closed by the broker: 320 shutdown"
+    with pytest.raises(LinkClosed):
+        link.publish(b"late", routing_key="t.k", properties=props(9))
