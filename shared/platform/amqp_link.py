@@ -451,7 +451,7 @@ class AmqpLink(asyncio.Protocol):
         transport = self._transport
         if not outgoing or transport is None or transport.is_closing():
             return  # lost with the link: _finish failed whatever awaits a confirm
-        transport.write(outgoing[0] if len(outgoing) == 1 else b"".join(outgoing))
+        transport.write(b"".join(outgoing))  # a lone item is passed as it is, not copied
         self._last_write = self._loop.time()
 
     def _finish(self, why: str) -> None:

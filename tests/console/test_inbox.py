@@ -136,9 +136,8 @@ async def test_older_messages_are_a_page_away_and_a_purged_page_start_shows_the_
     try:
         await eventually(all_listed, 30, f"{count} messages in the inbox")
     except AssertionError as missing:  # seen once in a full run, never alone: say what they did
-        services = (stack.gateway, stack.replies)
-        tails = {service.name: service.log()[-3000:] for service in services}
-        raise AssertionError(f"{missing}; the services' last log lines: {tails}") from None
+        tails = "\n".join(s.last_lines() for s in (stack.gateway, stack.replies))
+        raise AssertionError(f"{missing}; the services' last log lines:\n{tails}") from None
 
     page = await signed_in(key)
     url = f"{stack.base}/console/tenants/{tenant_id}/inbox"

@@ -66,10 +66,7 @@ class Stack:
             await eventually(done, timeout, f"broadcast {broadcast_id} finished")
         except AssertionError:
             runs = (await self.show(broadcast_id))["runs"]
-            tails = "\n".join(
-                f"--- {s.name} (pid {s.process.pid}):\n{s.log()[-3000:]}"
-                for s in (*self.schedulers, self.gateway)
-            )  # CI keeps no files: the failure carries what the processes said
+            tails = "\n".join(s.last_lines() for s in (*self.schedulers, self.gateway))
             raise AssertionError(f"runs: {runs}\nthe last log lines:\n{tails}") from None
         return (await self.show(broadcast_id))["runs"][0]
 

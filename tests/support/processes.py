@@ -43,6 +43,10 @@ class ServiceProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def last_lines(self, chars: int = 3000) -> str:
+        """The end of the log, named, for a failure message (CI keeps no log files)."""
+        return f"--- {self.name} (pid {self.process.pid}):\n{self.log()[-chars:]}"
+
     def terminate(self, timeout: float = 20.0) -> int:
         """SIGTERM, then wait; returns the exit code (kills after ``timeout``)."""
         if self.process.poll() is None:
