@@ -4,6 +4,7 @@ client: ``services/<name>/app.py`` does (lifecycles are in ``lifecycle.py``)."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from collections.abc import Callable, Mapping
@@ -107,6 +108,7 @@ def base_app(
 def serve(app: web.Application, settings: CommonSettings) -> None:
     """Runs until SIGTERM/SIGINT; in-flight requests get the grace period, then cleanup."""
     logger.info("listening on %s:%d", settings.host, settings.port)
+    app.on_startup.append(freeze_heap)
     web.run_app(
         app,
         loop=uvloop.new_event_loop(),  # measured: about 1.5x the requests/s of asyncio's loop
@@ -117,6 +119,19 @@ def serve(app: web.Application, settings: CommonSettings) -> None:
         shutdown_timeout=settings.shutdown_grace_seconds,
         handle_signals=True,
     )
+
+
+async def freeze_heap(_app: web.Application) -> None:
+    """Moves what start-up built (modules, clients, settings) out of the collector's sight.
+    Runs after the cleanup contexts' start-up halves (aiohttp puts those first).
+
+    Under the bench's load a full collection came about once in 8 s and walked every
+    object the imports made: 50-90 ms with the loop held and every request in flight
+    waiting; frozen, 3-11 ms (``wxp_gc_pause_seconds``). Frozen objects are never
+    collected; what start-up leaves is meant to live as long as the process anyway.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def main(

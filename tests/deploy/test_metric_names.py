@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import pytest
 import yaml
 from aiohttp import ClientError, ClientSession
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.deploy.monitoring_files import SERVICE_MONITORS, all_queries, metric_names
 from tests.support.gateway import wait_ready
@@ -167,3 +168,17 @@ def test_the_rabbitmq_monitor_gets_the_per_queue_series(scrapes: dict[str, str])
         assert family in names, f"{family} not in the ServiceMonitor's scrape"
     child = re.compile(r'^rabbitmq_detailed_queue_messages_ready\{vhost="[^"]*",queue="', re.M)
     assert child.search(detailed), "no queue in the ServiceMonitor's scrape"
+
+
+def test_every_service_froze_its_start_up_heap(scrapes: dict[str, str]) -> None:
+    """Each process ran serve()'s freeze, and shows the collector's pauses by generation."""
+    for name in SERVICES:
+        samples = {
+            (sample.name, sample.labels.get("generation", "")): sample.value
+            for family in text_string_to_metric_families(scrapes[name])
+            for sample in family.samples
+        }
+        assert samples.get(("wxp_gc_frozen_objects", ""), 0) > 10_000, f"{name} froze nothing"
+        for generation in ("0", "1", "2"):
+            assert ("wxp_gc_pause_seconds_count", generation) in samples, (name, generation)
+        assert samples[("wxp_gc_pause_seconds_count", "2")] >= 1, f"{name}: no full collection"
