@@ -88,8 +88,10 @@ class Intake:
         self, event: Envelope[WeChatMessage], *, wants_reply: bool, arrived: float
     ) -> PassiveAnswer | None:
         """``arrived`` is the request's ``time.monotonic()``: the deadline counts from it."""
+        started = time.perf_counter()
         try:
             first = await self.bounded(self.dedup.first_sight(event))
+            self.metrics.dedup_latency.observe(time.perf_counter() - started)
         except DatabaseSlow as exc:
             logger.warning("no dedup for %s (%s); publishing it anyway", event.id, exc)
             self.metrics.dedup_skipped.inc()

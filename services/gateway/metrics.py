@@ -23,6 +23,7 @@ class GatewayMetrics:
     deadline_missed: Counter
     reply_wait: Histogram
     publish_latency: Histogram
+    dedup_latency: Histogram
     replay_unchecked: Counter
     child: LabelCache = field(default_factory=LabelCache)  # labelled children, on hot paths
 
@@ -86,6 +87,12 @@ class GatewayMetrics:
             publish_latency=Histogram(
                 "wxp_gateway_publish_seconds",
                 "Time for the broker to confirm one event",
+                buckets=LATENCY_BUCKETS,
+                registry=registry,
+            ),
+            dedup_latency=Histogram(
+                "wxp_gateway_dedup_seconds",
+                "Time for the dedup record of one event (its part in a shared insert)",
                 buckets=LATENCY_BUCKETS,
                 registry=registry,
             ),

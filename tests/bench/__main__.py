@@ -49,7 +49,16 @@ from tests.bench.report import (
     print_tables,
     write_json,
 )
-from tests.bench.stack import REPLY, Stack, gateway_counters, running, spawn, whole_stack
+from tests.bench.stack import (
+    REPLY,
+    Stack,
+    gateway_counters,
+    gateway_metrics,
+    running,
+    spawn,
+    whole_stack,
+)
+from tests.bench.stages import histograms, stage_note
 from tests.bench.tap import BusTap
 from tests.support.bus import eventually
 from tests.support.gateway import send
@@ -122,13 +131,16 @@ async def gateway_scenario(
         await run_wrk(stack.gateway, write_pool(workdir / f"{key}.warm", warm), WARMUP)
     await tap.queue.purge()
     pool = write_pool(workdir / f"{key}.pool", probes)
-    before = await gateway_counters(stack.gateway)
+    before = await gateway_metrics(stack.gateway)
     row = await measure(key, title, stack.gateway, pool, stack.pids(), load, "gateway")
-    after = await gateway_counters(stack.gateway)
+    after = await gateway_metrics(stack.gateway)
     sent = probes[: min(row.result.sent, len(probes))]
     confirmed = await tap.confirmed({probe.event_id for probe in sent})
     notes = [f"passive replies: {row.result.replied}"] if sample == "text" else []
-    counts = {name: after[name] - before.get(name, 0.0) for name in after}
+    stages = stage_note(histograms(before), histograms(after))
+    notes += [f"gateway histograms: {stages}"] if stages else []
+    counted, earlier = gateway_counters(after), gateway_counters(before)
+    counts = {name: counted[name] - earlier[name] for name in counted}
     notes += [f"gateway: {name} {count:.0f}" for name, count in counts.items() if count]
     if row.result.wrapped:
         notes.append(f"pool of {row.result.pool} sent {row.result.sent} times: duplicates")

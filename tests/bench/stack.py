@@ -156,12 +156,14 @@ COUNTERS = {  # the gateway's counters worth a note, by what they mean
 }
 
 
-async def gateway_counters(base: str) -> dict[str, float]:
-    """The gateway's notable counters, summed over their labels ({} when unreadable)."""
+async def gateway_metrics(base: str) -> str:
+    """The gateway's /metrics text ("" when unreadable)."""
     async with ClientSession() as http, http.get(f"{base}/metrics") as response:
-        if response.status != 200:
-            return {}
-        text = await response.text()
+        return await response.text() if response.status == 200 else ""
+
+
+def gateway_counters(text: str) -> dict[str, float]:
+    """The gateway's notable counters in a scrape, summed over their labels."""
     totals = dict.fromkeys(COUNTERS.values(), 0.0)
     for family in text_string_to_metric_families(text):
         for sample in family.samples:

@@ -7,6 +7,7 @@ import time
 import pytest
 from aiohttp import ClientSession
 from defusedxml.ElementTree import fromstring
+from prometheus_client.parser import text_string_to_metric_families
 
 from shared.contracts.envelope import message_event_id
 from shared.wechat.samples import SAMPLES
@@ -173,3 +174,35 @@ async def test_reply_none_answers_success_without_waiting(
     assert took < REPLY_DEADLINE / 2, f"answered after {took:.3f}s"
     await wait_until(lambda: len(tap.events) == 1)
     await no_fallback_published(tap)
+
+
+async def histogram_counts(http: ClientSession, base: str) -> dict[str, float]:
+    """The ``_count`` of the gateway's dedup and confirm histograms, from its /metrics."""
+    names = {"wxp_gateway_dedup_seconds_count", "wxp_gateway_publish_seconds_count"}
+    async with http.get(f"{base}/metrics") as response:
+        text = await response.text()
+    return {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name in names
+    }
+
+
+async def test_a_webhook_times_its_dedup_record_and_its_confirm(
+    gateway, http, new_account, tap_factory
+):
+    account = await new_account("safe")
+    tap = await tap_factory([f"{account.tenant_id}.#"])
+    before = await histogram_counts(http, gateway)
+    created = int(time.time())
+
+    for _ in range(2):  # the second is WeChat's retry: deduplicated, not published
+        answer = await send(http, gateway, account, "event:VIEW", create_time=created)
+        assert answer.status == 200
+
+    await wait_until(lambda: len(tap.events) == 1)
+    after = await histogram_counts(http, gateway)
+    dedup, confirm = "wxp_gateway_dedup_seconds_count", "wxp_gateway_publish_seconds_count"
+    assert after[dedup] - before[dedup] == 2
+    assert after[confirm] - before[confirm] == 1

@@ -1,0 +1,72 @@
+"""Where a gateway request's time went during a timed run, from the gateway's own
+histograms: its /metrics before and after the run, the difference's quantiles
+interpolated within buckets as Prometheus' ``histogram_quantile`` does. Buckets are coarse
+(1, 2.5, 5, 10, 25, 50, 100 ms...), and so are these figures; they say which wait
+dominates, which the client's p50/p99 cannot.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from prometheus_client.parser import text_string_to_metric_families
+
+WEBHOOK_ROUTE = "/wx/{tenant_id}"
+STAGES = {  # histogram family -> what it times, in the order printed
+    "wxp_http_request_duration_seconds": "handler",
+    "wxp_gateway_dedup_seconds": "dedup",
+    "wxp_gateway_publish_seconds": "confirm",
+    "wxp_gateway_reply_wait_seconds": "reply",
+}
+
+Buckets = dict[float, float]  # upper bound -> cumulative count
+
+
+def histograms(text: str) -> dict[str, Buckets]:
+    """The STAGES' buckets in a /metrics scrape (the HTTP one for the webhook route only)."""
+    found: dict[str, Buckets] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name not in STAGES:
+            continue
+        for sample in family.samples:
+            if not sample.name.endswith("_bucket"):
+                continue
+            if "route" in sample.labels and sample.labels["route"] != WEBHOOK_ROUTE:
+                continue
+            bound = float(sample.labels["le"])
+            buckets = found.setdefault(family.name, {})
+            buckets[bound] = buckets.get(bound, 0.0) + sample.value
+    return found
+
+
+def quantile(q: float, buckets: Mapping[float, float]) -> float | None:
+    """The q-quantile of cumulative ``buckets``, linear within its bucket; None when empty.
+    Past the last finite bound it is that bound (a histogram knows no more)."""
+    bounds = sorted(buckets)
+    total = buckets[bounds[-1]] if bounds else 0.0
+    if total <= 0:
+        return None
+    rank = q * total
+    lower, below = 0.0, 0.0
+    for bound in bounds:
+        count = buckets[bound]
+        if count >= rank:
+            if math.isinf(bound):
+                return lower
+            share = (rank - below) / (count - below) if count > below else 1.0
+            return lower + (bound - lower) * share
+        lower, below = bound, count
+    return lower
+
+
+def stage_note(before: Mapping[str, Buckets], after: Mapping[str, Buckets]) -> str | None:
+    """``"handler p50 27 / p99 59 ms; dedup ..."`` for what the run added."""
+    parts = []
+    for name, what in STAGES.items():
+        now = after.get(name, {})
+        run = {bound: count - before.get(name, {}).get(bound, 0.0) for bound, count in now.items()}
+        p50, p99 = quantile(0.5, run), quantile(0.99, run)
+        if p50 is not None and p99 is not None:
+            parts.append(f"{what} p50 {p50 * 1000:.0f} / p99 {p99 * 1000:.0f} ms")
+    return "; ".join(parts) if parts else None
