@@ -15,7 +15,9 @@ requests (see probes.py, cycle.lua, http_load.py), after a short warm-up:
   (Little's law).
 
 The stack is the four services as processes on the tests' virtual host with a queue
-prefix of their own (stack.py). A tap counts the accepted events on the bus (tap.py).
+prefix of their own (stack.py). A tap counts the accepted events on the bus (tap.py), and
+the gateway's histograms, scraped before and after, say where its requests waited
+(stages.py).
 Then the consumer frame's scenarios (tests.bench.consumer), when that module exists.
 Figures are printed and written to var/bench/latest.json (report.py).
 """
