@@ -18,6 +18,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from shared.contracts.tenancy import DEFAULT_TIMEZONE, TENANT_ID_HINT, TENANT_ID_RE
 
 Choice = Callable[[str], str]  # picks one character of an alphabet (secrets.choice)
+# A name people read in tables and pages: no control character, no line or paragraph break
+# (Unicode's Cc, Zl and Zp), which would break a row apart or drive a terminal.
+ONE_LINE = r"[^\x00-\x1f\x7f-\x9f\u2028\u2029]"
+ONE_LINE_HINT = "on one line, without control characters"
 ALNUM = string.ascii_letters + string.digits
 
 
@@ -53,7 +57,12 @@ class FieldRule:
 
 RULES = (  # in the order a request is checked: the first bad field is the one named
     FieldRule("id", TENANT_ID_RE, hint=TENANT_ID_HINT, make=new_tenant_id),
-    FieldRule("name", max_length=100),
+    FieldRule(
+        "name",
+        re.compile(f"^{ONE_LINE}+$"),
+        max_length=100,
+        hint=f"at most 100 characters {ONE_LINE_HINT}",
+    ),
     FieldRule(
         "appid", re.compile(r"^wx[0-9a-zA-Z]{16}$"), hint="wx followed by 16 letters or digits"
     ),

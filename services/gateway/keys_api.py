@@ -4,12 +4,14 @@ replica at once, so it stops working everywhere."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiohttp import web
 
 from services.gateway.api import visible_tenant
+from services.gateway.fields import ONE_LINE, ONE_LINE_HINT
 from services.gateway.repository import TenantRepository
 from shared.contracts.tenancy import TENANT_ID_ROUTE
 from shared.platform.auth import require_admin, require_agency
@@ -18,6 +20,7 @@ from shared.platform.key_store import KeyStore, public_key
 from shared.platform.web import ApiError, read_json_object
 
 KEY_NAME_MAX = 100
+KEY_NAME = re.compile(f"^{ONE_LINE}*$")
 TENANT_KEYS = f"/api/tenants/{TENANT_ID_ROUTE}/keys"
 
 
@@ -90,6 +93,11 @@ async def _key_name(request: web.Request) -> str:
     if unknown:
         raise ApiError(422, "invalid", f"unknown field {unknown[0]}", field=unknown[0])
     name = data.get("name", "")
-    if not isinstance(name, str) or len(name) > KEY_NAME_MAX:
-        raise ApiError(422, "invalid", f"name: at most {KEY_NAME_MAX} characters", field="name")
+    if not isinstance(name, str) or len(name) > KEY_NAME_MAX or not KEY_NAME.fullmatch(name):
+        raise ApiError(
+            422,
+            "invalid",
+            f"name: at most {KEY_NAME_MAX} characters {ONE_LINE_HINT}",
+            field="name",
+        )
     return name

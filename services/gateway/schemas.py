@@ -13,7 +13,7 @@ from services.gateway.fields import (
     json_schema,
     required_on_onboarding,
 )
-from services.gateway.keys_api import KEY_NAME_MAX
+from services.gateway.keys_api import KEY_NAME, KEY_NAME_MAX
 from services.gateway.repository import PUBLIC_FIELDS
 
 STR = {"type": "string"}
@@ -92,7 +92,9 @@ def gateway_schemas() -> dict[str, Any]:
         "KeyCreate": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {"name": {"type": "string", "maxLength": KEY_NAME_MAX}},
+            "properties": {
+                "name": {"type": "string", "maxLength": KEY_NAME_MAX, "pattern": KEY_NAME.pattern}
+            },
         },
         "Key": KEY,
         "KeyList": {

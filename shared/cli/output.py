@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,11 +34,27 @@ def blank(value: Any) -> Any:
     return "" if value is None else value
 
 
+UNSEEN = {"Cc", "Cs", "Zl", "Zp"}  # controls, lone surrogates, line and paragraph breaks
+
+
+def cell(value: Any) -> str:
+    """``value`` as one line of a table: a control character or a line break in a name
+    (stored before the API refused them, say) is shown escaped, as ``\\n`` or ``\\x85``,
+    and cannot break the row apart or move the cursor."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in UNSEEN else ch
+        for ch in text
+    )
+
+
 def table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
-    widths = [max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) for c in columns]
+    cells = [[cell(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
     lines += [
-        "  ".join(str(r.get(c, "")).ljust(w) for c, w in zip(columns, widths, strict=True))
-        for r in rows
+        "  ".join(text.ljust(w) for text, w in zip(row, widths, strict=True)) for row in cells
     ]
     return "\n".join(lines)

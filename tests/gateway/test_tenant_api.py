@@ -103,6 +103,8 @@ async def test_given_token_and_key_are_kept(gateway, http, created_tenants):
     [
         ({"name": None}, "name"),
         ({"name": ""}, "name"),
+        ({"name": "Acme\nCoffee"}, "name"),
+        ({"name": "Acme\x85"}, "name"),
         ({"appid": "nope"}, "appid"),
         ({"app_secret": 7}, "app_secret"),
         ({"account_type": "enterprise"}, "account_type"),

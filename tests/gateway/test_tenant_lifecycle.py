@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime
 
 import aio_pika
+import pytest
 from aiohttp.test_utils import TestServer
 from defusedxml.ElementTree import fromstring
 
@@ -380,3 +381,16 @@ async def test_a_tenant_stored_before_versions_is_changed_from_version_0(
     assert (status, changed["version"], changed["name"]) == (200, 1, "Versioned")
     stored = await tenants.find_one({"_id": account.tenant_id})
     assert (stored["version"], stored["name"]) == (1, "Versioned")
+
+
+@pytest.mark.parametrize("name", ["ops\nteam", "ops\x1b[31m", "x" * 101, 7])
+async def test_a_key_name_off_one_line_or_too_long_is_refused_and_no_key_made(
+    gateway, http, new_account, name
+):
+    tenant_id = (await new_account()).tenant_id
+    paths = ("/api/keys", f"/api/tenants/{tenant_id}/keys")
+    before = [await call(http, "GET", gateway + path) for path in paths]
+    for path in paths:
+        status, body = await call(http, "POST", gateway + path, body={"name": name})
+        assert (status, body["error"]["field"]) == (422, "name"), (path, body)
+    assert [await call(http, "GET", gateway + path) for path in paths] == before

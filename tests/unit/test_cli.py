@@ -50,6 +50,14 @@ def test_tables_pad_columns_to_their_widest_cell() -> None:
     assert table([], ("id",)) == "ID"
 
 
+def test_a_name_with_line_breaks_or_controls_stays_on_its_row() -> None:
+    rows = [{"id": "t1", "name": "Acme\nCoffee\x85\u2028\x1b[31m"}, {"id": "t2", "name": "咖啡 ☕"}]
+    lines = table(rows, ("id", "name")).splitlines()
+    escaped = "Acme\\nCoffee\\x85\\u2028\\x1b[31m"
+    assert [line.rstrip() for line in lines] == ["ID  NAME", f"t1  {escaped}", "t2  咖啡 ☕"]
+    assert {len(line) for line in lines} == {len("t1  ") + len(escaped)}
+
+
 def test_json_output_is_for_scripts_and_text_for_people() -> None:
     assert json.loads(render({"name": "咖啡"}, as_json=True, human="x")) == {"name": "咖啡"}
     assert "咖啡" in render({"name": "咖啡"}, as_json=True, human="x")

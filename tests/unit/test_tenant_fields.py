@@ -25,12 +25,14 @@ VALID = {
     "encrypt_mode": "safe",
 }
 ACCEPTED = {
+    "name": ["Acme", "咖啡 ☕", "A\u200dB", "Ünïcödé — «name»", "x" * 100],
     "id": ["acme-1", "0a", "a" * 41],
     "appid": ["wx0123456789abcdef", "wxABCDEFGHIJKLMNOP"],
     "token": ["tok", "tok123", "T" * 32],
     "encoding_aes_key": ["A" * 43, "a1" * 21 + "Z"],
 }
 REFUSED = {  # including what Python's `$` lets through and the document's does not
+    "name": ["Acme\n", "Acme\nCoffee", "tab\there", "bell\x07", "nel\x85", "ls\u2028", "\x1b[31m"],
     "id": ["Bad_ID", "a", "-lead", "a" * 42, "acme-1\n", "ac me"],
     "appid": ["nope", "wx0123", "wx0123456789abcdef0", "wx0123456789abcdef\n"],
     "token": ["ab", "no spaces allowed", "T" * 33, "tok123\n", "tok-123"],
@@ -70,7 +72,8 @@ def test_a_value_the_pattern_accepts_is_accepted(name: str, value: str) -> None:
     assert re.fullmatch(CREATE["properties"][name]["pattern"], value)
     assert getattr(validate_new({**VALID, name: value}), name) == value
     if name in CHANGEABLE:
-        assert validate_changes({name: value}).secrets[name] == value
+        changes = validate_changes({name: value})
+        assert {**changes.fields, **changes.secrets}[name] == value
 
 
 @pytest.mark.parametrize(("name", "value"), [(n, v) for n, vs in REFUSED.items() for v in vs])
