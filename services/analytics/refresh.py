@@ -31,6 +31,7 @@ from services.analytics.store import AnalyticsStore
 from shared.contracts.broadcast_events import BroadcastImpact, SendTimeAdvice
 from shared.contracts.envelope import announce
 from shared.contracts.tenancy import DEFAULT_TIMEZONE
+from shared.platform.bus import BrokerUnavailable
 from shared.platform.publisher import EventPublisher
 from shared.platform.supervision import idle, stopping
 
@@ -76,11 +77,14 @@ class Refresh:
         tenants = {str(t["_id"]): t for t in await self.store.tenants()}
         chosen = tenants if full else {k: v for k, v in tenants.items() if k in touched}
         statuses: Counter[str] = Counter()
+        waiting: list[str] = []  # their advice waits for the broker
         for tenant_id, doc in chosen.items():
             timezone = str(doc.get("timezone") or DEFAULT_TIMEZONE)
             try:
-                row = await self.tenant(tenant_id, str(doc.get("name", "")), timezone)
+                row, announced = await self.tenant(tenant_id, str(doc.get("name", "")), timezone)
                 statuses[row["status"]] += 1
+                if not announced:
+                    waiting.append(tenant_id)
                 if full:
                     await self.finalize(tenant_id, timezone)
             except Exception:
@@ -88,12 +92,21 @@ class Refresh:
                     raise  # pymongo may report a cancelled wait as a connection failure
                 self.intake.touched.add(tenant_id)  # next round
                 logger.exception("tenant %s: refresh failed; next round", tenant_id)
+        if waiting:  # the broker is down, or not linked yet at start-up: one line, not one each
+            logger.warning(
+                "send-time advice waits for the broker, %d tenant(s) (%s...): next round",
+                len(waiting),
+                ", ".join(waiting[:3]),
+            )
         if full:
             for status in ("active", "declining", "dormant", "no_data"):
                 self.metrics.tenants.labels(status).set(statuses.get(status, 0))
         await self.impacts()
 
-    async def tenant(self, tenant_id: str, name: str, timezone: str) -> dict[str, Any]:
+    async def tenant(self, tenant_id: str, name: str, timezone: str) -> tuple[dict[str, Any], bool]:
+        """The tenant's summary row, stored, and whether the send-time advice it calls for
+        (if any) went out: False when the broker could not take it; the advice is then not
+        marked sent and the tenant is left for the next round, which tries again."""
         window = await self.reports.window(tenant_id, timezone)
         row = await self.reports.summary(tenant_id, name, timezone)
         await self.store.set_state(tenant_id, "summary", row)
@@ -102,9 +115,13 @@ class Refresh:
         if before is None or (before["hour"], before["basis"]) != (advice.hour, advice.basis):
             payload = SendTimeAdvice(advice.hour, advice.basis, advice.sample)
             stamp = f"{tenant_id}:send_time:{advice.hour}:{advice.basis}:{window.today}"
-            await self._publish(tenant_id, payload, stamp)
+            try:
+                await self._publish(tenant_id, payload, stamp)
+            except BrokerUnavailable:
+                self.intake.touched.add(tenant_id)  # the next round tries again
+                return row, False
             await self.store.set_state(tenant_id, "send_time", advice.to_json())
-        return row
+        return row, True
 
     async def impacts(self) -> None:
         """Each broadcast impact that is due, measured, published and kept. An offboarded
@@ -117,6 +134,13 @@ class Refresh:
                     await self.store.impact_done(str(due["_id"]))
                     continue
                 await self.impact(tenant_id, due)
+            except BrokerUnavailable as exc:  # no traceback: nothing is wrong here
+                logger.warning(
+                    "tenant %s: impact %s waits for the broker (%s): next round",
+                    tenant_id,
+                    due["_id"],
+                    exc,
+                )
             except Exception:
                 if stopping():
                     raise

@@ -4,6 +4,7 @@ after it, and days finalized before the raw log drops them."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -182,3 +183,28 @@ async def test_an_envelope_whose_time_is_not_a_time_is_dead_lettered(harness: Ha
     gone = Envelope("gone", "no-such-tenant", "msg.text", iso(START), iso(START), "o", payload)
     await harness.intake.take(Delivery(gone))  # an offboarded tenant's: dropped
     assert harness.intake.touched == set()
+
+
+async def test_with_no_broker_the_figures_are_kept_and_the_advice_waits_for_the_next_round(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+):
+    """At start-up the broker may not be linked yet: a warning line, no error, no advice
+    lost; the round after the link is up sends it."""
+    await harness.take("msg.text", START - timedelta(days=1), "o_1")
+    linked = harness.refresh.events
+    harness.refresh.events = EventPublisher(queues=[], confirm_timeout=5.0, direct_replies=False)
+    with caplog.at_level(logging.WARNING, logger="services.analytics.refresh"):
+        await harness.refresh.round(full=False)  # the tenants touched: this one
+
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    [advice] = [r.getMessage() for r in caplog.records if "send-time advice" in r.getMessage()]
+    assert advice.startswith("send-time advice waits for the broker, 1 tenant(s)"), advice
+    assert harness.tenant_id in advice
+    assert await harness.store.state(harness.tenant_id, "summary") is not None
+    assert await harness.store.state(harness.tenant_id, "send_time") is None
+    assert harness.tenant_id in harness.intake.touched
+
+    harness.refresh.events = linked
+    await harness.refresh.round(full=False)
+    await wait_until(lambda: len(harness.tap.of_type("analytics.send_time")) == 1)
+    assert await harness.store.state(harness.tenant_id, "send_time") is not None
