@@ -12,9 +12,11 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractConnection
+from aio_pika.connection import make_url
 
 from shared.platform.supervision import idle
 
@@ -28,6 +30,30 @@ class BrokerUnavailable(ConnectionError):
     """No live broker connection right now."""
 
 
+async def connect(
+    url: str,
+    *,
+    timeout: float | None = None,  # noqa: ASYNC109 - aio_pika.connect's own signature
+    connection_class: type[aio_pika.Connection] = aio_pika.Connection,
+    **options: Any,
+) -> AbstractConnection:
+    """``aio_pika.connect``, except that a connection that fails to open is closed here.
+
+    aio_pika drops such a connection unclosed; its finaliser then calls ``close()`` on
+    whatever loop is current when the collector gets to it, and when there is none the
+    coroutine is never awaited. A service reconnecting through a broker outage made one
+    of those every attempt.
+    """
+    connection = connection_class(make_url(url), **options)
+    try:
+        await connection.connect(timeout=timeout)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await connection.close()
+        raise
+    return connection
+
+
 class Broker:
     def __init__(
         self,
@@ -35,7 +61,7 @@ class Broker:
         *,
         name: str,
         on_connect: list[OnConnect],
-        connect: Connect = aio_pika.connect,
+        connect: Connect = connect,
     ) -> None:
         self._url = url
         self._connect = connect

@@ -22,6 +22,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from shared.contracts.codec import DecodeError
 from shared.contracts.payloads import decode
 from shared.contracts.topology import declare_exchanges
+from shared.platform.bus import connect
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class BusRecord:
     async def _run(self) -> None:
         while True:
             try:
-                connection = await aio_pika.connect(self.url, timeout=5)
+                connection = await connect(self.url, timeout=5)
             except (OSError, aio_pika.exceptions.AMQPError, TimeoutError):
                 await asyncio.sleep(0.5)
                 continue

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from typing import Any
 
 import aio_pika
+import pytest
 from aio_pika.abc import AbstractConnection
 
-from shared.platform.bus import Broker
+from shared.platform.bus import Broker, connect
 from tests.support.bus import wait_until
 from tests.support.infra import amqp_url
 
@@ -37,3 +39,32 @@ async def test_a_handshake_cut_short_is_one_more_attempt_then_it_connects(infra:
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
+
+
+async def test_a_connection_that_fails_to_open_is_closed_not_left_to_the_collector(
+    infra: None,
+) -> None:
+    """aio_pika leaves such a connection open for its finaliser, which schedules ``close()``
+    on whatever loop is current then: with none, "coroutine 'Connection.close' was never
+    awaited", one per attempt while a service waits out a broker outage."""
+    made: list[aio_pika.Connection] = []
+
+    class Recorded(aio_pika.Connection):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises((OSError, aio_pika.exceptions.AMQPError)):
+        await connect(f"amqp://guest:guest@127.0.0.1:{port}/", timeout=2, connection_class=Recorded)
+    assert len(made) == 1
+    assert made[0].is_closed
+
+    opened = await connect(amqp_url(), timeout=5, connection_class=Recorded)
+    try:
+        assert made[1] is opened
+        assert not opened.is_closed
+    finally:
+        await opened.close()
