@@ -21,6 +21,7 @@ import pytest
 from aio_pika.abc import AbstractConnection
 from aiohttp.test_utils import TestServer
 
+from services.gateway.marks import NOTES_DB
 from shared.contracts.envelope import Envelope
 from shared.contracts.topology import service_queues
 from shared.platform.storage import (
@@ -213,8 +214,9 @@ async def created_tenants(mongo: Client) -> AsyncIterator[list[str]]:
     control = mongo[CONTROL_DB]
     with contextlib.suppress(PyMongoError):  # a test restarted FerretDB: the first call says so
         await control.command("ping")
-    for collection in ("gateway_seen", "gateway_published", "gateway_outbox"):
+    for collection in ("gateway_seen", "gateway_outbox"):
         await control[collection].delete_many({"tenant_id": {"$in": ids}})
+    await mongo[NOTES_DB].gateway_published.delete_many({"tenant_id": {"$in": ids}})
     await control.api_keys.delete_many({"tenant_id": {"$in": ids}})
     await control.tenants.delete_many({"_id": {"$in": ids}})
 

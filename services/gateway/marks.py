@@ -1,10 +1,15 @@
 """'The broker confirmed it' notes, written in batches off the request path.
 
-A note in ``gateway_published`` tells a later WeChat retry that its event is on the bus
-(and which passive reply it got). Writing one per request would cost every webhook a
-database round trip; one ``insert_many`` per interval costs a fraction of that. A note
-that is lost (the database was down) only means that a retry arriving after the grace
-period is published again, which consumers absorb: they are idempotent on the id.
+A note in ``wxp_gateway.gateway_published`` tells a later WeChat retry that its event is
+on the bus (and which passive reply it got). Writing one per request would cost every
+webhook a database round trip; one ``insert_many`` per interval costs a fraction of that.
+A note that is lost (the database was down) only means that a retry arriving after the
+grace period is published again, which consumers absorb: they are idempotent on the id.
+
+The notes have a database of their own, apart from the dedup records in ``wxp_control``
+that every webhook inserts before publishing: where a write lock covers a database
+(FerretDB's SQLite backend: one file, one writer), a batch of a few hundred notes held
+the lock the webhooks' inserts were waiting on (the README's Benchmarks say how much).
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ from pymongo.errors import BulkWriteError
 from shared.contracts.codec import DecodeError
 from shared.contracts.reply import PassiveAnswer
 from shared.platform.storage import (
-    CONTROL_DB,
     Client,
     PyMongoError,
     delete_all,
@@ -30,6 +34,7 @@ from shared.platform.storage import (
 from shared.platform.supervision import idle, stopping
 
 logger = logging.getLogger(__name__)
+NOTES_DB = "wxp_gateway"  # short-lived, written in bulk: apart from wxp_control's dedup records
 MAX_PENDING = 20_000  # beyond this, while the database is away, the oldest notes are dropped
 RECENT = 20_000  # notes this replica remembers, for retries that reach it before a flush
 
@@ -41,7 +46,7 @@ class Published:
 
 class PublishedMarks:
     def __init__(self, client: Client, *, interval: float = 0.25, batch: int = 500) -> None:
-        self._collection = client[CONTROL_DB].gateway_published
+        self._collection = client[NOTES_DB].gateway_published
         self._interval = interval
         self._batch = batch
         self._pending: list[dict[str, Any]] = []

@@ -7,7 +7,7 @@ conditional update is not: two replicas can both match the same document). After
 inserting its claims, a replica reads the events again and publishes only those still
 kept: a replica that claims from a stale snapshot, just after another released an
 event, finds it gone and lets go. Releasing writes the events' published notes
-(``gateway_published``, which WeChat's retries read) before deleting them, in one
+(``wxp_gateway.gateway_published``, which WeChat's retries read) before deleting them, in one
 insert and one delete per batch: on FerretDB an update of many documents costs several
 times a delete of as many.
 
@@ -28,6 +28,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
+from services.gateway.marks import NOTES_DB
 from shared.contracts.envelope import Envelope
 from shared.platform.storage import (
     CONTROL_DB,
@@ -64,7 +65,7 @@ class Collections:
     @classmethod
     def of(cls, client: Client) -> Collections:
         db = client[CONTROL_DB]
-        return cls(db.gateway_outbox, db.gateway_relay_claims, db.gateway_published)
+        return cls(db.gateway_outbox, db.gateway_relay_claims, client[NOTES_DB].gateway_published)
 
 
 class Outbox:

@@ -22,6 +22,7 @@ from aio_pika.abc import AbstractConnection
 from aiohttp import ClientSession
 from prometheus_client.parser import text_string_to_metric_families
 
+from services.gateway.marks import NOTES_DB
 from shared.contracts.topology import service_queues
 from shared.platform.storage import CONTROL_DB, delete_all, mongo_client, tenant_db_name
 from shared.wechat.simulator import Account
@@ -141,8 +142,9 @@ async def delete_queues(connection: AbstractConnection, prefix: str) -> None:
 async def delete_tenants(tenant_ids: list[str]) -> None:
     mongo = mongo_client(mongodb_url(), app_name="wxp-bench")
     control = mongo[CONTROL_DB]
-    for collection in ("gateway_seen", "gateway_published", "gateway_outbox", "api_keys"):
+    for collection in ("gateway_seen", "gateway_outbox", "api_keys"):
         await delete_all(control[collection], {"tenant_id": {"$in": tenant_ids}})
+    await delete_all(mongo[NOTES_DB].gateway_published, {"tenant_id": {"$in": tenant_ids}})
     await control.tenants.delete_many({"_id": {"$in": tenant_ids}})
     for tenant_id in tenant_ids:
         await mongo.drop_database(tenant_db_name(tenant_id))

@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestServer
 from defusedxml.ElementTree import fromstring
 
 from services.gateway.app import create_app
+from services.gateway.marks import NOTES_DB
 from services.gateway.settings import GatewaySettings
 from shared.contracts.envelope import Envelope, iso
 from shared.contracts.messages import WeChatMessage
@@ -121,6 +122,13 @@ async def test_delete_stops_webhooks_drops_data_and_keys(gateway, http, new_acco
     assert status == 201
     await mongo[tenant_db_name(account.tenant_id)].probe.insert_one({"x": 1})
     assert (await send(http, gateway, account, "event:VIEW")).status == 200
+    notes = mongo[NOTES_DB].gateway_published
+    mine = {"tenant_id": account.tenant_id}
+
+    async def noted() -> bool:
+        return await notes.count_documents(mine) == 1
+
+    await eventually(noted, what="the published note written")
     status, _ = await call(http, "DELETE", url, headers=bearer(key["key"]))
     assert status == 403  # a tenant key cannot offboard
     status, _ = await call(http, "DELETE", url)
@@ -130,6 +138,7 @@ async def test_delete_stops_webhooks_drops_data_and_keys(gateway, http, new_acco
     control = mongo[CONTROL_DB]
     assert await control.gateway_seen.count_documents({"tenant_id": account.tenant_id}) == 0
     assert await control.api_keys.count_documents({"tenant_id": account.tenant_id}) == 0
+    assert await notes.count_documents(mine) == 0
     status, _ = await call(http, "GET", url, headers=bearer(key["key"]))
     assert status == 401
     status, _ = await call(http, "DELETE", url)
