@@ -21,7 +21,6 @@ import pytest
 from aio_pika.abc import AbstractConnection
 from aiohttp.test_utils import TestServer
 
-from services.gateway.marks import NOTES_DB
 from shared.contracts.envelope import Envelope
 from shared.contracts.topology import service_queues
 from shared.platform.storage import (
@@ -34,6 +33,7 @@ from shared.platform.storage import (
 from shared.wechat.simulator import Account
 from tests.support.bus import Answer, Tap
 from tests.support.fake_wechat import FakeWeChat
+from tests.support.gateway import forget_tenants
 from tests.support.infra import (
     LOCAL,
     ROOT,
@@ -211,14 +211,9 @@ async def tap_factory(
 async def created_tenants(mongo: Client) -> AsyncIterator[list[str]]:
     ids: list[str] = []
     yield ids
-    control = mongo[CONTROL_DB]
     with contextlib.suppress(PyMongoError):  # a test restarted FerretDB: the first call says so
-        await control.command("ping")
-    for collection in ("gateway_seen", "gateway_outbox"):
-        await control[collection].delete_many({"tenant_id": {"$in": ids}})
-    await mongo[NOTES_DB].gateway_published.delete_many({"tenant_id": {"$in": ids}})
-    await control.api_keys.delete_many({"tenant_id": {"$in": ids}})
-    await control.tenants.delete_many({"_id": {"$in": ids}})
+        await mongo[CONTROL_DB].command("ping")
+    await forget_tenants(mongo, ids)
 
 
 TENANT_DB_PREFIX = tenant_db_name("x0")[:-2]  # "wxp_t_"

@@ -22,12 +22,11 @@ from aio_pika.abc import AbstractConnection
 from aiohttp import ClientSession
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.gateway.marks import NOTES_DB
 from shared.contracts.topology import service_queues
-from shared.platform.storage import CONTROL_DB, delete_all, mongo_client, tenant_db_name
+from shared.platform.storage import mongo_client, tenant_db_name
 from shared.wechat.simulator import Account
 from tests.bench.probes import KEYWORD, account_from
-from tests.support.gateway import onboard, wait_ready
+from tests.support.gateway import forget_tenants, onboard, wait_ready
 from tests.support.infra import ROOT, amqp_url, mongodb_url
 from tests.support.processes import ServiceProcess, free_port, start_service
 
@@ -141,11 +140,7 @@ async def delete_queues(connection: AbstractConnection, prefix: str) -> None:
 
 async def delete_tenants(tenant_ids: list[str]) -> None:
     mongo = mongo_client(mongodb_url(), app_name="wxp-bench")
-    control = mongo[CONTROL_DB]
-    for collection in ("gateway_seen", "gateway_outbox", "api_keys"):
-        await delete_all(control[collection], {"tenant_id": {"$in": tenant_ids}})
-    await delete_all(mongo[NOTES_DB].gateway_published, {"tenant_id": {"$in": tenant_ids}})
-    await control.tenants.delete_many({"_id": {"$in": tenant_ids}})
+    await forget_tenants(mongo, tenant_ids)
     for tenant_id in tenant_ids:
         await mongo.drop_database(tenant_db_name(tenant_id))
     await mongo.close()

@@ -15,12 +15,29 @@ from typing import Any
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 
+from services.gateway.marks import NOTES_DB
+from shared.platform.storage import CONTROL_DB, Client, delete_all
 from shared.platform.supervision import awaiting
 from shared.wechat.samples import build_xml
 from shared.wechat.simulator import Account, SignedRequest, open_reply, sign_request
 from tests.support.bus import eventually
 
 CLOSE_SECONDS = 60.0
+
+
+async def forget_tenants(mongo: Client, tenant_ids: list[str]) -> None:
+    """What a gateway keeps of these tenants outside their own databases: the tenant records,
+    API keys, dedup records, outbox and published notes."""
+    control = mongo[CONTROL_DB]
+    mine = {"tenant_id": {"$in": tenant_ids}}
+    for collection in (
+        control.gateway_seen,
+        control.gateway_outbox,
+        control.api_keys,
+        mongo[NOTES_DB].gateway_published,
+    ):
+        await delete_all(collection, mine)
+    await control.tenants.delete_many({"_id": {"$in": tenant_ids}})
 
 
 @dataclass
