@@ -2,15 +2,15 @@
 
 - ``analytics_events``: the raw log (types, keys, times; never a message's content), in
   *leaves*: one document per tenant, day and fold, ``{_id: "<inboxes>/<day>/<digest of
-  the facts' ids>", day, n, facts}``, the facts as rows in one JSON string (FerretDB's
-  cost is per document and per field, and a thousand tenants' facts arrive a few at a
-  time). Every figure is computed from this log (or from a day finalized from it), each
-  envelope **once, by its id, as it is read** (:meth:`AnalyticsStore.facts`): a
-  redelivery folded into a later leaf, or two replicas folding the same inboxes, changes
-  no figure, and there are no counters to double. The same facts of the same fold make
-  the same leaf id: a repeated fold is a duplicate key, nothing stored twice. Documents of
-  one fact each (``_id`` the envelope id), as versions before the leaves wrote them, are
-  read as well. Kept ``WXP_ANALYTICS_RAW_DAYS`` (35).
+  the facts' ids>", day, n, facts}``, the facts as rows in one zlib-compressed JSON
+  document (FerretDB's cost is per document, per field and per byte, and a thousand
+  tenants' facts arrive a few at a time). Every figure is computed from this log (or from
+  a day finalized from it), each envelope **once, by its id, as it is read**
+  (:meth:`AnalyticsStore.facts`): a redelivery folded into a later leaf, or two replicas
+  folding the same inboxes, changes no figure, and there are no counters to double. The
+  same facts of the same fold make the same leaf id: a repeated fold is a duplicate key,
+  nothing stored twice. Documents of one fact each (``_id`` the envelope id), as versions
+  before the leaves wrote them, are read as well. Kept ``WXP_ANALYTICS_RAW_DAYS`` (35).
 - ``analytics_days``: a day's figures, written once the day is older than the raw log
   keeps (``_id`` the date; the first writer wins, later ones find it there).
 - ``analytics_readers``: each reader's latest follow event (subscribe or unsubscribe, when,
@@ -20,10 +20,16 @@
 
 A delivery's fact first lands in the shared inbox of its two seconds
 (``wxp_analytics.inbox_N``): the facts of concurrent deliveries, whatever their tenant,
-share one document (``GroupAppend``; the facts as rows in one JSON string), which is what
+share one document (``GroupAppend``; the facts as rows, compressed as in a leaf), which is what
 lets one process take thousands of envelopes a second across a thousand tenants'
 databases. Once no one writes to an inbox any more (10 s), the fold moves it to the
 tenants, one insert per tenant (a leaf per day), and drops it.
+
+Compressed, a fact row takes about 35 bytes instead of about 220 (the rows of a batch
+repeat their day, kind and tenant): on FerretDB, which escapes and copies every byte of a
+string on its way in and out, an inbox document of 120 facts cost 0.6 ms of its CPU to
+insert and 0.25 ms to read, against 1.7 and 1.0 ms as a JSON string (the local FerretDB,
+2026-12-03). Documents that earlier versions wrote with a JSON string are read as they are.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import hashlib
 import json
 import time
 import uuid
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -235,7 +242,7 @@ class AnalyticsStore:
         found: dict[str, Fact] = {}
         async for doc in self._db(tenant_id, "analytics_events").find(query):
             if "facts" in doc:
-                for row in json.loads(doc["facts"]):
+                for row in unpack_rows(doc["facts"]):
                     if (not wanted or row[1] in wanted) and row[0] not in found:
                         found[row[0]] = fact_of_row(row)
             elif (not wanted or doc["kind"] in wanted) and doc["_id"] not in found:
@@ -378,7 +385,7 @@ def _leaves(rows: list[Row], fold: str) -> list[tuple[Doc, Counter[str]]]:
                 "_id": f"{fold}/{day}/{ids.hexdigest()}",
                 "day": day,
                 "n": len(part),
-                "facts": json.dumps(part, separators=(",", ":")),
+                "facts": pack_rows(part),
             }
             leaves.append((leaf, Counter(str(row[1]) for row in part)))
     return leaves
@@ -393,17 +400,33 @@ def _follow_state(fact: Fact) -> Doc:
     return state
 
 
+def pack_rows(rows: Sequence[Any]) -> bytes:
+    """Rows as one field: compact JSON, compressed (zlib's fastest level: about 0.7 µs a
+    row, and a sixth of the bytes)."""
+    return zlib.compress(json.dumps(rows, separators=(",", ":")).encode(), 1)
+
+
+def unpack_rows(packed: bytes | str) -> list[Any]:
+    """What :func:`pack_rows` packed, or the plain JSON string earlier versions wrote."""
+    if isinstance(packed, bytes):
+        packed = zlib.decompress(packed).decode()
+    rows = json.loads(packed)
+    if not isinstance(rows, list):
+        raise ValueError(f"packed facts are a {type(rows).__name__}, not a list")
+    return rows
+
+
 def _pack(entries: list[tuple[str, Row]]) -> Doc:
-    """An inbox document: facts of any tenants as ``[tenant, row]`` pairs, in one JSON
-    string (one field to store, however many facts)."""
-    return {"_id": uuid.uuid4().hex, "facts": json.dumps(entries, separators=(",", ":"))}
+    """An inbox document: facts of any tenants as ``[tenant, row]`` pairs, packed in one
+    field (one field to store, however many facts)."""
+    return {"_id": uuid.uuid4().hex, "facts": pack_rows(entries)}
 
 
 def _unpack(doc: Doc) -> list[tuple[str, Row]]:
     """The facts of an inbox document; one written by a version before ``_pack`` (one
     fact per document, ``{tenant, fact}``) is read too, so an upgrade loses none."""
     if "facts" in doc:
-        return [(tenant_id, row) for tenant_id, row in json.loads(doc["facts"])]
+        return [(tenant_id, row) for tenant_id, row in unpack_rows(doc["facts"])]
     return [(str(doc["tenant"]), to_row(Fact.from_doc(doc["fact"])))]
 
 

@@ -18,7 +18,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.analytics.facts import FOLLOW, OTHER, UNFOLLOW, Fact, to_row
-from services.analytics.store import ANALYTICS_DB, INBOX, INBOX_SECONDS, AnalyticsStore
+from services.analytics.store import (
+    ANALYTICS_DB,
+    INBOX,
+    INBOX_SECONDS,
+    AnalyticsStore,
+    unpack_rows,
+)
 from shared.platform.storage import CONTROL_DB, Client, tenant_db_name
 from tests.conftest import tenant_record
 
@@ -147,7 +153,8 @@ async def test_a_redelivery_folded_later_counts_once_and_a_fold_repeated_writes_
     assert [(leaf["_id"][:15], leaf["day"], leaf["n"]) for leaf in leaves] == [
         ("7-8/2026-12-10/", "2026-12-10", 2)
     ]
-    assert json.loads(leaves[0]["facts"]) == rows  # sorted by id, whatever the order given
+    assert isinstance(leaves[0]["facts"], bytes)  # compressed (store.py)
+    assert unpack_rows(leaves[0]["facts"]) == rows  # sorted by id, whatever the order given
     # The same inboxes written to again after their fold (a late writer): another leaf.
     late = [to_row(fact(4, "interaction", "o_c", AT))]
     assert await store.keep(one, late, fold="7-8") == {"interaction": 1}
@@ -173,3 +180,24 @@ async def test_an_inbox_written_one_fact_a_document_before_an_upgrade_is_folded_
         [fact(2, "interaction", "o_a", AT).to_doc(), fact(5, OTHER, "o_a", AT).to_doc()]
     )
     assert await ids(store, one) == ["e1", "e2", "e5"]
+
+
+async def test_inboxes_and_leaves_written_with_a_json_string_before_an_upgrade_are_read(
+    mongo: Client, tenants: list[str]
+) -> None:
+    clock = past()
+    store = AnalyticsStore(mongo, clock=clock)
+    one = tenants[0]
+    inbox = mongo[ANALYTICS_DB][f"{INBOX}{int(clock.now // INBOX_SECONDS)}"]
+    pairs = [[one, to_row(fact(1, "interaction", "o_a", AT))]]
+    await inbox.insert_one({"_id": f"old-{secrets.token_hex(4)}", "facts": json.dumps(pairs)})
+    await store.record(one, fact(2, "interaction", "o_b", AT))  # compressed, same inbox
+    written = await inbox.find({"facts": {"$type": "binData"}}).to_list()
+    assert [unpack_rows(doc["facts"]) for doc in written] == [
+        [[one, to_row(fact(2, "interaction", "o_b", AT))]]
+    ]
+    await store.fold(settle=-60.0)
+    events = mongo[tenant_db_name(one)].analytics_events
+    old_leaf = {"_id": "0-0/2026-12-10/old", "day": "2026-12-10", "n": 1}
+    await events.insert_one({**old_leaf, "facts": json.dumps([to_row(fact(3, OTHER, "o_c", AT))])})
+    assert await ids(store, one) == ["e1", "e2", "e3"]
