@@ -23,6 +23,9 @@ class Bounded:
 
     async def __call__(self, work: Awaitable[T]) -> T:
         try:
+            if isinstance(work, asyncio.Future):  # an answer another task works out
+                async with asyncio.timeout(self.seconds):
+                    return await work
             # wait_for, not asyncio.timeout: pymongo turns a cancelled read into a
             # connection error, which wait_for's own task keeps from the caller.
             return await asyncio.wait_for(work, self.seconds)

@@ -9,6 +9,7 @@ by the unique key.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,10 +23,11 @@ class DedupStore:
         self._seen = client[CONTROL_DB].gateway_seen
         self._inserts = GroupInsert(self._seen)
 
-    async def first_sight(self, envelope: Envelope[Any]) -> bool:
-        """Records the id; False when it was seen before (a retry or a redelivery)."""
+    def first_sight(self, envelope: Envelope[Any]) -> asyncio.Future[bool]:
+        """Records the id; the future says False when it was seen before (a retry or a
+        redelivery)."""
         doc = {"_id": envelope.id, "tenant_id": envelope.tenant_id, "at": datetime.now(UTC)}
-        return await self._inserts.insert(doc)
+        return self._inserts.insert(doc)
 
     async def seen_at(self, event_id: str) -> datetime | None:
         doc = await self._seen.find_one({"_id": event_id})

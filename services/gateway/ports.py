@@ -4,7 +4,7 @@ stores and publisher implement them, and the unit tests' in-memory fakes do too.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -15,7 +15,7 @@ from shared.contracts.reply import PassiveAnswer
 
 
 class Dedup(Protocol):
-    async def first_sight(self, envelope: Envelope[Any]) -> bool: ...
+    def first_sight(self, envelope: Envelope[Any]) -> Awaitable[bool]: ...
     async def seen_at(self, event_id: str) -> datetime | None: ...
 
 

@@ -33,14 +33,16 @@ class GroupInsert:
         self._waiting: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def insert(self, doc: dict[str, Any]) -> bool:
-        """True when ``doc`` was inserted, False when its ``_id`` was there already; raises
-        what the database raised for it. Cancelling the wait does not unsend the insert."""
+    def insert(self, doc: dict[str, Any]) -> asyncio.Future[bool]:
+        """The future of ``doc``'s insert: True when it was inserted, False when its
+        ``_id`` was there already, or what the database raised for it. A future, not a
+        coroutine: a caller bounds its wait on it without a task of its own
+        (``services/gateway/bounded.py``). Cancelling it does not unsend the insert."""
         answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append((doc, answer))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
-        return await answer
+        return answer
 
     async def _write(self) -> None:
         while self._waiting:
