@@ -24,8 +24,9 @@ class Bounded:
     async def __call__(self, work: Awaitable[T]) -> T:
         try:
             if isinstance(work, asyncio.Future):  # an answer another task works out
+                answer: asyncio.Future[T] = work
                 async with asyncio.timeout(self.seconds):
-                    return await work
+                    return await answer
             # wait_for, not asyncio.timeout: pymongo turns a cancelled read into a
             # connection error, which wait_for's own task keeps from the caller.
             return await asyncio.wait_for(work, self.seconds)
