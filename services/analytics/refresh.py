@@ -108,7 +108,7 @@ class Refresh:
         (if any) went out: False when the broker could not take it; the advice is then not
         marked sent and the tenant is left for the next round, which tries again."""
         window = await self.reports.window(tenant_id, timezone)
-        row = await self.reports.summary(tenant_id, name, timezone)
+        row = await self.reports.summary(tenant_id, name, timezone, window)
         await self.store.set_state(tenant_id, "summary", row)
         advice, _ = self.reports.send_time(window)
         before = await self.store.state(tenant_id, "send_time")

@@ -182,9 +182,13 @@ class Reports:
         end = datetime.combine(date.fromisoformat(busy[-1]), time(23, 59, 59), zone)
         return end.astimezone(UTC)
 
-    async def summary(self, tenant_id: str, name: str, timezone: str) -> dict[str, Any]:
-        """An overview row."""
-        window = await self.window(tenant_id, timezone)
+    async def summary(
+        self, tenant_id: str, name: str, timezone: str, window: Window | None = None
+    ) -> dict[str, Any]:
+        """An overview row; from ``window`` when the caller has read it already (the raw
+        log's 30 days are most of the cost: read once, not twice)."""
+        if window is None:
+            window = await self.window(tenant_id, timezone)
         activity = await self.activity(tenant_id, window)
         week = window.since(7)
         return {

@@ -107,6 +107,25 @@ async def test_the_send_hour_is_published_when_it_changes_and_only_then(harness:
     assert summary["status"] == "active"
 
 
+async def test_a_round_reads_each_tenants_raw_log_once_and_stores_its_row(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await harness.take("msg.text", START - timedelta(hours=1), "o_1")
+    reads: list[str] = []
+    facts = harness.store.facts
+
+    async def counted(tenant_id: str, **window: Any) -> list[Fact]:
+        reads.append(tenant_id)
+        return await facts(tenant_id, **window)
+
+    monkeypatch.setattr(harness.store, "facts", counted)
+    await harness.refresh.round(full=False)
+    assert reads == [harness.tenant_id]  # the window, shared by the row and the send hour
+    summary = await harness.store.state(harness.tenant_id, "summary")
+    assert summary is not None
+    assert (summary["status"], summary["active_rate_30d"]) == ("active", None)
+
+
 async def test_a_broadcast_impact_is_published_a_day_after_it(harness: Harness):
     submitted = START - timedelta(hours=1)
     await harness.take(
