@@ -14,6 +14,7 @@ so replicas may overlap and a crash repeats work rather than losing it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -42,6 +43,11 @@ BASELINE_DAYS = 14
 # cost at a thousand tenants (make bench: 2 s between folds cost FerretDB more than the
 # facts themselves).
 FOLD_PAUSE = 5.0
+# A periodic round's tenants start spread over at least this many seconds (twenty tenants
+# half a second apart; a thousand, whose work takes longer than that, back to back): all
+# at once, twenty tenants' 30 days of raw log held analytics at half a core for 1.5 s,
+# and the webhooks sharing the machine slowed by a third meanwhile (README, Benchmarks).
+ROUND_SPREAD = 10.0
 
 
 @dataclass
@@ -59,7 +65,7 @@ class Refresh:
         last_full = float("-inf")
         while True:
             full = time.monotonic() - last_full >= self.full_seconds
-            await self.round(full=full)
+            await self.round(full=full, spread=ROUND_SPREAD)
             if full:
                 last_full = time.monotonic()
             await idle(self.refresh_seconds)
@@ -72,13 +78,17 @@ class Refresh:
                 self.metrics.events.labels(kind).inc(kept)
             await idle(FOLD_PAUSE)
 
-    async def round(self, *, full: bool) -> None:
+    async def round(self, *, full: bool, spread: float = 0.0) -> None:
+        """Each tenant touched since the last round (every tenant when ``full``), the
+        ``n``-th started no sooner than ``n`` × ``spread`` ÷ their number seconds in."""
         touched, self.intake.touched = self.intake.touched, set()
         tenants = {str(t["_id"]): t for t in await self.store.tenants()}
         chosen = tenants if full else {k: v for k, v in tenants.items() if k in touched}
         statuses: Counter[str] = Counter()
         waiting: list[str] = []  # their advice waits for the broker
-        for tenant_id, doc in chosen.items():
+        began, gap = time.monotonic(), spread / max(len(chosen), 1)
+        for n, (tenant_id, doc) in enumerate(chosen.items()):
+            await asyncio.sleep(max(0.0, began + n * gap - time.monotonic()))
             timezone = str(doc.get("timezone") or DEFAULT_TIMEZONE)
             try:
                 row, announced = await self.tenant(tenant_id, str(doc.get("name", "")), timezone)

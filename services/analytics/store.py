@@ -78,6 +78,11 @@ INBOX_SECONDS = 2.0
 INBOX_SETTLE = 10.0  # an inbox this much past its slice takes no more writes: folded
 FOLD_WRITERS = 16  # tenants moved at once (FerretDB keeps each tenant's database apart)
 FOLD_MAX_FACTS = 50_000  # inboxes waiting together move together, up to this many facts
+# The tenants' moves of one fold start spread over this many seconds (a thousand tenants
+# a millisecond apart, twenty 50 ms apart): at once, a fold of twenty tenants held
+# FerretDB and analytics at a third of a core each for about 150 ms every 5 s, and the
+# webhooks sharing the machine slowed by a fifth meanwhile (README, Benchmarks).
+FOLD_SPREAD = 1.0
 INBOX_BATCH = 500  # facts in one inbox document at most (below the prefetch of 1,024)
 INBOX_LINGER = 0.05  # seconds a part-filled inbox document waits for more facts
 INBOX_WRITERS = 4  # inbox inserts in flight at once: the next batch need not wait
@@ -86,9 +91,16 @@ FOLLOWS_LOOKED_UP = 500  # readers' stored states read in one query (FerretDB: b
 
 
 class AnalyticsStore:
-    def __init__(self, client: Client, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        client: Client,
+        *,
+        clock: Callable[[], float] = time.time,
+        fold_spread: float = FOLD_SPREAD,
+    ) -> None:
         self._client = client
         self._clock = clock
+        self._fold_spread = fold_spread
         self._writers: dict[str, GroupAppend[tuple[str, Row]]] = {}
         self._tenants: AsyncCollection[Doc] = client[CONTROL_DB].tenants
         self._indexed: set[str] = set()
@@ -141,7 +153,8 @@ class AnalyticsStore:
         return kept
 
     async def _move(self, rows: dict[tuple[str, str], Row], fold: str) -> Counter[str]:
-        """Each live tenant's facts in one insert, ``FOLD_WRITERS`` tenants at a time."""
+        """Each live tenant's facts in one insert, ``FOLD_WRITERS`` tenants at a time, the
+        moves started evenly over the fold's spread."""
         by_tenant: dict[str, list[Row]] = defaultdict(list)
         for (tenant_id, _), row in rows.items():
             by_tenant[tenant_id].append(row)
@@ -154,10 +167,13 @@ class AnalyticsStore:
             async with gate:
                 kept.update(await self.keep(tenant_id, batch, fold=fold))
 
+        batches = [(tenant, batch) for tenant, batch in by_tenant.items() if tenant in live]
+        gap = self._fold_spread / len(batches) if batches else 0.0
         async with asyncio.TaskGroup() as moves:
-            for tenant_id, batch in by_tenant.items():
-                if tenant_id in live:
-                    moves.create_task(move(tenant_id, batch))
+            for n, (tenant_id, batch) in enumerate(batches):
+                if n:
+                    await asyncio.sleep(gap)
+                moves.create_task(move(tenant_id, batch))
         return kept
 
     async def keep(self, tenant_id: str, rows: list[Row], *, fold: str) -> Counter[str]:

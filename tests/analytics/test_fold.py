@@ -9,15 +9,20 @@ fold the same inboxes), so only the tenants' state is checked, not what a fold m
 
 from __future__ import annotations
 
+import itertools
 import json
 import secrets
+import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from pymongo.asynchronous.collection import AsyncCollection
 
-from services.analytics.facts import FOLLOW, OTHER, UNFOLLOW, Fact, to_row
+from services.analytics.facts import FOLLOW, OTHER, UNFOLLOW, Fact, Row, to_row
 from services.analytics.store import (
     ANALYTICS_DB,
     INBOX,
@@ -41,6 +46,13 @@ class Seconds:
 
 def past() -> Seconds:
     return Seconds(1_000_000.0 + secrets.randbelow(1_000_000) * 100.0)
+
+
+def with_inbox(mongo: Client) -> tuple[AnalyticsStore, AsyncCollection[dict[str, Any]]]:
+    """A store on a clock of its own, and the inbox it writes to now."""
+    clock = past()
+    store = AnalyticsStore(mongo, clock=clock)
+    return store, mongo[ANALYTICS_DB][f"{INBOX}{int(clock.now // INBOX_SECONDS)}"]
 
 
 def fact(n: int, kind: str, openid: str, at: datetime, key: str | None = None) -> Fact:
@@ -164,10 +176,8 @@ async def test_a_redelivery_folded_later_counts_once_and_a_fold_repeated_writes_
 async def test_an_inbox_written_one_fact_a_document_before_an_upgrade_is_folded_too(
     mongo: Client, tenants: list[str]
 ) -> None:
-    clock = past()
-    store = AnalyticsStore(mongo, clock=clock)
+    store, inbox = with_inbox(mongo)
     one = tenants[0]
-    inbox = mongo[ANALYTICS_DB][f"{INBOX}{int(clock.now // INBOX_SECONDS)}"]
     old = fact(1, FOLLOW, "o_a", AT, "shop")
     await inbox.insert_one({"_id": f"{one}/e1", "tenant": one, "fact": old.to_doc()})
     await store.record(one, fact(2, "interaction", "o_a", AT))  # the new kind, same inbox
@@ -185,10 +195,8 @@ async def test_an_inbox_written_one_fact_a_document_before_an_upgrade_is_folded_
 async def test_inboxes_and_leaves_written_with_a_json_string_before_an_upgrade_are_read(
     mongo: Client, tenants: list[str]
 ) -> None:
-    clock = past()
-    store = AnalyticsStore(mongo, clock=clock)
+    store, inbox = with_inbox(mongo)
     one = tenants[0]
-    inbox = mongo[ANALYTICS_DB][f"{INBOX}{int(clock.now // INBOX_SECONDS)}"]
     pairs = [[one, to_row(fact(1, "interaction", "o_a", AT))]]
     await inbox.insert_one({"_id": f"old-{secrets.token_hex(4)}", "facts": json.dumps(pairs)})
     await store.record(one, fact(2, "interaction", "o_b", AT))  # compressed, same inbox
@@ -201,3 +209,26 @@ async def test_inboxes_and_leaves_written_with_a_json_string_before_an_upgrade_a
     old_leaf = {"_id": "0-0/2026-12-10/old", "day": "2026-12-10", "n": 1}
     await events.insert_one({**old_leaf, "facts": json.dumps([to_row(fact(3, OTHER, "o_c", AT))])})
     assert await ids(store, one) == ["e1", "e2", "e3"]
+
+
+async def test_a_folds_moves_start_spread_over_its_spread(
+    mongo: Client, tenants: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = past()
+    store = AnalyticsStore(mongo, clock=clock, fold_spread=0.6)
+    for n, tenant_id in enumerate(tenants):
+        await store.record(tenant_id, fact(n, "interaction", "o_a", AT))
+    started: list[float] = []
+    keep = store.keep
+
+    async def timed(tenant_id: str, rows: list[Row], *, fold: str) -> Counter[str]:
+        started.append(time.monotonic())
+        return await keep(tenant_id, rows, fold=fold)
+
+    monkeypatch.setattr(store, "keep", timed)
+    await store.fold(settle=-60.0)
+    assert len(started) == 3  # each tenant's facts, a move each
+    gaps = [later - earlier for earlier, later in itertools.pairwise(started)]
+    assert min(gaps) >= 0.15  # 0.6 s over three moves: 0.2 s apart
+    for tenant_id in tenants:
+        assert len(await store.facts(tenant_id)) == 1

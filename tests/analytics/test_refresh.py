@@ -4,8 +4,10 @@ after it, and days finalized before the raw log drops them."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -124,6 +126,33 @@ async def test_a_round_reads_each_tenants_raw_log_once_and_stores_its_row(
     summary = await harness.store.state(harness.tenant_id, "summary")
     assert summary is not None
     assert (summary["status"], summary["active_rate_30d"]) == ("active", None)
+
+
+async def test_a_rounds_tenants_start_spread_over_its_spread(
+    harness: Harness, mongo: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    others = [f"anr-{secrets.token_hex(5)}" for _ in range(2)]
+    await mongo[CONTROL_DB].tenants.insert_many([tenant_record(t, "Spread") for t in others])
+    try:
+        harness.intake.touched.update([harness.tenant_id, *others])
+        started: list[float] = []
+        tenant = harness.refresh.tenant
+
+        async def timed(tenant_id: str, name: str, timezone: str) -> tuple[dict[str, Any], bool]:
+            started.append(time.monotonic())
+            return await tenant(tenant_id, name, timezone)
+
+        monkeypatch.setattr(harness.refresh, "tenant", timed)
+        await harness.refresh.round(full=False, spread=0.6)
+        assert len(started) == 3
+        gaps = [later - earlier for earlier, later in itertools.pairwise(started)]
+        assert min(gaps) >= 0.15  # 0.6 s over three tenants: 0.2 s apart
+        for tenant_id in others:
+            assert await harness.store.state(tenant_id, "summary") is not None
+    finally:
+        await mongo[CONTROL_DB].tenants.delete_many({"_id": {"$in": others}})
+        for tenant_id in others:
+            await mongo.drop_database(tenant_db_name(tenant_id))
 
 
 async def test_a_broadcast_impact_is_published_a_day_after_it(harness: Harness):
