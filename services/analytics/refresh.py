@@ -14,7 +14,6 @@ so replicas may overlap and a crash repeats work rather than losing it.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import time
@@ -34,7 +33,7 @@ from shared.contracts.envelope import announce
 from shared.contracts.tenancy import DEFAULT_TIMEZONE
 from shared.platform.bus import BrokerUnavailable
 from shared.platform.publisher import EventPublisher
-from shared.platform.supervision import idle, stopping
+from shared.platform.supervision import idle, paced, stopping
 
 logger = logging.getLogger(__name__)
 BASELINE_DAYS = 14
@@ -86,9 +85,7 @@ class Refresh:
         chosen = tenants if full else {k: v for k, v in tenants.items() if k in touched}
         statuses: Counter[str] = Counter()
         waiting: list[str] = []  # their advice waits for the broker
-        began, gap = time.monotonic(), spread / max(len(chosen), 1)
-        for n, (tenant_id, doc) in enumerate(chosen.items()):
-            await asyncio.sleep(max(0.0, began + n * gap - time.monotonic()))
+        async for tenant_id, doc in paced(list(chosen.items()), over=spread):
             timezone = str(doc.get("timezone") or DEFAULT_TIMEZONE)
             try:
                 row, announced = await self.tenant(tenant_id, str(doc.get("name", "")), timezone)

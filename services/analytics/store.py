@@ -70,6 +70,7 @@ from shared.platform.storage import (
     insert_new,
     tenant_db_name,
 )
+from shared.platform.supervision import paced
 
 Doc = dict[str, Any]
 ANALYTICS_DB = "wxp_analytics"  # the inboxes every tenant's facts pass through
@@ -168,11 +169,8 @@ class AnalyticsStore:
                 kept.update(await self.keep(tenant_id, batch, fold=fold))
 
         batches = [(tenant, batch) for tenant, batch in by_tenant.items() if tenant in live]
-        gap = self._fold_spread / len(batches) if batches else 0.0
         async with asyncio.TaskGroup() as moves:
-            for n, (tenant_id, batch) in enumerate(batches):
-                if n:
-                    await asyncio.sleep(gap)
+            async for tenant_id, batch in paced(batches, over=self._fold_spread):
                 moves.create_task(move(tenant_id, batch))
         return kept
 

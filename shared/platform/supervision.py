@@ -12,8 +12,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from typing import Any, TypeVar
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 STOP_SECONDS = 10.0  # the longest a cancelled loop may take to stop at shutdown
 Job = Callable[[], Coroutine[Any, Any, None]]
+T = TypeVar("T")
 
 
 def stopping() -> bool:
@@ -46,6 +47,18 @@ async def idle(seconds: float | None, wake: asyncio.Event | None = None) -> None
         return
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(wake.wait(), seconds)
+
+
+async def paced(items: Sequence[T], *, over: float) -> AsyncIterator[T]:
+    """``items`` spread over ``over`` seconds: the ``n``-th no sooner than ``n`` × ``over``
+    ÷ their number seconds after the first (at once when the work between them took
+    longer), so that a background job's burst reaches the CPU and the database as a
+    trickle."""
+    began, gap = time.monotonic(), over / max(len(items), 1)
+    for n, item in enumerate(items):
+        if n:
+            await asyncio.sleep(max(0.0, began + n * gap - time.monotonic()))
+        yield item
 
 
 def awaiting(task: asyncio.Task[Any]) -> list[str]:

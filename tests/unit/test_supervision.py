@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 
 import pytest
@@ -11,7 +12,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from shared.platform import supervision
-from shared.platform.supervision import BackgroundTasks
+from shared.platform.supervision import BackgroundTasks, paced
 
 
 class Clock:
@@ -169,3 +170,21 @@ async def test_idle_returns_when_woken_or_after_its_seconds() -> None:
     assert time.monotonic() - started >= 0.05
     wake.set()
     await asyncio.wait_for(supervision.idle(3600, wake), 1)
+
+
+async def test_paced_items_come_spread_over_the_time_given() -> None:
+    arrived: list[float] = []
+    async for _ in paced(["a", "b", "c"], over=0.3):
+        arrived.append(time.monotonic())
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrived)]
+    assert min(gaps) >= 0.08  # 0.3 s over three items: 0.1 s apart
+
+
+async def test_paced_items_whose_work_outlasts_the_gap_come_at_once() -> None:
+    seen: list[str] = []
+    began = time.monotonic()
+    async for item in paced(["a", "b", "c"], over=0.3):
+        seen.append(item)
+        await asyncio.sleep(0.15)  # longer than the 0.1 s gap: the schedule is behind
+    assert seen == ["a", "b", "c"]
+    assert time.monotonic() - began < 0.6  # three times the work, no pause on top
