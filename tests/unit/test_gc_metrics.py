@@ -12,14 +12,16 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from shared.platform.metrics import GcPauses, gc_pauses, new_registry
-from shared.platform.service import freeze_heap
+from shared.platform.service import YOUNG_COLLECTION, freeze_heap
 
 
 @pytest.fixture
 def unfrozen() -> Iterator[None]:
+    thresholds = gc.get_threshold()
     gc.unfreeze()
     yield
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 def sample(registry: CollectorRegistry, name: str, **labels: str) -> float | None:
@@ -69,3 +71,17 @@ async def test_start_up_freezes_the_heap_and_the_gauge_says_so(unfrozen: None) -
     frozen = sample(registry, "wxp_gc_frozen_objects") or 0.0
     assert frozen >= len(kept)
     assert frozen == gc.get_freeze_count()
+
+
+async def test_start_up_sets_the_young_generation_to_collect_less_often(unfrozen: None) -> None:
+    registry = new_registry()
+    _, older, oldest = gc.get_threshold()
+
+    await freeze_heap(web.Application())
+
+    assert gc.get_threshold() == (YOUNG_COLLECTION, older, oldest)
+    before = sample(registry, "wxp_gc_pause_seconds_count", generation="0") or 0.0
+    in_flight = [{} for _ in range(YOUNG_COLLECTION // 2)]  # alive, as requests in flight
+    # At Python's 700 these would have started several young collections.
+    assert (sample(registry, "wxp_gc_pause_seconds_count", generation="0") or 0.0) == before
+    assert len(in_flight) == YOUNG_COLLECTION // 2
