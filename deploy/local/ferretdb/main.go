@@ -23,12 +23,15 @@ func main() {
 	if err := os.MkdirAll(*dir, 0o700); err != nil {
 		log.Fatalf("ferretdb-local: data directory: %v", err)
 	}
+	// SQLiteURL's temp_store: statement journals (every multi-row INSERT keeps one, to
+	// undo itself on a duplicate key) in memory, not in temporary files: 12% less CPU
+	// for FerretDB on the stack's inserts and lookups, measured side by side (README).
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
 		Logger:    logger,
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + *dir + "/",
+		SQLiteURL: "file:" + *dir + "/?_pragma=temp_store(memory)",
 	})
 	if err != nil {
 		log.Fatalf("ferretdb-local: %v", err)
