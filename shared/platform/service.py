@@ -131,8 +131,9 @@ async def freeze_heap(_app: web.Application) -> None:
 
     Under the bench's load a full collection came about once in 8 s and walked every
     object the imports made: 50-90 ms with the loop held and every request in flight
-    waiting; frozen, 3-11 ms (``wxp_gc_pause_seconds``). Frozen objects are never
-    collected; what start-up leaves is meant to live as long as the process anyway.
+    waiting; frozen, 3-11 ms (``wxp_gc_pause_seconds``), and 11-54 ms in a gateway whose
+    caches had filled. Frozen objects are never collected; what start-up leaves is meant
+    to live as long as the process anyway.
 
     The young generation: at Python's 700, a collection came every 60-90 ms in the
     gateway and every 40 ms in analytics under the bench's text load, and each walked
@@ -140,8 +141,9 @@ async def freeze_heap(_app: web.Application) -> None:
     tens of ms) only to promote them and walk them again in the older generations:
     3.5-5% of the gateway's CPU and 7-11% of analytics'. At ``YOUNG_COLLECTION`` most
     of a request's objects are freed (by reference counting) before any collection sees
-    them: under the same load, 0-2 collections in 12 s, of 9-15 ms each. Cyclic garbage
-    waits longer, ``YOUNG_COLLECTION`` objects at most: a few MB.
+    them: under the same load, 0-2 collections in 12 s, of 9-15 ms each, and a full one
+    (after a hundred young ones) once in many minutes. Cyclic garbage waits longer,
+    ``YOUNG_COLLECTION`` objects at most: a few MB.
     """
     gc.collect()
     gc.freeze()

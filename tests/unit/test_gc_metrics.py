@@ -81,7 +81,6 @@ async def test_start_up_sets_the_young_generation_to_collect_less_often(unfrozen
 
     assert gc.get_threshold() == (YOUNG_COLLECTION, older, oldest)
     before = sample(registry, "wxp_gc_pause_seconds_count", generation="0") or 0.0
-    in_flight = [{} for _ in range(YOUNG_COLLECTION // 2)]  # alive, as requests in flight
+    _in_flight = [{} for _ in range(YOUNG_COLLECTION // 2)]  # alive, as requests in flight
     # At Python's 700 these would have started several young collections.
     assert (sample(registry, "wxp_gc_pause_seconds_count", generation="0") or 0.0) == before
-    assert len(in_flight) == YOUNG_COLLECTION // 2
