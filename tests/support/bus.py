@@ -118,8 +118,10 @@ STEP = 0.05  # seconds between two looks
 LATE = 5.0  # a look still unanswered this long after the window's end fails the poll
 
 
-async def _poll(check: Callable[[], Awaitable[bool]], seconds: float, *, stop_on: bool) -> bool:
-    """The one polling loop: looks at ``check()`` every ``STEP`` for ``seconds``; True as
+async def _poll(
+    check: Callable[[], Awaitable[bool]], seconds: float, *, stop_on: bool, step: float = STEP
+) -> bool:
+    """The one polling loop: looks at ``check()`` every ``step`` for ``seconds``; True as
     soon as a look answers ``stop_on``, False once the window is over without one.
 
     Looking for something to happen (``stop_on=True``), no look begins after the window;
@@ -141,7 +143,7 @@ async def _poll(check: Callable[[], Awaitable[bool]], seconds: float, *, stop_on
             return True
         if (loop.time() if stop_on else began) >= end:
             return False
-        await asyncio.sleep(min(STEP, max(end - loop.time(), 0.0)))
+        await asyncio.sleep(min(step, max(end - loop.time(), 0.0)))
 
 
 def _asynchronous(predicate: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
@@ -152,10 +154,16 @@ def _asynchronous(predicate: Callable[[], bool]) -> Callable[[], Awaitable[bool]
 
 
 async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout: float = 15.0, what: str = "condition"
+    check: Callable[[], Awaitable[bool]],
+    timeout: float = 15.0,
+    what: str = "condition",
+    *,
+    step: float = STEP,
 ) -> None:
-    """A bounded poll of an async check: returns once it holds, fails after ``timeout``."""
-    if not await _poll(check, timeout, stop_on=True):
+    """A bounded poll of an async check: returns once it holds, fails after ``timeout``.
+    ``step``: the pause between looks (longer for a look that is itself a load, such as
+    an API call under the per-key rate limit)."""
+    if not await _poll(check, timeout, stop_on=True, step=step):
         raise AssertionError(f"{what} not met within {timeout}s")
 
 
