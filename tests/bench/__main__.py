@@ -45,6 +45,7 @@ from tests.bench.report import (
     EVENTS_PACED,
     GOAL_RATES,
     PEER,
+    PEER_AFTER,
     TEXT,
     TEXT_PACED,
     Row,
@@ -69,6 +70,8 @@ from tests.support.processes import PROFILE_VAR
 TENANTS = 20
 WARMUP = Load(seconds=2.0)
 PEER_POOL = 24_000  # the bare server and the peer keep nothing: cycling is harmless
+PEER_AGAIN = Load(seconds=4.0)  # the peer's second, shorter run: its CPU per request only
+PEER_AGAIN_POOL = 4_000
 WARMUP_POOL = 3_000
 MIN_POOL = 4_000
 
@@ -82,19 +85,22 @@ async def measure(
     return Row(key, title, server, result, watch.spent())
 
 
-async def single_servers(workdir: Path, serials: Iterator[int], load: Load) -> list[Row]:
+async def single_servers(
+    workdir: Path, serials: Iterator[int], load: Load, *, again: bool = False
+) -> list[Row]:
+    """Bare aiohttp and the peer; ``again``: the peer alone, after the gateway scenarios,
+    to see whether the machine's speed moved meanwhile."""
     account = new_account("peer")
-    pool = write_pool(workdir / "peer.pool", build_probes([account], "text", PEER_POOL, serials))
+    size = PEER_AGAIN_POOL if again else PEER_POOL
+    pool = write_pool(workdir / "peer.pool", build_probes([account], "text", size, serials))
     peer_args = ("--token", account.token, "--aes-key", account.encoding_aes_key)
-    servers = (
+    peer = (*peer_args, "--appid", account.appid)
+    servers: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
         ("bare", "bare aiohttp (success)", "tests.bench.bare", ()),
-        (
-            PEER,
-            "peer: wechatpy inline, text reply",
-            "tests.bench.peer",
-            (*peer_args, "--appid", account.appid),
-        ),
+        (PEER, "peer: wechatpy inline, text reply", "tests.bench.peer", peer),
     )
+    if again:
+        servers = ((PEER_AFTER, "peer, again after the gateway", "tests.bench.peer", peer),)
     rows = []
     for key, title, module, args in servers:
         async with running(spawn(key, module, *args)) as server:
@@ -205,6 +211,8 @@ async def bench(load: Load) -> None:
     for row in await gateway_scenarios(workdir, serials, load, rows[PEER].result.rps):
         rows[row.key] = row
     print(f"gateway scenarios done at {time.perf_counter() - started:.0f} s")
+    for row in await single_servers(workdir, serials, PEER_AGAIN, again=True):
+        rows[row.key] = row
     consumer = await consumer_rows()
     print_tables(rows, consumer, load)
     path = write_json(rows, consumer, load, time.perf_counter() - started)

@@ -16,6 +16,10 @@ from tests.support.infra import ROOT
 
 LATEST = ROOT / "var" / "bench" / "latest.json"
 PEER = "peer"
+PEER_AFTER = "peer-after"  # the peer again, once the gateway scenarios are over
+# Beyond this, the two measurements of the peer say the machine changed speed during the
+# run: its ratios and its figures at the issue's speed mix two speeds.
+DRIFT_WARNING = 1.15
 EVENTS = "gateway-events"
 TEXT = "gateway-text"
 EVENTS_PACED = "events-paced"
@@ -83,6 +87,29 @@ def slowdown(rows: dict[str, Row]) -> float | None:
     CPU per request against ISSUE_PEER_CPU_MS), or None without a peer."""
     peer = rows.get(PEER)
     return None if peer is None else peer.server_cpu_ms / ISSUE_PEER_CPU_MS
+
+
+def drift(rows: dict[str, Row]) -> float | None:
+    """The peer's CPU per request after the gateway scenarios against before: how far the
+    machine's speed moved while the gateway was measured; None without both."""
+    before, after = rows.get(PEER), rows.get(PEER_AFTER)
+    if before is None or after is None:
+        return None
+    return after.server_cpu_ms / before.server_cpu_ms
+
+
+def drift_line(rows: dict[str, Row]) -> str | None:
+    moved = drift(rows)
+    if moved is None:
+        return None
+    before, after = rows[PEER].server_cpu_ms, rows[PEER_AFTER].server_cpu_ms
+    line = (
+        f"the machine's drift: the peer cost {before:.3f} ms a request before the gateway "
+        f"scenarios and {after:.3f} after ({moved:.2f}×)"
+    )
+    if max(moved, 1 / moved) > DRIFT_WARNING:
+        line += "; the ratios of this run mix two machine speeds: run it again"
+    return line
 
 
 def goals(rows: dict[str, Row], consumer: list[dict[str, float | str]]) -> list[Goal]:
@@ -209,6 +236,8 @@ def print_tables(rows: dict[str, Row], consumer: list[dict[str, float | str]], l
             f"  the issue's speed: this run's peer cost {slow:.2f}× the issue's "
             f"{ISSUE_PEER_CPU_MS} ms a request; absolute figures above are scaled by that"
         )
+    if (moved := drift_line(rows)) is not None:
+        print(f"  {moved}")
     paced = [(key, rows[PACED[key]].result) for key in PACED if PACED[key] in rows]
     if paced:
         print("\nlatency at the goal rates (the paced rows; the goals above are saturated runs'):")
@@ -234,6 +263,7 @@ def write_json(
         "cpus": os.cpu_count(),
         "load": asdict(load),
         "peer_cpu_vs_issue": slowdown(rows),  # this machine's slowness, by the peer's cost
+        "peer_drift": drift(rows),  # the peer's cost after the gateway scenarios ÷ before
         "took_seconds": round(seconds, 1),
         "scenarios": [
             {
