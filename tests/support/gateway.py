@@ -27,11 +27,13 @@ CLOSE_SECONDS = 60.0
 
 async def forget_tenants(mongo: Client, tenant_ids: list[str]) -> None:
     """What a gateway keeps of these tenants outside their own databases: the tenant records,
-    API keys, dedup records, outbox and published notes."""
+    API keys, dedup records, replay signatures, outbox and published notes. (Relay claims
+    name events, not tenants; the relay's purge forgets them.)"""
     control = mongo[CONTROL_DB]
     mine = {"tenant_id": {"$in": tenant_ids}}
     for collection in (
         control.gateway_seen,
+        control.gateway_signatures,
         control.gateway_outbox,
         control.api_keys,
         mongo[NOTES_DB].gateway_published,
