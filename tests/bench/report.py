@@ -57,12 +57,16 @@ class Row:
         return self.result.requests - self.result.non_2xx
 
     @property
+    def wanted_on_bus(self) -> int:
+        """How many sent events the tap must find: wrk cannot say which request an answer
+        was for, so this is by count, one per accepted answer (at most the pool)."""
+        return min(self.accepted, self.result.pool)
+
+    @property
     def all_confirmed(self) -> bool:
-        """Every accepted event was on the bus. wrk cannot say which request an answer
-        was for, so this is by count: the tap holds at least as many sent events as
-        there were accepted answers (in flight at the end: up to a connection's worth)."""
-        wanted = min(self.accepted, self.result.pool)
-        return self.confirmed is None or self.confirmed >= wanted
+        """Every accepted event was on the bus: the tap holds at least ``wanted_on_bus``
+        sent events (in flight at the end: up to a connection's worth more)."""
+        return self.confirmed is None or self.confirmed >= self.wanted_on_bus
 
 
 # The peer's CPU per request when the issue was measured. This virtual machine's speed moves
