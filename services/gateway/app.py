@@ -62,7 +62,8 @@ def create_app(settings: GatewaySettings) -> web.Application:
     for change in TENANT_NOTICES:
         platform.control.on(change, tenant_cache.forget)
     dedup = DedupStore(mongo)
-    marks = PublishedMarks(mongo)
+    window = timedelta(seconds=settings.dedup_window_seconds)
+    marks = PublishedMarks(mongo, window=window)
     replays = ReplayGuard(mongo, tolerance=settings.timestamp_tolerance_seconds, breaker=breaker)
     # A relay claim outlasts a relay's longest wait for a confirm (RELAY_CONFIRM_TIMEOUT,
     # twice): past it, the claim of a replica that died is taken over.
@@ -78,7 +79,6 @@ def create_app(settings: GatewaySettings) -> web.Application:
         reply_deadline=settings.reply_deadline_seconds,
         retry_grace=settings.retry_grace_seconds,
     )
-    window = timedelta(seconds=settings.dedup_window_seconds)
 
     async def purge() -> int:
         await marks.purge(window)

@@ -1,41 +1,72 @@
-"""``wxp_control.gateway_seen``: one document per envelope id, inserted before publishing.
+"""``wxp_control.gateway_seen_<n>``: one document per envelope id, inserted before
+publishing, in the slice of the time the event occurred (``shared/platform/slices.py``).
 
-The unique ``_id`` makes WeChat's retries (to any replica) publish nothing twice. On
-FerretDB's SQLite backend only inserts use the ``_id`` index (a find by ``_id`` reads the
-whole table), so the hot path only inserts; lookups happen on the rare retry path.
-Concurrent webhooks' inserts share one round trip (group commit), each still decided
-by the unique key.
+The unique ``_id`` makes WeChat's retries (to any replica) publish nothing twice: a retry
+carries the same CreateTime as its first attempt, so it meets that attempt's record in the
+same slice. The hot path only inserts; lookups (by ``_id``) happen on the rare retry path.
+Concurrent webhooks' inserts share one round trip (group commit), each still decided by
+the unique key. The purge drops the slices that ended before the dedup window, and the
+slices of times more than a day ahead (a clock gone wrong); a record of an event that
+occurred before the window (it should not happen: WeChat retries within seconds) lands
+in a slice the next purge drops, and consumers, idempotent on the id, absorb what that
+lets through.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.contracts.envelope import Envelope
+from shared.contracts.envelope import Envelope, parse_iso
 from shared.platform.group_commit import GroupInsert
-from shared.platform.storage import CONTROL_DB, Client, delete_all
+from shared.platform.slices import TimeSlices
+from shared.platform.storage import CONTROL_DB, Client
+
+SEEN = TimeSlices("gateway_seen_", 300.0)
+AHEAD = 86_400.0  # slices further ahead than this are a clock gone wrong: purged
+LEGACY = "gateway_seen"  # one collection for every record, before the slices (dropped)
+WRITERS_KEPT = 8  # slices with a group-commit writer of their own at most
 
 
 class DedupStore:
-    def __init__(self, client: Client) -> None:
-        self._seen = client[CONTROL_DB].gateway_seen
-        self._inserts = GroupInsert(self._seen)
+    def __init__(self, client: Client, *, clock: Callable[[], float] = time.time) -> None:
+        self._db = client[CONTROL_DB]
+        self._clock = clock
+        self._inserts: dict[str, GroupInsert] = {}
 
     def first_sight(self, envelope: Envelope[Any]) -> asyncio.Future[bool]:
         """Records the id; the future says False when it was seen before (a retry or a
         redelivery)."""
         doc = {"_id": envelope.id, "tenant_id": envelope.tenant_id, "at": datetime.now(UTC)}
-        return self._inserts.insert(doc)
+        return self._writer(_slice_of(envelope)).insert(doc)
 
-    async def seen_at(self, event_id: str) -> datetime | None:
-        doc = await self._seen.find_one({"_id": event_id})
+    def _writer(self, name: str) -> GroupInsert:
+        inserts = self._inserts.get(name)
+        if inserts is None:
+            if len(self._inserts) >= WRITERS_KEPT:  # the oldest slice's writer goes
+                del self._inserts[min(self._inserts, key=lambda n: int(n[len(SEEN.prefix) :]))]
+            inserts = self._inserts[name] = GroupInsert(self._db[name])
+        return inserts
+
+    async def seen_at(self, envelope: Envelope[Any]) -> datetime | None:
+        doc = await self._db[_slice_of(envelope)].find_one({"_id": envelope.id})
         return None if doc is None else doc["at"]
 
     async def purge(self, older_than: timedelta) -> int:
-        """Forgets ids older than the dedup window (FerretDB has no TTL indexes)."""
-        return await delete_all(self._seen, {"at": {"$lt": datetime.now(UTC) - older_than}})
+        """Drops the slices past the dedup window (FerretDB has no TTL indexes), and the
+        one collection of the records before slices; answers how many slices went."""
+        window = older_than.total_seconds()
+        gone = await SEEN.drop_expired(self._db, self._clock(), window, ahead=AHEAD)
+        if LEGACY in await self._db.list_collection_names():
+            await self._db.drop_collection(LEGACY)
+        return gone
 
     async def forget_tenant(self, tenant_id: str) -> None:
-        await delete_all(self._seen, {"tenant_id": tenant_id})
+        await SEEN.delete_everywhere(self._db, {"tenant_id": tenant_id})
+
+
+def _slice_of(envelope: Envelope[Any]) -> str:
+    return SEEN.name(parse_iso(envelope.occurred_at).timestamp())

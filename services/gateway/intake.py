@@ -122,7 +122,7 @@ class Intake:
         until ``deadline``, then raises RetryLater."""
         while True:
             try:
-                note, kept, seen_at = await self._records(event.id)
+                note, kept, seen_at = await self._records(event)
             except DatabaseSlow as exc:
                 logger.warning("no record of %s for its retry (%s); publishing it", event.id, exc)
                 self.metrics.dedup_skipped.inc()
@@ -145,15 +145,17 @@ class Intake:
                 raise RetryLater(f"{event.id} may still be publishing")
             await asyncio.sleep(REPLAY_POLL)
 
-    async def _records(self, event_id: str) -> tuple[Published | None, bool, datetime | None]:
+    async def _records(
+        self, event: Envelope[Any]
+    ) -> tuple[Published | None, bool, datetime | None]:
         """What the records say of a seen id: its published note, whether it is kept, and
         (when neither) when it was first seen. Raises DatabaseSlow."""
-        note = await self.bounded(self.marks.lookup(event_id))
+        note = await self.bounded(self.marks.lookup(event.id))
         if note is not None:
             return note, False, None
-        if await self.bounded(self.dispatch.keeper.holds(event_id)):
+        if await self.bounded(self.dispatch.keeper.holds(event.id)):
             return None, True, None
-        return None, False, await self.bounded(self.dedup.seen_at(event_id))
+        return None, False, await self.bounded(self.dedup.seen_at(event))
 
     async def _publish_and_wait(
         self, event: Envelope[WeChatMessage], *, deadline: float

@@ -7,7 +7,7 @@ conditional update is not: two replicas can both match the same document). After
 inserting its claims, a replica reads the events again and publishes only those still
 kept: a replica that claims from a stale snapshot, just after another released an
 event, finds it gone and lets go. Releasing writes the events' published notes
-(``wxp_gateway.gateway_published``, which WeChat's retries read) before deleting them, in one
+(``wxp_gateway.gateway_published_<n>``, which WeChat's retries read) before deleting them, in one
 insert and one delete per batch: on FerretDB an update of many documents costs several
 times a delete of as many.
 
@@ -26,16 +26,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from services.gateway.marks import NOTES_DB
+from services.gateway.marks import NOTES_DB, insert_notes
 from shared.contracts.envelope import Envelope
 from shared.platform.storage import (
     CONTROL_DB,
     Client,
     DuplicateKeyError,
     delete_all,
-    only_duplicates,
 )
 
 Collection = AsyncCollection[dict[str, Any]]
@@ -60,18 +60,18 @@ class Claimed:
 class Collections:
     outbox: Collection
     claims: Collection
-    published: Collection  # the notes of services/gateway/marks.py
+    notes: AsyncDatabase[dict[str, Any]]  # of the published notes (services/gateway/marks.py)
 
     @classmethod
     def of(cls, client: Client) -> Collections:
         db = client[CONTROL_DB]
-        return cls(db.gateway_outbox, db.gateway_relay_claims, client[NOTES_DB].gateway_published)
+        return cls(db.gateway_outbox, db.gateway_relay_claims, client[NOTES_DB])
 
 
 class Outbox:
     def __init__(self, collections: Collections, *, replica: str, claim_for: timedelta) -> None:
         self._outbox, self._claims = collections.outbox, collections.claims
-        self._published = collections.published
+        self._notes = collections.notes
         self._replica = replica
         self._claim_for = claim_for
 
@@ -156,11 +156,7 @@ class Outbox:
         until the purge made each claim and release slower as the day went on."""
         now = datetime.now(UTC)
         notes = [{"_id": event_id, "tenant_id": t, "at": now} for event_id, t in published.items()]
-        try:
-            await self._published.insert_many(notes, ordered=False)
-        except BulkWriteError as exc:
-            if not only_duplicates(exc):
-                raise
+        await insert_notes(self._notes, notes)
         await self._outbox.delete_many({"_id": {"$in": list(published)}})
         await self._claims.delete_many({"_id": {"$in": list(published)}})
 

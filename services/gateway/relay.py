@@ -49,7 +49,7 @@ class Relay:
     backlog: Backlog
     metrics: GatewayMetrics
     connected: Callable[[], bool]
-    purge: Callable[[], Awaitable[int]]  # forgets records older than the dedup window
+    purge: Callable[[], Awaitable[int]]  # forgets records past the dedup window; slices gone
     interval: float
     confirm_timeout: float = RELAY_CONFIRM_TIMEOUT
     claim_for: float = RELAY_CLAIM_SECONDS  # as the outbox's claims last
@@ -70,7 +70,7 @@ class Relay:
                 await self.run_pass()
                 passes += 1
                 if passes % PURGE_EVERY == 0:
-                    logger.info("purged %d dedup records", await self.purge())
+                    logger.info("purged %d slices of dedup records", await self.purge())
             except PyMongoError as exc:
                 if stopping():
                     raise

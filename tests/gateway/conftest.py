@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -10,7 +11,9 @@ import pytest
 from aiohttp import ClientSession
 
 from services.gateway.app import create_app
+from services.gateway.outbox import Collections
 from services.gateway.settings import GatewaySettings
+from shared.platform.storage import CONTROL_DB, Client
 from shared.wechat.simulator import Account
 from tests.conftest import account_from, new_appid
 from tests.support.gateway import onboard, served
@@ -58,3 +61,15 @@ async def new_account(
         return account_from(created)
 
     return make
+
+
+@pytest.fixture
+async def outbox_collections(mongo: Client) -> AsyncIterator[Collections]:
+    """An outbox and claims of the test's own, in the gateway's database, and a database of
+    published notes of its own."""
+    db, name = mongo[CONTROL_DB], f"test_outbox_{secrets.token_hex(4)}"
+    collections = Collections(db[name], db[f"{name}_claims"], mongo[f"{name}_notes"])
+    yield collections
+    for each in (collections.outbox, collections.claims):
+        await each.drop()
+    await mongo.drop_database(collections.notes.name)

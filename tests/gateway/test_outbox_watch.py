@@ -9,7 +9,7 @@ import contextlib
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -24,7 +24,7 @@ from services.gateway.outbox import Collections, Outbox
 from services.gateway.relay import OutboxWatch, Relay, oldest_age
 from shared.platform.bus import Broker
 from shared.platform.publisher import EventPublisher
-from shared.platform.storage import CONTROL_DB, Client
+from shared.platform.storage import Client
 from tests.support.bus import Tap, wait_until
 from tests.support.fakes import message
 from tests.support.infra import amqp_url
@@ -57,13 +57,8 @@ class WallClock:
 
 
 @pytest.fixture
-async def collections(mongo: Client) -> AsyncIterator[Collections]:
-    """An outbox, claims and notes of the test's own, in the gateway's database."""
-    db, name = mongo[CONTROL_DB], f"test_outbox_{secrets.token_hex(4)}"
-    collections = Collections(db[name], db[f"{name}_claims"], db[f"{name}_published"])
-    yield collections
-    for each in (collections.outbox, collections.claims, collections.published):
-        await each.drop()
+def collections(outbox_collections: Collections) -> Collections:
+    return outbox_collections
 
 
 async def test_kept_events_age_while_the_broker_is_away_and_are_0_once_relayed(
@@ -79,7 +74,10 @@ async def test_kept_events_age_while_the_broker_is_away_and_are_0_once_relayed(
     publisher = EventPublisher(queues=[], confirm_timeout=5.0, direct_replies=False)
     broker = Broker(amqp_url(), name="wxp-test-outbox-watch", on_connect=[publisher.setup])
     dispatch = Dispatch(
-        publisher=publisher, keeper=outbox, marks=PublishedMarks(mongo), metrics=metrics
+        publisher=publisher,
+        keeper=outbox,
+        marks=PublishedMarks(mongo, window=timedelta(minutes=15)),
+        metrics=metrics,
     )
 
     async def purge() -> int:

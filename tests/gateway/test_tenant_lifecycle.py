@@ -14,7 +14,8 @@ from aiohttp.test_utils import TestServer
 from defusedxml.ElementTree import fromstring
 
 from services.gateway.app import create_app
-from services.gateway.marks import NOTES_DB
+from services.gateway.dedup import SEEN
+from services.gateway.marks import NOTES, NOTES_DB
 from services.gateway.settings import GatewaySettings
 from shared.contracts.envelope import Envelope, iso
 from shared.contracts.messages import WeChatMessage
@@ -26,6 +27,7 @@ from shared.platform.delivery import Delivery, Handlers
 from shared.platform.directory import TenantDirectory
 from shared.platform.metrics import ConsumerMetrics
 from shared.platform.service import Platform
+from shared.platform.slices import TimeSlices
 from shared.platform.storage import CONTROL_DB, tenant_db_name
 from shared.wechat.simulator import Account
 from tests.conftest import new_appid
@@ -122,11 +124,14 @@ async def test_delete_stops_webhooks_drops_data_and_keys(gateway, http, new_acco
     assert status == 201
     await mongo[tenant_db_name(account.tenant_id)].probe.insert_one({"x": 1})
     assert (await send(http, gateway, account, "event:VIEW")).status == 200
-    notes = mongo[NOTES_DB].gateway_published
     mine = {"tenant_id": account.tenant_id}
 
+    async def count(db: str, slices: TimeSlices) -> int:
+        names = await slices.existing(mongo[db])
+        return sum([await mongo[db][name].count_documents(mine) for name in names])
+
     async def noted() -> bool:
-        return await notes.count_documents(mine) == 1
+        return await count(NOTES_DB, NOTES) == 1
 
     await eventually(noted, what="the published note written")
     status, _ = await call(http, "DELETE", url, headers=bearer(key["key"]))
@@ -136,9 +141,9 @@ async def test_delete_stops_webhooks_drops_data_and_keys(gateway, http, new_acco
     assert (await send(http, gateway, account, "event:VIEW")).status == 404
     assert tenant_db_name(account.tenant_id) not in await mongo.list_database_names()
     control = mongo[CONTROL_DB]
-    assert await control.gateway_seen.count_documents({"tenant_id": account.tenant_id}) == 0
+    assert await count(CONTROL_DB, SEEN) == 0
     assert await control.api_keys.count_documents({"tenant_id": account.tenant_id}) == 0
-    assert await notes.count_documents(mine) == 0
+    assert await count(NOTES_DB, NOTES) == 0
     status, _ = await call(http, "GET", url, headers=bearer(key["key"]))
     assert status == 401
     status, _ = await call(http, "DELETE", url)

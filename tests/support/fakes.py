@@ -78,7 +78,7 @@ def database_down() -> Exception:
 
 @dataclass
 class FakeDedup:
-    """``gateway_seen``: ``seen`` maps ids to when they were first seen."""
+    """``gateway_seen_<n>``: ``seen`` maps ids to when they were first seen."""
 
     seen: dict[str, datetime] = field(default_factory=dict)
     down: bool = False
@@ -97,14 +97,14 @@ class FakeDedup:
         self.seen[envelope.id] = datetime.now(UTC)
         return True
 
-    async def seen_at(self, event_id: str) -> datetime | None:
+    async def seen_at(self, envelope: Envelope[Any]) -> datetime | None:
         await self._reach()
-        return self.seen.get(event_id)
+        return self.seen.get(envelope.id)
 
 
 @dataclass
 class FakeMarks:
-    """``gateway_published``: ``notes`` maps published ids to the answer WeChat got."""
+    """``gateway_published_<n>``: ``notes`` maps published ids to the answer WeChat got."""
 
     notes: dict[str, Published] = field(default_factory=dict)
 

@@ -15,7 +15,8 @@ from typing import Any
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 
-from services.gateway.marks import NOTES_DB
+from services.gateway.dedup import SEEN
+from services.gateway.marks import NOTES, NOTES_DB
 from shared.platform.storage import CONTROL_DB, Client, delete_all
 from shared.platform.supervision import awaiting
 from shared.wechat.samples import build_xml
@@ -31,14 +32,10 @@ async def forget_tenants(mongo: Client, tenant_ids: list[str]) -> None:
     name events, not tenants; the relay's purge forgets them.)"""
     control = mongo[CONTROL_DB]
     mine = {"tenant_id": {"$in": tenant_ids}}
-    for collection in (
-        control.gateway_seen,
-        control.gateway_signatures,
-        control.gateway_outbox,
-        control.api_keys,
-        mongo[NOTES_DB].gateway_published,
-    ):
+    for collection in (control.gateway_signatures, control.gateway_outbox, control.api_keys):
         await delete_all(collection, mine)
+    await SEEN.delete_everywhere(control, mine)
+    await NOTES.delete_everywhere(mongo[NOTES_DB], mine)
     await control.tenants.delete_many({"_id": {"$in": tenant_ids}})
 
 
