@@ -18,7 +18,8 @@ The stack is the four services as processes on the tests' virtual host with a qu
 prefix of their own (stack.py). A tap counts the accepted events on the bus (tap.py), and
 the gateway's histograms, scraped before and after, say where its requests waited
 (stages.py).
-Then the consumer frame's scenarios (tests.bench.consumer), when that module exists.
+Then the consumer frame's scenarios (tests.bench.consumer), when that module exists, and
+the cost of the gateway's purge of a window's records (tests.bench.purge).
 Figures are printed and written to var/bench/latest.json (report.py).
 """
 
@@ -40,6 +41,7 @@ from aiohttp import ClientSession
 from tests.bench.cpu import CpuWatch, infra_pids
 from tests.bench.http_load import Load, run_wrk
 from tests.bench.probes import build_probes, new_account, write_pool
+from tests.bench.purge import purge_rows
 from tests.bench.report import (
     EVENTS,
     EVENTS_PACED,
@@ -215,8 +217,9 @@ async def bench(load: Load) -> None:
     for row in await single_servers(workdir, serials, PEER_AGAIN, again=True):
         rows[row.key] = row
     consumer = await consumer_rows()
-    print_tables(rows, consumer, load)
-    path = write_json(rows, consumer, load, time.perf_counter() - started)
+    purge = await purge_rows()
+    print_tables(rows, consumer, load, purge)
+    path = write_json(rows, consumer, load, time.perf_counter() - started, purge)
     print(f"\nfigures in {path}; the bench took {time.perf_counter() - started:.0f} s")
 
 

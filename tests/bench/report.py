@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,7 +185,12 @@ def goals(rows: dict[str, Row], consumer: list[dict[str, float | str]]) -> list[
     return out
 
 
-def print_tables(rows: dict[str, Row], consumer: list[dict[str, float | str]], load: Load) -> None:
+def print_tables(
+    rows: dict[str, Row],
+    consumer: list[dict[str, float | str]],
+    load: Load,
+    purge: Sequence[dict[str, float | str]] = (),
+) -> None:
     peer = rows.get(PEER)
     print(
         f"\nwxp bench: wrk, {load.threads} thread, {load.connections} connections, "
@@ -225,6 +231,10 @@ def print_tables(rows: dict[str, Row], consumer: list[dict[str, float | str]], l
                     f"{k} {v:,.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in line.items()
                 )
             )
+    if purge:
+        print("\nthe gateway's purge (a window's dedup records and notes, tests.bench.purge):")
+        for figures in purge:
+            print("  " + ", ".join(f"{k} {v}" for k, v in figures.items()))
     slow = slowdown(rows)
     print("\ngoals (issue 9), as ratios to the peer in this run:")
     for goal in goals(rows, consumer):
@@ -259,7 +269,11 @@ def print_tables(rows: dict[str, Row], consumer: list[dict[str, float | str]], l
 
 
 def write_json(
-    rows: dict[str, Row], consumer: list[dict[str, float | str]], load: Load, seconds: float
+    rows: dict[str, Row],
+    consumer: list[dict[str, float | str]],
+    load: Load,
+    seconds: float,
+    purge: Sequence[dict[str, float | str]] = (),
 ) -> Path:
     figures: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -287,6 +301,7 @@ def write_json(
             for row in rows.values()
         ],
         "consumer": consumer,
+        "purge": list(purge),
         "goals": [asdict(goal) for goal in goals(rows, consumer)],
     }
     LATEST.parent.mkdir(parents=True, exist_ok=True)
