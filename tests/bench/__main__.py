@@ -8,11 +8,11 @@ requests (see probes.py, cycle.lua, http_load.py), after a short warm-up:
 * ``gateway-events``: the real stack, VIEW events (published, no reply wait);
 * ``gateway-text``: the real stack, text messages answered by a real keyword rule in the
   real replies service (a passive reply);
-* ``events-paced``, ``text-paced``: the same two paced toward the issue's goal rates
-  (0.35× and 0.25× the peer's req/s in this run; slow answers make it fewer): each
-  connection pauses between an answer and its next request, so the p50/p99 are those a
-  reader meets at that load, where the saturated runs' are 32 connections ÷ the rate
-  (Little's law).
+* ``events-paced``, ``text-paced``: the same two paced at the issue's goal rates (0.35×
+  and 0.25× the peer's req/s in this run; fewer only when all 32 connections are busy):
+  requests go at random times at that rate on the whole (http_load.py), so the p50/p99
+  are those a reader meets at that load, where the saturated runs' are 32 connections ÷
+  the rate (Little's law).
 
 The stack is the four services as processes on the tests' virtual host with a queue
 prefix of their own (stack.py). A tap counts the accepted events on the bus (tap.py), and
@@ -136,7 +136,7 @@ async def gateway_scenario(
     serials: Iterator[int],
 ) -> Row:
     probes = build_probes(stack.accounts, sample, size, serials)
-    if load.think_ms == 0:  # the paced runs follow the saturated ones: the stack is warm
+    if load.rate == 0:  # the paced runs follow the saturated ones: the stack is warm
         warm = build_probes(stack.accounts, sample, WARMUP_POOL, serials)
         await run_wrk(stack.gateway, write_pool(workdir / f"{key}.warm", warm), WARMUP)
     await tap.queue.purge()
@@ -187,11 +187,11 @@ async def gateway_scenarios(
 
 
 def pool_size(load: Load, saturated: int) -> int:
-    """Requests to build for a run: a paced one sends about connections ÷ pause a second
-    (half as many again, so none wraps); a saturated one, ``saturated``."""
-    if load.think_ms == 0:
+    """Requests to build for a run: a paced one sends ``rate`` a second (half as many again,
+    so none wraps); a saturated one, ``saturated``."""
+    if load.rate == 0:
         return saturated
-    return int(1.5 * load.connections / load.think_ms * 1000 * load.seconds)
+    return int(1.5 * load.rate * load.seconds) + load.connections
 
 
 async def consumer_rows() -> list[dict[str, float | str]]:

@@ -4,11 +4,13 @@ One thread and a fixed number of connections for a fixed time, as the issue meas
 ``cycle.lua`` feeds wrk the pre-built requests and reports the latency percentiles,
 the answers that were passive replies, and how many requests went out.
 
-With ``think_ms``, each connection waits about that long (``PAUSE``) after an answer before
-its next request (wrk's ``delay()``): the load is then about ``connections / think`` requests
-per second, below what the server could take, so the latencies are those of a server at that
-rate, not of one kept saturated (where, by Little's law, latency is simply connections
-÷ throughput).
+With a ``rate``, requests are sent at that rate on the whole (``PACE``): arrival times at
+random, as from independent readers (exponential gaps), each taken by the next connection
+to be free, which waits for it (wrk's ``delay()``, timed with the monotonic clock through
+LuaJIT's FFI). The load is then what was asked, as long as 32 connections can carry it,
+below what the server could take; so the latencies are those of a server at that rate, not
+of one kept saturated (where, by Little's law, latency is simply connections ÷
+throughput). wrk times each request from when it is sent, not from when it was due.
 """
 
 from __future__ import annotations
@@ -20,13 +22,35 @@ from pathlib import Path
 
 SCRIPT = Path(__file__).with_name("cycle.lua")
 MARK = "WXP_RESULT "
-# A paced connection's pause, in whole ms, drawn from an exponential distribution of mean
-# THINK_MS: a fixed pause would keep the connections in step, all 32 arriving together
-# after each pause, and measure bursts; random pauses spread them as independent readers.
-PAUSE = """
+# Paced sending: the next arrival is GAP_MS on average after the last one (exponential
+# gaps: a fixed pause per connection kept them in step, and a pause after each answer sent
+# fewer requests than asked, the slower the answers the fewer). A connection free after an
+# answer waits for the next arrival not yet taken. Arrivals more than a second overdue
+# (every connection was busy) are given up, not sent in a burst.
+PACE = """
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } wxp_timespec;
+int clock_gettime(int clk_id, wxp_timespec *tp);
+]]
+local clock = ffi.new("wxp_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(1, clock)  -- CLOCK_MONOTONIC
+  return tonumber(clock.tv_sec) * 1000 + tonumber(clock.tv_nsec) / 1e6
+end
+local next_at = nil
 math.randomseed(os.time())
 function delay()
-  return math.floor(-THINK_MS * math.log(1 - math.random()))
+  local now = now_ms()
+  if next_at == nil or next_at < now - 1000 then
+    next_at = now
+  end
+  local wait = next_at - now
+  next_at = next_at - GAP_MS * math.log(1 - math.random())
+  if wait <= 0 then
+    return 0
+  end
+  return math.floor(wait)
 end
 """
 
@@ -39,12 +63,12 @@ class Load:
     connections: int = 32
     threads: int = 1
     timeout: float = 10.0  # a request unanswered this long is a socket error
-    think_ms: float = 0.0  # a connection's pause between an answer and its next request
+    rate: float = 0.0  # requests a second, paced (PACE); 0: each connection sends on its answer
 
     @classmethod
     def paced(cls, rate: float, seconds: float, connections: int = 32) -> Load:
-        """About ``rate`` requests per second (less the time each takes to answer)."""
-        return cls(seconds=seconds, connections=connections, think_ms=1000 * connections / rate)
+        """``rate`` requests a second, as long as ``connections`` can carry them."""
+        return cls(seconds=seconds, connections=connections, rate=rate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +123,9 @@ def parse(output: str) -> Result:
 async def run_wrk(base: str, pool: Path, load: Load) -> Result:
     """Runs wrk against ``base`` over the requests in ``pool``; waits for it to finish."""
     script = SCRIPT
-    if load.think_ms > 0:  # cycle.lua with a delay(); without one, wrk sets no timer at all
+    if load.rate > 0:  # cycle.lua with a delay(); without one, wrk sets no timer at all
         script = pool.with_suffix(".paced.lua")
-        script.write_text(SCRIPT.read_text() + PAUSE.replace("THINK_MS", f"{load.think_ms:.3f}"))
+        script.write_text(SCRIPT.read_text() + PACE.replace("GAP_MS", f"{1000 / load.rate:.4f}"))
     argv = [
         "wrk",
         f"--threads={load.threads}",

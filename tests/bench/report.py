@@ -263,8 +263,8 @@ def print_tables(
                 f"errors {result.errors}"
             )
         print(
-            "  (each connection waits for its answer before its pause: when answers are slow,"
-            " fewer requests are sent than asked)"
+            "  (requests go at the rate asked, at random times, each on the next free connection;"
+            " fewer are sent only when all 32 are busy)"
         )
 
 
