@@ -21,38 +21,28 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.contracts.envelope import Envelope, parse_iso
-from shared.platform.group_commit import GroupInsert
-from shared.platform.slices import TimeSlices
+from shared.platform.slices import SlicedInserts, TimeSlices
 from shared.platform.storage import CONTROL_DB, Client
 
 SEEN = TimeSlices("gateway_seen_", 300.0)
 AHEAD = 86_400.0  # slices further ahead than this are a clock gone wrong: purged
 LEGACY = "gateway_seen"  # one collection for every record, before the slices (dropped)
-WRITERS_KEPT = 8  # slices with a group-commit writer of their own at most
 
 
 class DedupStore:
     def __init__(self, client: Client, *, clock: Callable[[], float] = time.time) -> None:
         self._db = client[CONTROL_DB]
         self._clock = clock
-        self._inserts: dict[str, GroupInsert] = {}
+        self._inserts = SlicedInserts(self._db, SEEN)
 
     def first_sight(self, envelope: Envelope[Any]) -> asyncio.Future[bool]:
         """Records the id; the future says False when it was seen before (a retry or a
         redelivery)."""
         doc = {"_id": envelope.id, "tenant_id": envelope.tenant_id, "at": datetime.now(UTC)}
-        return self._writer(_slice_of(envelope)).insert(doc)
-
-    def _writer(self, name: str) -> GroupInsert:
-        inserts = self._inserts.get(name)
-        if inserts is None:
-            if len(self._inserts) >= WRITERS_KEPT:  # the oldest slice's writer goes
-                del self._inserts[min(self._inserts, key=lambda n: int(n[len(SEEN.prefix) :]))]
-            inserts = self._inserts[name] = GroupInsert(self._db[name])
-        return inserts
+        return self._inserts.insert(_occurred(envelope), doc)
 
     async def seen_at(self, envelope: Envelope[Any]) -> datetime | None:
-        doc = await self._db[_slice_of(envelope)].find_one({"_id": envelope.id})
+        doc = await self._db[SEEN.name(_occurred(envelope))].find_one({"_id": envelope.id})
         return None if doc is None else doc["at"]
 
     async def purge(self, older_than: timedelta) -> int:
@@ -68,5 +58,5 @@ class DedupStore:
         await SEEN.delete_everywhere(self._db, {"tenant_id": tenant_id})
 
 
-def _slice_of(envelope: Envelope[Any]) -> str:
-    return SEEN.name(parse_iso(envelope.occurred_at).timestamp())
+def _occurred(envelope: Envelope[Any]) -> float:
+    return parse_iso(envelope.occurred_at).timestamp()

@@ -1,6 +1,7 @@
-"""``wxp_control.gateway_signatures``: the (timestamp, nonce) of each plaintext webhook,
-with a digest of its body, for as long as that timestamp is accepted; one collection for
-every replica.
+"""``wxp_control.gateway_signatures_<n>``: the (timestamp, nonce) of each plaintext webhook,
+with a digest of its body, for as long as that timestamp is accepted; shared by every
+replica, in the 5-minute slice of the timestamp (``shared/platform/slices.py``), which a
+retry repeats; the purge drops the slices of timestamps no longer accepted.
 
 In plain and compatible mode WeChat's ``signature`` covers the token, the timestamp and
 the nonce, not the body: whoever saw one request could post another body under its
@@ -22,14 +23,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
 from services.gateway.bounded import Bounded, DatabaseSlow
 from services.gateway.breaker import Breaker
 from services.gateway.verify import Rejected
-from shared.platform.group_commit import GroupInsert
-from shared.platform.storage import CONTROL_DB, Client, PyMongoError, delete_all
+from shared.platform.slices import SlicedInserts, TimeSlices
+from shared.platform.storage import CONTROL_DB, Client, PyMongoError
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +43,10 @@ class Check(Enum):
     UNCHECKED = "unchecked"  # the database could not say in time
 
 
+SIGNATURES = TimeSlices("gateway_signatures_", 300.0)  # by the request's timestamp
+LEGACY = "gateway_signatures"  # one collection for every signature, before the slices
+
+
 class ReplayGuard:
     def __init__(
         self,
@@ -48,9 +55,11 @@ class ReplayGuard:
         tolerance: float,
         breaker: Breaker | None = None,
         bounded: Bounded | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self._signatures = client[CONTROL_DB].gateway_signatures
-        self._inserts = GroupInsert(self._signatures)
+        self._db = client[CONTROL_DB]
+        self._inserts = SlicedInserts(self._db, SIGNATURES)
+        self._clock = clock
         self._tolerance = tolerance
         self._breaker = breaker or Breaker()
         self._bounded = bounded or Bounded()
@@ -76,14 +85,18 @@ class ReplayGuard:
         """None when this is the first body under ``key``; else the digest of the first."""
         until = datetime.fromtimestamp(timestamp, UTC) + timedelta(seconds=self._tolerance)
         doc = {"_id": key, "tenant_id": tenant_id, "digest": digest, "until": until}
-        if await self._inserts.insert(doc):  # concurrent webhooks share the round trip
+        if await self._inserts.insert(timestamp, doc):  # concurrent webhooks share a round trip
             return None
-        seen = await self._signatures.find_one({"_id": key}, {"digest": 1})
+        seen = await self._db[SIGNATURES.name(timestamp)].find_one({"_id": key}, {"digest": 1})
         return digest if seen is None else str(seen["digest"])  # purged since: a retry
 
     async def purge(self) -> int:
-        """Forgets signatures whose timestamp is no longer accepted anyway."""
-        return await delete_all(self._signatures, {"until": {"$lt": datetime.now(UTC)}})
+        """Drops the slices of timestamps no longer accepted anyway, and the one collection
+        of the signatures before slices; answers how many slices went."""
+        gone = await SIGNATURES.drop_expired(self._db, self._clock(), self._tolerance)
+        if LEGACY in await self._db.list_collection_names():
+            await self._db.drop_collection(LEGACY)
+        return gone
 
     async def forget_tenant(self, tenant_id: str) -> None:
-        await delete_all(self._signatures, {"tenant_id": tenant_id})
+        await SIGNATURES.delete_everywhere(self._db, {"tenant_id": tenant_id})

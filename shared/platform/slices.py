@@ -18,13 +18,17 @@ notes the time they are written (they are only read by ``_id``, from every live 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.platform.group_commit import GroupInsert
 from shared.platform.storage import delete_all
+
+WRITERS_KEPT = 8  # slices with a group-commit writer of their own at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +97,24 @@ class TimeSlices:
         scan of each)."""
         for name in await self.existing(db):
             await delete_all(db[name], dict(query))
+
+
+class SlicedInserts:
+    """Unique-key inserts into the slice of each record's time, concurrent ones sharing a
+    round trip (``GroupInsert``) per slice; the writers of the slices written to lately are
+    kept, the oldest slice's goes first."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], slices: TimeSlices) -> None:
+        self._db = db
+        self._slices = slices
+        self._writers: dict[int, GroupInsert] = {}
+
+    def insert(self, at: float, doc: dict[str, Any]) -> asyncio.Future[bool]:
+        """``GroupInsert.insert`` into the slice of ``at`` (epoch seconds)."""
+        number = self._slices.number(at)
+        writer = self._writers.get(number)
+        if writer is None:
+            if len(self._writers) >= WRITERS_KEPT:
+                del self._writers[min(self._writers)]
+            writer = self._writers[number] = GroupInsert(self._db[self._slices.name(at)])
+        return writer.insert(doc)

@@ -1,6 +1,7 @@
 """The gateway's dedup records and published notes in time slices, on the real database:
 a retry meets its first record whichever replica or moment it reaches, a purge drops whole
-slices past the window (and keeps the live ones), offboarding reaches every slice."""
+slices past the window (and keeps the live ones), offboarding reaches every slice; and the
+plaintext webhooks' signatures, by their timestamp."""
 
 from __future__ import annotations
 
@@ -8,8 +9,13 @@ import secrets
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from services.gateway.dedup import LEGACY, SEEN, DedupStore
 from services.gateway.marks import NOTES, NOTES_DB, PublishedMarks
+from services.gateway.replays import LEGACY as SIGNATURES_LEGACY
+from services.gateway.replays import SIGNATURES, Check, ReplayGuard
+from services.gateway.verify import Rejected
 from shared.contracts.envelope import Envelope
 from shared.contracts.messages import WeChatMessage
 from shared.contracts.reply import PassiveAnswer
@@ -97,3 +103,26 @@ async def test_offboarding_forgets_a_tenants_records_in_every_slice(mongo: Clien
     for each in gone:
         assert await store.seen_at(each) is None
     assert await store.seen_at(stays) is not None
+
+
+async def test_a_signature_is_remembered_in_its_timestamps_slice_until_no_longer_accepted(
+    mongo: Client,
+) -> None:
+    guard = ReplayGuard(mongo, tolerance=300.0)
+    tenant, now = f"t-sig-{secrets.token_hex(3)}", int(time.time())
+    fresh, stale = (str(now), secrets.token_hex(4)), (str(now - 1_000), secrets.token_hex(4))
+    assert await guard.check(tenant, *fresh, b"<xml>a</xml>") is Check.FIRST
+    assert await guard.check(tenant, *fresh, b"<xml>a</xml>") is Check.RETRY
+    with pytest.raises(Rejected):
+        await guard.check(tenant, *fresh, b"<xml>forged</xml>")
+    assert await guard.check(tenant, *stale, b"<xml>old</xml>") is Check.FIRST
+    await mongo[CONTROL_DB][SIGNATURES_LEGACY].insert_one({"_id": "before-slices"})
+
+    assert await guard.purge() >= 1
+
+    existing = await SIGNATURES.existing(mongo[CONTROL_DB])
+    assert SIGNATURES.name(now - 1_000) not in existing
+    assert SIGNATURES.name(now) in existing
+    assert SIGNATURES_LEGACY not in await mongo[CONTROL_DB].list_collection_names()
+    with pytest.raises(Rejected):  # still remembered: its timestamp is still accepted
+        await guard.check(tenant, *fresh, b"<xml>forged</xml>")

@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestServer
 
 from services.gateway.dedup import SEEN
 from services.gateway.marks import NOTES, NOTES_DB
+from services.gateway.replays import SIGNATURES
 from shared.platform.storage import CONTROL_DB, Client, delete_all
 from shared.platform.supervision import awaiting
 from shared.wechat.samples import build_xml
@@ -32,9 +33,10 @@ async def forget_tenants(mongo: Client, tenant_ids: list[str]) -> None:
     name events, not tenants; the relay's purge forgets them.)"""
     control = mongo[CONTROL_DB]
     mine = {"tenant_id": {"$in": tenant_ids}}
-    for collection in (control.gateway_signatures, control.gateway_outbox, control.api_keys):
+    for collection in (control.gateway_outbox, control.api_keys):
         await delete_all(collection, mine)
-    await SEEN.delete_everywhere(control, mine)
+    for slices in (SEEN, SIGNATURES):
+        await slices.delete_everywhere(control, mine)
     await NOTES.delete_everywhere(mongo[NOTES_DB], mine)
     await control.tenants.delete_many({"_id": {"$in": tenant_ids}})
 
