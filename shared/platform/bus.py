@@ -21,6 +21,10 @@ from aio_pika.connection import make_url
 from shared.platform.supervision import idle
 
 logger = logging.getLogger(__name__)
+RECONNECT_CAP = 5.0  # seconds: the backoff between connect attempts doubles up to this
+# Each wait is the backoff times a jitter of 0.5 to 1.5 (replicas do not retry in step):
+# after the broker is back, a service may wait this long before its next attempt.
+LONGEST_RECONNECT_WAIT = RECONNECT_CAP * 1.5
 
 OnConnect = Callable[[AbstractConnection], Awaitable[None]]
 Connect = Callable[..., Awaitable[AbstractConnection]]
@@ -90,7 +94,7 @@ class Broker:
             except Exception as exc:
                 logger.warning("broker connect failed: %r; retry in %.1fs", exc, delay)
                 await idle(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, RECONNECT_CAP)
                 continue
             closed = asyncio.Event()
             connection.close_callbacks.add(lambda *_, done=closed: done.set())
