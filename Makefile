@@ -37,7 +37,7 @@ test: infra lint tools ## Lint, then run every test against the real RabbitMQ an
 faults: infra ## The seeded fault-injection run alone (WXP_FAULTS_SEED=N replays a run)
 	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m pytest -m fault_injection $(PYTEST_ARGS)
 
-bench: infra ## wrk against bare aiohttp, the wechatpy peer and the stack; consumers, rules, the webhook path, relay, scheduler lag, analytics intake (var/bench/)
+bench: infra ## wrk against bare aiohttp, the wechatpy peer and the stack; consumers, rules, the webhook path, relay, scheduler lag, analytics intake and refresh (var/bench/)
 	@$(LOCAL)/install-bench.sh
 	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m tests.bench
 	@$(PY) -m tests.bench.rules
@@ -45,6 +45,7 @@ bench: infra ## wrk against bare aiohttp, the wechatpy peer and the stack; consu
 	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m tests.bench.relay
 	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m tests.bench.scheduler
 	@source $(LOCAL)/env.sh && source $(LOCAL)/secrets.sh && $(PY) -m tests.bench.analytics
+	@source $(LOCAL)/env.sh && $(PY) -m tests.bench.refresh
 
 lock: install ## Re-pin requirements.lock and requirements-dev.lock from pyproject.toml with uv (UPGRADE=1: newest allowed)
 	@UPGRADE=$(UPGRADE) $(LOCAL)/lock.sh
