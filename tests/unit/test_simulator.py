@@ -62,3 +62,14 @@ def test_an_encrypted_reply_is_opened_once_its_signature_verifies() -> None:
     assert open_reply(account("safe"), body, encrypted=True) == reply
     with pytest.raises(ReplyCheckError):
         open_reply(account("safe"), body.replace(b"n2", b"n3"), encrypted=True)
+
+
+def test_made_up_msg_ids_of_one_second_are_all_different() -> None:
+    ids = {
+        fromstring(
+            build_xml("text", openid=f"o{n}", account="gh_a", create_time=1_790_000_000)
+        ).findtext("MsgId")
+        for n in range(5_000)
+    }
+    assert len(ids) == 5_000
+    assert all(int(i) // 1_000_000 == 1_790_000_000 for i in ids if i)  # the second, then a serial
