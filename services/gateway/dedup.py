@@ -24,9 +24,8 @@ from shared.contracts.envelope import Envelope, parse_iso
 from shared.platform.slices import SlicedInserts, TimeSlices
 from shared.platform.storage import CONTROL_DB, Client
 
-SEEN = TimeSlices("gateway_seen_", 300.0)
+SEEN = TimeSlices("gateway_seen_", 300.0, legacy="gateway_seen")
 AHEAD = 86_400.0  # slices further ahead than this are a clock gone wrong: purged
-LEGACY = "gateway_seen"  # one collection for every record, before the slices (dropped)
 
 
 class DedupStore:
@@ -49,10 +48,7 @@ class DedupStore:
         """Drops the slices past the dedup window (FerretDB has no TTL indexes), and the
         one collection of the records before slices; answers how many slices went."""
         window = older_than.total_seconds()
-        gone = await SEEN.drop_expired(self._db, self._clock(), window, ahead=AHEAD)
-        if LEGACY in await self._db.list_collection_names():
-            await self._db.drop_collection(LEGACY)
-        return gone
+        return await SEEN.drop_expired(self._db, self._clock(), window, ahead=AHEAD)
 
     async def forget_tenant(self, tenant_id: str) -> None:
         await SEEN.delete_everywhere(self._db, {"tenant_id": tenant_id})

@@ -42,8 +42,7 @@ logger = logging.getLogger(__name__)
 NOTES_DB = "wxp_gateway"  # short-lived, written in bulk: apart from wxp_control's dedup records
 MAX_PENDING = 20_000  # beyond this, while the database is away, the oldest notes are dropped
 RECENT = 20_000  # notes this replica remembers, for retries that reach it before a flush
-NOTES = TimeSlices("gateway_published_", 300.0)
-LEGACY = "gateway_published"  # one collection for every note, before the slices (dropped)
+NOTES = TimeSlices("gateway_published_", 300.0, legacy="gateway_published")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +129,6 @@ class PublishedMarks:
         """Drops the slices past ``older_than``, and the one collection of the notes before
         slices."""
         await NOTES.drop_expired(self._db, self._clock(), older_than.total_seconds())
-        if LEGACY in await self._db.list_collection_names():
-            await self._db.drop_collection(LEGACY)
 
     async def forget_tenant(self, tenant_id: str) -> None:
         await NOTES.delete_everywhere(self._db, {"tenant_id": tenant_id})

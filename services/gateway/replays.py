@@ -43,8 +43,8 @@ class Check(Enum):
     UNCHECKED = "unchecked"  # the database could not say in time
 
 
-SIGNATURES = TimeSlices("gateway_signatures_", 300.0)  # by the request's timestamp
-LEGACY = "gateway_signatures"  # one collection for every signature, before the slices
+# by the request's timestamp
+SIGNATURES = TimeSlices("gateway_signatures_", 300.0, legacy="gateway_signatures")
 
 
 class ReplayGuard:
@@ -93,10 +93,7 @@ class ReplayGuard:
     async def purge(self) -> int:
         """Drops the slices of timestamps no longer accepted anyway, and the one collection
         of the signatures before slices; answers how many slices went."""
-        gone = await SIGNATURES.drop_expired(self._db, self._clock(), self._tolerance)
-        if LEGACY in await self._db.list_collection_names():
-            await self._db.drop_collection(LEGACY)
-        return gone
+        return await SIGNATURES.drop_expired(self._db, self._clock(), self._tolerance)
 
     async def forget_tenant(self, tenant_id: str) -> None:
         await SIGNATURES.delete_everywhere(self._db, {"tenant_id": tenant_id})

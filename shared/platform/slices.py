@@ -35,6 +35,7 @@ WRITERS_KEPT = 8  # slices with a group-commit writer of their own at most
 class TimeSlices:
     prefix: str
     seconds: float
+    legacy: str | None = None  # the one collection of these records before the slices
 
     def number(self, at: float) -> int:
         return int(at // self.seconds)
@@ -84,10 +85,14 @@ class TimeSlices:
         *,
         ahead: float | None = None,
     ) -> int:
-        """Drops the expired slices (:meth:`expired`) of ``db``; answers how many."""
-        gone = self.expired(await self.existing(db), now, window, ahead=ahead)
+        """Drops the expired slices (:meth:`expired`) of ``db``, and the ``legacy``
+        collection when there is one; answers how many slices went."""
+        names = await db.list_collection_names()
+        gone = self.expired(names, now, window, ahead=ahead)
         for name in gone:
             await db.drop_collection(name)
+        if self.legacy is not None and self.legacy in names:
+            await db.drop_collection(self.legacy)
         return len(gone)
 
     async def delete_everywhere(

@@ -11,9 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.gateway.dedup import LEGACY, SEEN, DedupStore
+from services.gateway.dedup import SEEN, DedupStore
 from services.gateway.marks import NOTES, NOTES_DB, PublishedMarks
-from services.gateway.replays import LEGACY as SIGNATURES_LEGACY
 from services.gateway.replays import SIGNATURES, Check, ReplayGuard
 from services.gateway.verify import Rejected
 from shared.contracts.envelope import Envelope
@@ -55,7 +54,7 @@ async def test_the_purge_drops_the_slices_past_the_window_and_keeps_the_live_one
     old, live, wild = event(2_000), event(10), event(-3 * 86_400)  # wild: 3 days ahead
     for each in (old, live, wild):
         assert await store.first_sight(each) is True
-    await mongo[CONTROL_DB][LEGACY].insert_one({"_id": "before-slices"})
+    await mongo[CONTROL_DB][str(SEEN.legacy)].insert_one({"_id": "before-slices"})
     names = {
         e.id: SEEN.name(datetime.fromisoformat(e.occurred_at).timestamp())
         for e in (old, live, wild)
@@ -66,7 +65,7 @@ async def test_the_purge_drops_the_slices_past_the_window_and_keeps_the_live_one
     existing = set(await SEEN.existing(mongo[CONTROL_DB]))
     assert names[old.id] not in existing
     assert names[wild.id] not in existing
-    assert LEGACY not in await mongo[CONTROL_DB].list_collection_names()
+    assert SEEN.legacy not in await mongo[CONTROL_DB].list_collection_names()
     assert names[live.id] in existing
     assert await store.first_sight(live) is False  # still a retry: its record stayed
     assert await store.seen_at(old) is None  # forgotten with its slice
@@ -116,13 +115,13 @@ async def test_a_signature_is_remembered_in_its_timestamps_slice_until_no_longer
     with pytest.raises(Rejected):
         await guard.check(tenant, *fresh, b"<xml>forged</xml>")
     assert await guard.check(tenant, *stale, b"<xml>old</xml>") is Check.FIRST
-    await mongo[CONTROL_DB][SIGNATURES_LEGACY].insert_one({"_id": "before-slices"})
+    await mongo[CONTROL_DB][str(SIGNATURES.legacy)].insert_one({"_id": "before-slices"})
 
     assert await guard.purge() >= 1
 
     existing = await SIGNATURES.existing(mongo[CONTROL_DB])
     assert SIGNATURES.name(now - 1_000) not in existing
     assert SIGNATURES.name(now) in existing
-    assert SIGNATURES_LEGACY not in await mongo[CONTROL_DB].list_collection_names()
+    assert SIGNATURES.legacy not in await mongo[CONTROL_DB].list_collection_names()
     with pytest.raises(Rejected):  # still remembered: its timestamp is still accepted
         await guard.check(tenant, *fresh, b"<xml>forged</xml>")
