@@ -149,18 +149,18 @@ def send_time(by_hour: Sequence[int], min_sample: int = 50, default_hour: int = 
     return SendTime(max(range(24), key=lambda hour: by_hour[hour]), "interactions", sample)
 
 
-def by_hour_of_week(facts: Iterable[Fact]) -> list[list[int]]:
-    """Interactions by local weekday (rows, Monday first) and hour (columns)."""
+def by_hour_of_week(cells: Iterable[tuple[int, int, int]]) -> list[list[int]]:
+    """Interactions by local weekday (rows, Monday first) and hour (columns), from
+    ``(weekday, hour, interactions)`` cells (``DayDigest.by_hour``), added up."""
     grid = [[0] * 24 for _ in range(7)]
-    for fact in facts:
-        if fact.kind == INTERACTION:
-            grid[fact.weekday][fact.hour] += 1
+    for weekday, hour, interactions in cells:
+        grid[weekday][hour] += interactions
     return grid
 
 
-def by_hour(facts: Iterable[Fact]) -> list[int]:
-    """Interactions by local hour: what :func:`send_time` takes."""
-    return [sum(column) for column in zip(*by_hour_of_week(facts), strict=True)]
+def by_hour(grid: Sequence[Sequence[int]]) -> list[int]:
+    """Interactions by local hour, whatever the weekday: what :func:`send_time` takes."""
+    return [sum(column) for column in zip(*grid, strict=True)]
 
 
 @dataclass(frozen=True, slots=True)

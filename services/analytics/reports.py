@@ -1,16 +1,19 @@
 """The figures the API shows, computed from the raw log (and, for days older than it
-keeps, from the days finalized out of it) with the pure rules of ``figures.py``."""
+keeps, from the days finalized out of it) with the pure rules of ``figures.py``; those of
+the last 30 days (activity, health, the send hour, the overview row) from the days'
+digests (``digests.py``), each made again only when its day's leaves change."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.analytics.channels import channel_rows, readers_of
+from services.analytics.digests import DayDigest, DigestCache, digest
 from services.analytics.facts import FOLLOW, INTERACTION, UNFOLLOW, Fact
 from services.analytics.figures import (
     DayFigures,
@@ -32,24 +35,34 @@ ACTIVITY_DAYS = 30
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """A tenant's recent facts (the last ``ACTIVITY_DAYS`` local days, today included)."""
+    """A tenant's recent days (the last ``ACTIVITY_DAYS`` local days, today included),
+    as digests: the days with facts, by date."""
 
     today: date
     zone: ZoneInfo
-    facts: list[Fact]
+    days: dict[str, DayDigest]
 
-    def since(self, days: int) -> list[Fact]:
+    def since(self, days: int) -> list[DayDigest]:
         first = (self.today - timedelta(days=days - 1)).isoformat()
-        return [f for f in self.facts if f.day >= first]
+        return [d for day, d in self.days.items() if day >= first]
 
     def readers(self, days: int) -> int:
-        return len({f.openid for f in self.since(days) if f.kind == INTERACTION})
+        return len(frozenset[str]().union(*(d.readers for d in self.since(days))))
 
     def interactions(self, first: int, last: int) -> int:
         """Interactions from ``first`` days ago to ``last`` days ago (0: today)."""
         lo = (self.today - timedelta(days=first)).isoformat()
         hi = (self.today - timedelta(days=last)).isoformat()
-        return sum(1 for f in self.facts if f.kind == INTERACTION and lo <= f.day <= hi)
+        return sum(d.interactions for day, d in self.days.items() if lo <= day <= hi)
+
+    def last_interaction(self) -> datetime | None:
+        return max(
+            (d.last_interaction for d in self.days.values() if d.last_interaction), default=None
+        )
+
+    def net_after(self, day: str) -> int:
+        """Follows less unfollows on the days after ``day``."""
+        return sum(d.net for later, d in self.days.items() if later > day)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,15 +71,27 @@ class Reports:
     raw_days: int
     policy: HealthPolicy
     now: Callable[[], datetime]
+    digests: DigestCache = field(default_factory=DigestCache)  # shared by the API and refresh
 
     def today(self, timezone: str) -> date:
         return self.now().astimezone(ZoneInfo(timezone)).date()
 
     async def window(self, tenant_id: str, timezone: str) -> Window:
+        """The digests of the last ``ACTIVITY_DAYS`` days: those made before of the same
+        leaves, the others (today's, mostly) made again from the facts."""
         today = self.today(timezone)
         first = (today - timedelta(days=ACTIVITY_DAYS - 1)).isoformat()
-        facts = await self.store.facts(tenant_id, first_day=first, last_day=today.isoformat())
-        return Window(today, ZoneInfo(timezone), facts)
+        leaves = await self.store.leaf_ids(tenant_id, first, today.isoformat())
+        days: dict[str, DayDigest] = {}
+        for day, ids in leaves.items():
+            if (kept := self.digests.get(tenant_id, day, ids)) is not None:
+                days[day] = kept
+        stale = sorted(set(leaves) - set(days))
+        if stale:
+            for day, (ids, facts) in (await self.store.days_of_facts(tenant_id, stale)).items():
+                days[day] = digest(day, facts)
+                self.digests.put(tenant_id, ids, days[day])
+        return Window(today, ZoneInfo(timezone), dict(sorted(days.items())))
 
     async def daily(
         self, tenant_id: str, timezone: str, first: date, last: date
@@ -138,22 +163,15 @@ class Reports:
 
     async def followers(self, tenant_id: str, window: Window) -> int:
         baseline = await self._baseline(tenant_id)
-        since = 0
-        if baseline is not None:
-            since = sum(
-                (f.kind == FOLLOW) - (f.kind == UNFOLLOW)
-                for f in window.facts
-                if f.day > baseline[0]
-            )
+        since = 0 if baseline is None else window.net_after(baseline[0])
         return followers_known(baseline, since, await self.store.following(tenant_id))
 
     def send_time(self, window: Window) -> tuple[SendTime, list[list[int]]]:
-        recent = [f for f in window.since(SEND_TIME_DAYS) if f.kind == INTERACTION]
-        return send_time(by_hour(recent)), by_hour_of_week(recent)
+        grid = by_hour_of_week(cell for d in window.since(SEND_TIME_DAYS) for cell in d.by_hour)
+        return send_time(by_hour(grid)), grid
 
     async def health(self, tenant_id: str, window: Window) -> dict[str, Any]:
-        interactions = [f for f in window.facts if f.kind == INTERACTION]
-        last = max((f.at for f in interactions), default=None)
+        last = window.last_interaction()
         if last is None:
             last = await self._last_kept_interaction(tenant_id, window.today, window.zone)
         recent, before = window.interactions(6, 0), window.interactions(13, 7)
@@ -185,8 +203,8 @@ class Reports:
     async def summary(
         self, tenant_id: str, name: str, timezone: str, window: Window | None = None
     ) -> dict[str, Any]:
-        """An overview row; from ``window`` when the caller has read it already (the raw
-        log's 30 days are most of the cost: read once, not twice)."""
+        """An overview row; from ``window`` when the caller has made it already (reading
+        the raw log is most of the cost: once, not twice)."""
         if window is None:
             window = await self.window(tenant_id, timezone)
         activity = await self.activity(tenant_id, window)
@@ -195,8 +213,8 @@ class Reports:
             "id": tenant_id,
             "name": name,
             "followers_known": activity["followers_known"],
-            "new_7d": sum(1 for f in week if f.kind == FOLLOW),
-            "lost_7d": sum(1 for f in week if f.kind == UNFOLLOW),
+            "new_7d": sum(d.follows for d in week),
+            "lost_7d": sum(d.unfollows for d in week),
             "active_rate_30d": activity["active_rate_30d"],
             "status": (await self.health(tenant_id, window))["status"],
         }

@@ -255,13 +255,32 @@ class AnalyticsStore:
         query: Doc = {"day": {"$gte": first_day, "$lte": last_day}}
         found: dict[str, Fact] = {}
         async for doc in self._db(tenant_id, "analytics_events").find(query):
-            if "facts" in doc:
-                for row in unpack_rows(doc["facts"]):
-                    if (not wanted or row[1] in wanted) and row[0] not in found:
-                        found[row[0]] = fact_of_row(row)
-            elif (not wanted or doc["kind"] in wanted) and doc["_id"] not in found:
-                found[doc["_id"]] = Fact.from_doc(doc)  # one fact a document: before leaves
+            _add_facts(doc, found, wanted)
         return list(found.values())
+
+    async def leaf_ids(
+        self, tenant_id: str, first_day: str, last_day: str
+    ) -> dict[str, frozenset[str]]:
+        """The ids of the raw log's documents (leaves, and facts stored one a document)
+        of each day from ``first_day`` to ``last_day`` that has any: a day's facts are
+        the same as long as these are."""
+        query: Doc = {"day": {"$gte": first_day, "$lte": last_day}}
+        ids: dict[str, set[str]] = defaultdict(set)
+        async for doc in self._db(tenant_id, "analytics_events").find(query, {"day": 1}):
+            ids[str(doc["day"])].add(str(doc["_id"]))
+        return {day: frozenset(found) for day, found in ids.items()}
+
+    async def days_of_facts(
+        self, tenant_id: str, days: Sequence[str]
+    ) -> dict[str, tuple[frozenset[str], list[Fact]]]:
+        """For each of ``days`` that has any: the ids of the documents read and the day's
+        facts, each envelope once (by its id)."""
+        read: dict[str, set[str]] = defaultdict(set)
+        found: dict[str, dict[str, Fact]] = defaultdict(dict)
+        async for doc in self._db(tenant_id, "analytics_events").find({"day": {"$in": list(days)}}):
+            read[str(doc["day"])].add(str(doc["_id"]))
+            _add_facts(doc, found[str(doc["day"])], set())
+        return {day: (frozenset(ids), list(found[day].values())) for day, ids in read.items()}
 
     async def answered(self, tenant_id: str, first_day: str) -> set[str]:
         """Ids of the events a reply answered, replies from ``first_day`` on."""
@@ -403,6 +422,18 @@ def _leaves(rows: list[Row], fold: str) -> list[tuple[Doc, Counter[str]]]:
             }
             leaves.append((leaf, Counter(str(row[1]) for row in part)))
     return leaves
+
+
+def _add_facts(doc: Doc, found: dict[str, Fact], wanted: set[str]) -> None:
+    """The facts of a raw-log document (a leaf, or one fact as versions before the leaves
+    stored them) of the ``wanted`` kinds (every kind when empty) into ``found``, by id:
+    an envelope folded again is kept once, as first read."""
+    if "facts" in doc:
+        for row in unpack_rows(doc["facts"]):
+            if (not wanted or row[1] in wanted) and row[0] not in found:
+                found[row[0]] = fact_of_row(row)
+    elif (not wanted or doc["kind"] in wanted) and doc["_id"] not in found:
+        found[doc["_id"]] = Fact.from_doc(doc)
 
 
 def _follow_state(fact: Fact) -> Doc:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from prometheus_client import CollectorRegistry
 
-from services.analytics.facts import BROADCAST, Fact
+from services.analytics.facts import BROADCAST, Fact, to_row
 from services.analytics.figures import HealthPolicy
 from services.analytics.handlers import Intake
 from services.analytics.metrics import AnalyticsMetrics
@@ -114,18 +114,52 @@ async def test_a_round_reads_each_tenants_raw_log_once_and_stores_its_row(
 ) -> None:
     await harness.take("msg.text", START - timedelta(hours=1), "o_1")
     reads: list[str] = []
-    facts = harness.store.facts
+    leaf_ids = harness.store.leaf_ids
 
-    async def counted(tenant_id: str, **window: Any) -> list[Fact]:
+    async def counted(tenant_id: str, first_day: str, last_day: str) -> dict[str, frozenset[str]]:
         reads.append(tenant_id)
-        return await facts(tenant_id, **window)
+        return await leaf_ids(tenant_id, first_day, last_day)
 
-    monkeypatch.setattr(harness.store, "facts", counted)
+    monkeypatch.setattr(harness.store, "leaf_ids", counted)
     await harness.refresh.round(full=False)
     assert reads == [harness.tenant_id]  # the window, shared by the row and the send hour
     summary = await harness.store.state(harness.tenant_id, "summary")
     assert summary is not None
     assert (summary["status"], summary["active_rate_30d"]) == ("active", None)
+
+
+async def test_a_days_digest_is_made_again_only_when_its_leaves_change(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Made once, a past day's digest is read again only once a late fact or a
+    redelivery is folded into it; each envelope still counts once."""
+    for days_ago, openid in ((2, "o_a"), (1, "o_b"), (0, "o_c")):
+        await harness.take("msg.text", START - timedelta(days=days_ago, hours=1), openid)
+    await harness.take("msg.text", START - timedelta(days=2), "o_late")
+    read: list[list[str]] = []
+    days_of_facts = harness.store.days_of_facts
+
+    async def counted(tenant_id: str, days: list[str]) -> dict[str, Any]:
+        read.append(list(days))
+        return await days_of_facts(tenant_id, days)
+
+    monkeypatch.setattr(harness.store, "days_of_facts", counted)
+    window = await harness.reports.window(harness.tenant_id, "Asia/Shanghai")
+    assert read == [["2026-12-08", "2026-12-09", "2026-12-10"]]
+    assert (window.readers(30), window.interactions(29, 0)) == (4, 4)
+
+    again = await harness.reports.window(harness.tenant_id, "Asia/Shanghai")
+    assert len(read) == 1  # no leaf changed: nothing read but their ids
+    assert again.days == window.days
+
+    late = await harness.store.facts(harness.tenant_id, first_day="2026-12-08")
+    redelivered = [to_row(fact) for fact in late if fact.openid == "o_late"]
+    await harness.store.keep(harness.tenant_id, redelivered, fold="a-later-fold")
+    await harness.take("msg.text", START - timedelta(days=1, minutes=5), "o_later")
+    third = await harness.reports.window(harness.tenant_id, "Asia/Shanghai")
+    assert read[1:] == [["2026-12-08", "2026-12-09"]]  # the days given new leaves
+    assert (third.readers(30), third.interactions(29, 0)) == (5, 5)  # the redelivery once
+    assert third.days["2026-12-08"].interactions == 2
 
 
 async def test_a_rounds_tenants_start_spread_over_its_spread(

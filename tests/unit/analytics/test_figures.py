@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from services.analytics.digests import digest
 from services.analytics.facts import REPLY, Fact, fact_of
 from services.analytics.figures import (
     HEALTH_ORDER,
@@ -214,7 +215,8 @@ def test_send_time_wants_24_hours() -> None:
 
 
 def test_interactions_by_local_hour_of_week() -> None:
-    grid = by_hour_of_week(FACTS)
+    cells = [cell for day in {f.day for f in FACTS} for cell in digest(day, FACTS).by_hour]
+    grid = by_hour_of_week(cells)
     assert len(grid) == 7
     assert all(len(row) == 24 for row in grid)
     assert sum(map(sum, grid)) == 8  # the 7 interactions of the 2nd and m4 on the 3rd
@@ -224,8 +226,8 @@ def test_interactions_by_local_hour_of_week() -> None:
     assert (wednesday[13], wednesday[14], wednesday[15], wednesday[16]) == (1, 1, 1, 1)
     assert wednesday[17] == 0  # the LOCATION at 09:00Z
     assert thursday[0] == 1  # m4 at 16:10Z: 00:10 local on the 3rd
-    assert by_hour(FACTS)[10] == 2
-    assert sum(by_hour(FACTS)) == 8
+    assert by_hour(grid)[10] == 2
+    assert sum(by_hour(grid)) == 8
 
 
 NOW = utc(15, 12)
