@@ -41,6 +41,7 @@ class Window:
     today: date
     zone: ZoneInfo
     days: dict[str, DayDigest]
+    documents: dict[str, int] = field(default_factory=dict)  # in the raw log, by day
 
     def since(self, days: int) -> list[DayDigest]:
         first = (self.today - timedelta(days=days - 1)).isoformat()
@@ -91,7 +92,8 @@ class Reports:
             for day, (ids, facts) in (await self.store.days_of_facts(tenant_id, stale)).items():
                 days[day] = digest(day, facts)
                 self.digests.put(tenant_id, ids, days[day])
-        return Window(today, ZoneInfo(timezone), dict(sorted(days.items())))
+        documents = {day: len(ids) for day, ids in leaves.items()}
+        return Window(today, ZoneInfo(timezone), dict(sorted(days.items())), documents)
 
     async def daily(
         self, tenant_id: str, timezone: str, first: date, last: date

@@ -11,6 +11,9 @@
   same facts of the same fold make the same leaf id: a repeated fold is a duplicate key,
   nothing stored twice. Documents of one fact each (``_id`` the envelope id), as versions
   before the leaves wrote them, are read as well. Kept ``WXP_ANALYTICS_RAW_DAYS`` (35).
+  A busy account gets a leaf nearly every fold (thousands a day), and every query reads
+  them all on FerretDB: the refresh merges a day's leaves into as few as hold its facts
+  once there are more than ``MERGE_LEAVES`` (``merge_leaves``, ``refresh.py``).
 - ``analytics_days``: a day's figures, written once the day is older than the raw log
   keeps (``_id`` the date; the first writer wins, later ones find it there).
 - ``analytics_readers``: each reader's latest follow event (subscribe or unsubscribe, when,
@@ -88,6 +91,7 @@ INBOX_BATCH = 500  # facts in one inbox document at most (below the prefetch of 
 INBOX_LINGER = 0.05  # seconds a part-filled inbox document waits for more facts
 INBOX_WRITERS = 4  # inbox inserts in flight at once: the next batch need not wait
 LEAF_FACTS = 10_000  # facts in one leaf of the raw log at most (about 1.5 MB)
+MERGED = "merged"  # the fold name of leaves merged from a day's (merge_leaves)
 FOLLOWS_LOOKED_UP = 500  # readers' stored states read in one query (FerretDB: by _id index)
 
 
@@ -282,6 +286,30 @@ class AnalyticsStore:
             _add_facts(doc, found[str(doc["day"])], set())
         return {day: (frozenset(ids), list(found[day].values())) for day, ids in read.items()}
 
+    async def merge_leaves(self, tenant_id: str, days: Sequence[str]) -> tuple[int, int]:
+        """The documents of ``days`` in the raw log (a leaf a fold: thousands a day for a
+        busy account, each one read by every query on FerretDB) made into as few leaves a
+        day as hold its facts, each envelope once, in one read; answers how many documents
+        there were and how many leaves now hold their facts. The new leaves are written
+        before the old documents go, so a crash between the two leaves facts twice, which
+        are read once; a leaf folded meanwhile stays; replicas merging at once write the
+        same leaves."""
+        events = self._db(tenant_id, "analytics_events")
+        read: list[str] = []
+        rows: dict[str, Row] = {}
+        async for doc in events.find({"day": {"$in": list(days)}}):
+            read.append(str(doc["_id"]))
+            for row in _rows_of(doc):
+                rows.setdefault(str(row[0]), row)
+        leaves = [leaf for leaf, _ in _leaves(list(rows.values()), MERGED)]
+        if leaves:
+            await insert_new(events, leaves)
+        written = {leaf["_id"] for leaf in leaves}
+        gone = [doc_id for doc_id in read if doc_id not in written]
+        if gone:
+            await delete_all(events, {"_id": {"$in": gone}})
+        return len(read), len(leaves)
+
     async def answered(self, tenant_id: str, first_day: str) -> set[str]:
         """Ids of the events a reply answered, replies from ``first_day`` on."""
         replies = await self.facts(tenant_id, first_day=first_day, kinds=(REPLY,))
@@ -434,6 +462,13 @@ def _add_facts(doc: Doc, found: dict[str, Fact], wanted: set[str]) -> None:
                 found[row[0]] = fact_of_row(row)
     elif (not wanted or doc["kind"] in wanted) and doc["_id"] not in found:
         found[doc["_id"]] = Fact.from_doc(doc)
+
+
+def _rows_of(doc: Doc) -> list[Row]:
+    """The facts of a raw-log document as rows, whichever way it was written."""
+    if "facts" in doc:
+        return unpack_rows(doc["facts"])
+    return [to_row(Fact.from_doc(doc))]
 
 
 def _follow_state(fact: Fact) -> Doc:

@@ -9,6 +9,7 @@ fold the same inboxes), so only the tenants' state is checked, not what a fold m
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import secrets
@@ -209,6 +210,52 @@ async def test_inboxes_and_leaves_written_with_a_json_string_before_an_upgrade_a
     old_leaf = {"_id": "0-0/2026-12-10/old", "day": "2026-12-10", "n": 1}
     await events.insert_one({**old_leaf, "facts": json.dumps([to_row(fact(3, OTHER, "o_c", AT))])})
     assert await ids(store, one) == ["e1", "e2", "e3"]
+
+
+async def test_a_days_leaves_merge_into_one_each_envelope_once_and_a_merge_again_changes_nothing(
+    mongo: Client, tenants: list[str]
+) -> None:
+    store, one = AnalyticsStore(mongo), tenants[0]
+    events = mongo[tenant_db_name(one)].analytics_events
+    for n in range(1, 6):  # a leaf a fold; e3 delivered again into the fourth and fifth
+        rows = [to_row(fact(n, "interaction", f"o_{n}", AT))]
+        if n > 3:
+            rows.append(to_row(fact(3, "interaction", "o_3", AT)))
+        await store.keep(one, rows, fold=f"{n}-{n}")
+    await events.insert_one(fact(6, OTHER, "o_6", AT).to_doc())  # one a document, as before
+    other_day = replace(fact(7, "interaction", "o_7", AT), day="2026-12-11")
+    await store.keep(one, [to_row(other_day)], fold="5-5")
+    before = await store.facts(one)
+
+    assert await store.merge_leaves(one, ["2026-12-10"]) == (6, 1)
+    assert sorted(f.id for f in await store.facts(one)) == sorted(f.id for f in before)
+    assert sorted(await store.facts(one), key=lambda f: f.id) == sorted(before, key=lambda f: f.id)
+    day = await events.find({"day": "2026-12-10"}).to_list()
+    assert [(doc["_id"][:18], doc["n"]) for doc in day] == [("merged/2026-12-10/", 6)]
+    assert await events.count_documents({"day": "2026-12-11"}) == 1  # another day's: as it was
+
+    # Merged again (a second replica, or nothing new since): the same leaf, nothing gone.
+    assert await store.merge_leaves(one, ["2026-12-10"]) == (1, 1)
+    assert [doc["_id"] for doc in await events.find({"day": "2026-12-10"}).to_list()] == [
+        day[0]["_id"]
+    ]
+    # A fold after the merge adds a leaf; the next merge takes it in.
+    await store.keep(one, [to_row(fact(8, "interaction", "o_8", AT))], fold="9-9")
+    assert await store.merge_leaves(one, ["2026-12-10"]) == (2, 1)
+    assert await ids(store, one) == ["e1", "e2", "e3", "e4", "e5", "e6", "e7", "e8"]
+
+
+async def test_replicas_merging_a_day_at_once_keep_each_fact_once(
+    mongo: Client, tenants: list[str]
+) -> None:
+    store, one = AnalyticsStore(mongo), tenants[0]
+    for n in range(1, 41):
+        await store.keep(one, [to_row(fact(n, "interaction", f"o_{n}", AT))], fold=f"{n}-{n}")
+    merges = [AnalyticsStore(mongo).merge_leaves(one, ["2026-12-10"]) for _ in range(3)]
+    await asyncio.gather(*merges)
+    assert await ids(store, one) == sorted(f"e{n}" for n in range(1, 41))
+    events = mongo[tenant_db_name(one)].analytics_events
+    assert await events.count_documents({}) == 1
 
 
 async def test_a_folds_moves_start_spread_over_its_spread(

@@ -8,6 +8,7 @@ import itertools
 import logging
 import secrets
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from prometheus_client import CollectorRegistry
 
+from services.analytics import refresh as refresh_module
 from services.analytics.facts import BROADCAST, Fact, to_row
 from services.analytics.figures import HealthPolicy
 from services.analytics.handlers import Intake
@@ -160,6 +162,29 @@ async def test_a_days_digest_is_made_again_only_when_its_leaves_change(
     assert read[1:] == [["2026-12-08", "2026-12-09"]]  # the days given new leaves
     assert (third.readers(30), third.interactions(29, 0)) == (5, 5)  # the redelivery once
     assert third.days["2026-12-08"].interactions == 2
+
+
+async def test_a_round_merges_the_days_of_more_leaves_than_it_allows_and_counts_the_same(
+    harness: Harness, mongo: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(refresh_module, "MERGE_LEAVES", 2)
+    for n in range(3):  # a fold each: three leaves yesterday, two today
+        await harness.take("msg.text", START - timedelta(days=1, minutes=n), f"o_{n}")
+    for n in range(2):
+        await harness.take("event.subscribe", START - timedelta(minutes=n), f"o_new{n}")
+    events = mongo[tenant_db_name(harness.tenant_id)].analytics_events
+    assert await events.count_documents({}) == 5
+    await harness.refresh.round(full=False)
+    by_day = Counter(doc["day"] for doc in await events.find({}).to_list())
+    assert by_day == {"2026-12-09": 1, "2026-12-10": 2}  # only yesterday had more than 2
+    first = await harness.store.state(harness.tenant_id, "summary")
+    harness.intake.touched.add(harness.tenant_id)
+    await harness.refresh.round(full=False)  # from the merged leaf: the same row
+    assert await harness.store.state(harness.tenant_id, "summary") == first
+    assert first is not None
+    assert (first["new_7d"], first["status"]) == (2, "active")
+    window = await harness.reports.window(harness.tenant_id, "Asia/Shanghai")
+    assert (window.readers(30), window.interactions(1, 1)) == (3, 3)
 
 
 async def test_a_rounds_tenants_start_spread_over_its_spread(
