@@ -20,7 +20,6 @@ from datetime import datetime
 
 from services.analytics.facts import FOLLOW, INTERACTION, UNFOLLOW, Fact
 
-HOURS = 24
 # Readers' openids the cache holds at most, over every day it keeps: about 130 bytes each
 # (65 MB in all; a reader on several days holds one string), under analytics' 256 MiB.
 # Past that, the days used longest ago are made again when next wanted.

@@ -293,7 +293,9 @@ class AnalyticsStore:
         there were and how many leaves now hold their facts. The new leaves are written
         before the old documents go, so a crash between the two leaves facts twice, which
         are read once; a leaf folded meanwhile stays; replicas merging at once write the
-        same leaves."""
+        same leaves. A read running meanwhile misses nothing: it meets documents in the
+        order they were written (FerretDB's rows; MongoDB's ``day`` index, then record
+        ids), so an old leaf gone before it got there means the new one is still ahead."""
         events = self._db(tenant_id, "analytics_events")
         read: list[str] = []
         rows: dict[str, Row] = {}

@@ -40,7 +40,7 @@ async def drain() -> float:
     mongo = mongo_client(mongodb_url(), app_name="wxp-bench-relay")
     name = f"bench_outbox_{secrets.token_hex(3)}"
     db = mongo[CONTROL_DB]
-    collections = Collections(db[name], db[f"{name}_claims"], db[f"{name}_published"])
+    collections = Collections(db[name], db[f"{name}_claims"], mongo[f"{name}_notes"])
     outbox = Outbox(collections, replica="bench", claim_for=timedelta(seconds=45))
     prefix = f"bench{secrets.token_hex(3)}"
     queues = list(service_queues(prefix).values())
@@ -73,8 +73,9 @@ async def drain() -> float:
         await delete_queues(
             [name for q in queues for name in (q.name, q.dead_letter_name, q.retry_name)]
         )
-        for collection in (collections.outbox, collections.claims, collections.published):
+        for collection in (collections.outbox, collections.claims):
             await collection.drop()
+        await mongo.drop_database(collections.notes.name)
         await mongo.close()
 
 
