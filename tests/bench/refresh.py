@@ -154,9 +154,10 @@ async def main() -> list[Row]:
                 if "merge_seconds" in row
                 else ""
             )
+            stored = "one leaf" if leaves == 1 else f"{leaves:,} leaves"
             print(
                 f"analytics refresh, one tenant, {DAYS} days of {per_day:,} texts a day in "
-                f"{leaves:,} leaves a day: the first after a start {said(row, 'cold')}{merged}; "
+                f"{stored} a day: the first after a start {said(row, 'cold')}{merged}; "
                 f"a minute's facts later {said(row, 'warm')} (every 60 s while it is touched)"
             )
     finally:
