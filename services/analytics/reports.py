@@ -5,15 +5,22 @@ digests (``digests.py``), each made again only when its day's leaves change."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from services.analytics.channels import channel_rows, readers_of
-from services.analytics.digests import DayDigest, DigestCache, digest
+from services.analytics.digests import (
+    DIGESTS_BYTES,
+    TALLIES_BYTES,
+    DayCache,
+    DayDigest,
+    DayTally,
+    digest,
+    tally,
+)
 from services.analytics.facts import FOLLOW, INTERACTION, UNFOLLOW, Fact
 from services.analytics.figures import (
     DayFigures,
@@ -29,6 +36,7 @@ from services.analytics.figures import (
 )
 from services.analytics.store import AnalyticsStore
 
+T = TypeVar("T")
 SEND_TIME_DAYS = 28
 ACTIVITY_DAYS = 30
 
@@ -72,28 +80,47 @@ class Reports:
     raw_days: int
     policy: HealthPolicy
     now: Callable[[], datetime]
-    digests: DigestCache = field(default_factory=DigestCache)  # shared by the API and refresh
+    # Shared by the API and the refresh.
+    digests: DayCache[DayDigest] = field(
+        default_factory=lambda: DayCache(DayDigest.size, DIGESTS_BYTES)
+    )
+    tallies: DayCache[DayTally] = field(
+        default_factory=lambda: DayCache(DayTally.size, TALLIES_BYTES)
+    )
 
     def today(self, timezone: str) -> date:
         return self.now().astimezone(ZoneInfo(timezone)).date()
 
     async def window(self, tenant_id: str, timezone: str) -> Window:
-        """The digests of the last ``ACTIVITY_DAYS`` days: those made before of the same
-        leaves, the others (today's, mostly) made again from the facts."""
+        """The digests of the last ``ACTIVITY_DAYS`` days."""
         today = self.today(timezone)
-        first = (today - timedelta(days=ACTIVITY_DAYS - 1)).isoformat()
-        leaves = await self.store.leaf_ids(tenant_id, first, today.isoformat())
-        days: dict[str, DayDigest] = {}
-        for day, ids in leaves.items():
-            if (kept := self.digests.get(tenant_id, day, ids)) is not None:
-                days[day] = kept
-        stale = sorted(set(leaves) - set(days))
-        if stale:
-            for day, (ids, facts) in (await self.store.days_of_facts(tenant_id, stale)).items():
-                days[day] = digest(day, facts)
-                self.digests.put(tenant_id, ids, days[day])
-        documents = {day: len(ids) for day, ids in leaves.items()}
+        first = today - timedelta(days=ACTIVITY_DAYS - 1)
+        days, documents = await self._each_day(
+            tenant_id, first.isoformat(), today.isoformat(), self.digests, digest
+        )
         return Window(today, ZoneInfo(timezone), dict(sorted(days.items())), documents)
+
+    async def _each_day(
+        self,
+        tenant_id: str,
+        first_day: str,
+        last_day: str,
+        cache: DayCache[T],
+        make: Callable[[str, list[Fact]], T],
+    ) -> tuple[dict[str, T], dict[str, int]]:
+        """``make`` of each day from ``first_day`` to ``last_day`` that has facts: from
+        ``cache`` when it was made of the same leaves, else made again from the day's
+        facts (today's, mostly); and the documents of each day in the raw log."""
+        leaves = await self.store.leaf_ids(tenant_id, first_day, last_day)
+        made: dict[str, T] = {}
+        for day, ids in leaves.items():
+            if (kept := cache.get(tenant_id, day, ids)) is not None:
+                made[day] = kept
+        if stale := sorted(set(leaves) - set(made)):
+            for day, (ids, facts) in (await self.store.days_of_facts(tenant_id, stale)).items():
+                made[day] = make(day, facts)
+                cache.put(tenant_id, day, ids, made[day])
+        return made, {day: len(ids) for day, ids in leaves.items()}
 
     async def daily(
         self, tenant_id: str, timezone: str, first: date, last: date
@@ -115,22 +142,22 @@ class Reports:
             doc["_id"]: doc
             for doc in await self.store.finalized(tenant_id, first.isoformat(), last.isoformat())
         }
-        by_day: dict[str, list[Fact]] = defaultdict(list)
-        answered: set[str] = set()
-        if last >= raw_start:
+        tallies: dict[str, DayTally] = {}
+        if last >= raw_start:  # the days after ``last`` too: their replies answer earlier days
             from_day = max(first, raw_start).isoformat()
-            for fact in await self.store.facts(
-                tenant_id, first_day=from_day, last_day=last.isoformat()
-            ):
-                by_day[fact.day].append(fact)
-            answered = await self.store.answered(tenant_id, from_day)
+            tallies, _ = await self._each_day(
+                tenant_id, from_day, "9999-12-31", self.tallies, tally
+            )
+        late = frozenset[str]().union(*(t.late for t in tallies.values()))
         days = []
         for n in range((last - first).days + 1):
             day = (first + timedelta(days=n)).isoformat()
             if day in kept:
                 days.append(_from_doc(kept[day]))
+            elif day in tallies:
+                days.append(tallies[day].figures(late))
             else:
-                days.append(day_figures(day, by_day.get(day, []), answered))
+                days.append(day_figures(day, [], set()))
         return days
 
     async def _baseline(self, tenant_id: str) -> tuple[str, int] | None:

@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,6 +29,7 @@ from services.analytics.store import AnalyticsStore
 from shared.contracts.broadcast_events import BroadcastSubmitted
 from shared.contracts.envelope import Envelope, iso
 from shared.contracts.messages import WeChatMessage
+from shared.contracts.reply_events import reply_sent
 from shared.platform.delivery import Delivery, Reject
 from shared.platform.directory import TenantDirectory
 from shared.platform.publisher import EventPublisher
@@ -162,6 +163,43 @@ async def test_a_days_digest_is_made_again_only_when_its_leaves_change(
     assert read[1:] == [["2026-12-08", "2026-12-09"]]  # the days given new leaves
     assert (third.readers(30), third.interactions(29, 0)) == (5, 5)  # the redelivery once
     assert third.days["2026-12-08"].interactions == 2
+
+
+async def test_a_days_figures_are_kept_and_a_later_reply_still_answers_its_message(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``stats/daily``'s days: each made once of its leaves; a reply folded into a later
+    day answers a message of an earlier one without that day being read again."""
+    for minute in range(2):  # two texts two days ago, unanswered
+        await harness.take("msg.text", START - timedelta(days=2, minutes=minute), "o_a")
+    first, today = date(2026, 12, 8), date(2026, 12, 10)
+    days = await harness.reports.daily(harness.tenant_id, "Asia/Shanghai", first, today)
+    assert [(d.date, d.messages, d.unanswered) for d in days] == [
+        ("2026-12-08", 2, 2),
+        ("2026-12-09", 0, 0),
+        ("2026-12-10", 0, 0),
+    ]
+    read: list[list[str]] = []
+    days_of_facts = harness.store.days_of_facts
+
+    async def counted(tenant_id: str, wanted: list[str]) -> dict[str, Any]:
+        read.append(list(wanted))
+        return await days_of_facts(tenant_id, wanted)
+
+    monkeypatch.setattr(harness.store, "days_of_facts", counted)
+    message = Envelope(
+        f"{harness.tenant_id}-1", harness.tenant_id, "msg.text", "", "", "o_a", WeChatMessage("x")
+    )
+    answer = reply_sent(message, rule_id="r1", via="customer_service", at=START)
+    await harness.intake.take(Delivery(answer))
+    await harness.store.fold(settle=-60.0)
+    days = await harness.reports.daily(harness.tenant_id, "Asia/Shanghai", first, today)
+    assert [(d.date, d.unanswered, d.cs_replies) for d in days] == [
+        ("2026-12-08", 1, 0),  # the first text, answered today
+        ("2026-12-09", 0, 0),
+        ("2026-12-10", 0, 1),
+    ]
+    assert read == [["2026-12-10"]]  # only the day given a leaf
 
 
 async def test_a_round_merges_the_days_of_more_leaves_than_it_allows_and_counts_the_same(

@@ -1,5 +1,5 @@
 """What analytics' periodic refresh costs a tenant as its raw log grows:
-``python -m tests.bench.refresh`` (in ``make bench``, about 20 s).
+``python -m tests.bench.refresh`` (in ``make bench``, about 35 s).
 
 For each size, a tenant of its own in the tests' FerretDB gets 30 days of readers' texts
 in its raw log (written as the fold writes them, ``AnalyticsStore.keep``: in one leaf a
@@ -8,12 +8,13 @@ digests of the last 30 days, ``Reports.window``, and the overview row made of th
 ``Reports.summary``), as ``services/analytics/refresh.py`` does every
 ``WXP_ANALYTICS_REFRESH_SECONDS`` (60) for every tenant touched since the last round, is
 timed: the first time after a start (every day's digest made from its facts); for the
-tenant of many leaves a day, the merge of its days (``AnalyticsStore.merge_leaves``, as the
-refresh does past ``MERGE_LEAVES``) and the refresh after it; then after a minute's more
-facts folded into a new leaf of today (the days whose leaves are unchanged keep their
-digests). Printed for each: the facts decoded, wall time, analytics' CPU (this process)
-and FerretDB's; written to ``var/bench/refresh.json``. Each tenant's database is dropped
-afterwards.
+tenant of many leaves a day, the merge of its days (``AnalyticsStore.merge_leaves``, as
+the refresh does past ``MERGE_LEAVES``) and the refresh after it; then after a minute's
+more facts folded into a new leaf of today (the days whose leaves are unchanged keep
+their digests). ``stats/daily`` of the 30 days (``Reports.daily``) is timed the first
+time and after the minute as well. Printed for each: the facts decoded, wall time,
+analytics' CPU (this process) and FerretDB's; written to ``var/bench/refresh.json``.
+Each tenant's database is dropped afterwards.
 
 The bench's other scenarios start from empty databases and last minutes, so they cannot
 show a cost that grows with the history kept: this one is for that.
@@ -70,14 +71,18 @@ async def one_size(store: AnalyticsStore, per_day: int, leaves: int) -> tuple[st
         await asyncio.gather(*folds)
     reports = Reports(store=store, raw_days=DAYS, policy=HealthPolicy(), now=lambda: now)
     row: Row = {"facts_a_day": per_day, "leaves_a_day": leaves}
+    first, today = reports.today(TIMEZONE) - timedelta(days=DAYS - 1), reports.today(TIMEZONE)
     row |= await timed_refresh("cold", reports, store, tenant)
+    row |= await timed("daily_cold", reports.daily(tenant, TIMEZONE, first, today))
     if leaves > MERGE_LEAVES:  # as the refresh does next: the days' leaves merged
         days = sorted(await store.leaf_ids(tenant, "0000-01-01", "9999-12-31"))
         row |= await timed("merge", store.merge_leaves(tenant, days))
         row |= await timed_refresh("merged", reports, store, tenant)  # every day anew, once
+        await reports.daily(tenant, TIMEZONE, first, today)  # so for stats/daily's
     minute = [to_row(made(tenant, n + k, now)) for k in range(max(1, per_day // 1440))]
     await store.keep(tenant, minute, fold="bench-now")  # the minute since: a leaf for today
     row |= await timed_refresh("warm", reports, store, tenant)
+    row |= await timed("daily_warm", reports.daily(tenant, TIMEZONE, first, today))
     return tenant, row
 
 
@@ -159,6 +164,10 @@ async def main() -> list[Row]:
                 f"analytics refresh, one tenant, {DAYS} days of {per_day:,} texts a day in "
                 f"{stored} a day: the first after a start {said(row, 'cold')}{merged}; "
                 f"a minute's facts later {said(row, 'warm')} (every 60 s while it is touched)"
+            )
+            print(
+                f"  stats/daily of the {DAYS} days, the first time after a start "
+                f"{said(row, 'daily_cold')}; a minute's facts later {said(row, 'daily_warm')}"
             )
     finally:
         await client.close()

@@ -1,14 +1,16 @@
-"""A day's digest, the cache that keeps it while its leaves stay the same, and the window
-made of digests, each checked against values counted by hand."""
+"""A day's digest and tally, the cache that keeps them while the day's leaves stay the
+same, and the window made of digests, each checked against values counted by hand or
+against the figures of the day made from all the facts at once."""
 
 from __future__ import annotations
 
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from services.analytics.digests import DayDigest, DigestCache, digest
+from services.analytics.digests import DayCache, DayDigest, digest, tally
+from services.analytics.figures import day_figures
 from services.analytics.reports import Window
-from tests.unit.analytics.test_figures import FACTS, utc, wechat
+from tests.unit.analytics.test_figures import ANSWERED, FACTS, reply, utc, wechat
 
 
 def test_a_days_digest() -> None:
@@ -27,28 +29,44 @@ def test_a_day_without_interactions() -> None:
     assert (made.last_interaction, made.follows) == (None, 1)
 
 
-def test_the_cache_gives_a_digest_back_only_for_the_same_leaves() -> None:
-    cache = DigestCache()
+def test_the_cache_gives_a_day_back_only_for_the_same_leaves() -> None:
+    cache = DayCache(DayDigest.size, 1 << 20)
     made = digest("2026-12-02", FACTS)
-    cache.put("acme", frozenset({"f1/2026-12-02/a"}), made)
+    cache.put("acme", "2026-12-02", frozenset({"f1/2026-12-02/a"}), made)
     assert cache.get("acme", "2026-12-02", frozenset({"f1/2026-12-02/a"})) is made
     assert cache.get("acme", "2026-12-02", frozenset({"f1/2026-12-02/a", "f2/x"})) is None
     assert cache.get("other", "2026-12-02", frozenset({"f1/2026-12-02/a"})) is None
-    cache.put("acme", frozenset({"f1/2026-12-02/a", "f2/x"}), made)  # replaces the day's
+    cache.put("acme", "2026-12-02", frozenset({"f1/2026-12-02/a", "f2/x"}), made)  # replaces
     assert len(cache) == 1
     assert cache.get("acme", "2026-12-02", frozenset({"f1/2026-12-02/a"})) is None
 
 
-def test_the_cache_lets_the_days_used_longest_ago_go_past_its_readers() -> None:
-    cache = DigestCache(max_readers=8)
-    second, third = digest("2026-12-02", FACTS), digest("2026-12-03", FACTS)  # 4 and 1 readers
-    cache.put("a", frozenset({"1"}), second)
-    cache.put("b", frozenset({"1"}), third)
+def test_the_cache_lets_the_days_used_longest_ago_go_past_its_budget() -> None:
+    second, third = digest("2026-12-02", FACTS), digest("2026-12-03", FACTS)
+    cache = DayCache(DayDigest.size, 2 * second.size() + third.size() - 1)
+    cache.put("a", "2026-12-02", frozenset({"1"}), second)
+    cache.put("b", "2026-12-03", frozenset({"1"}), third)
     assert cache.get("a", "2026-12-02", frozenset({"1"})) is second  # now the latest used
-    cache.put("c", frozenset({"1"}), digest("2026-12-02", FACTS))  # 9 readers: one goes
+    cache.put("c", "2026-12-02", frozenset({"1"}), digest("2026-12-02", FACTS))  # b goes
     assert cache.get("b", "2026-12-03", frozenset({"1"})) is None
     assert cache.get("a", "2026-12-02", frozenset({"1"})) is second
     assert len(cache) == 2
+
+
+def test_a_days_tally_gives_the_days_figures_once_later_replies_are_known() -> None:
+    days = sorted({f.day for f in FACTS})
+    tallies = {day: tally(day, FACTS) for day in days}
+    late = frozenset[str]().union(*(t.late for t in tallies.values()))
+    assert late == {"m2"}  # answered on the 3rd; m1 was answered on its own day
+    for day in days:
+        assert tallies[day].figures(late) == day_figures(day, FACTS, ANSWERED)
+    assert tallies["2026-12-02"].counted.unanswered == 2  # m2, m3, until the 3rd is known
+    assert tallies["2026-12-02"].figures(late).unanswered == 1  # m3
+    # A reply days later, to m3, on a day of its own
+    later = [*FACTS, reply("m3", "o4", "customer_service", utc(6, 2))]
+    sixth = tally("2026-12-06", later)
+    assert (sixth.late, len(sixth.open)) == (frozenset({"m3"}), 0)
+    assert tallies["2026-12-02"].figures(late | sixth.late).unanswered == 0
 
 
 def test_a_window_counts_readers_once_across_its_days() -> None:
