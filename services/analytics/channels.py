@@ -5,12 +5,12 @@ one row per channel out."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from services.analytics.facts import FOLLOW, INTERACTION, UNFOLLOW, Fact
+from services.analytics.facts import FOLLOW, UNFOLLOW, Fact
 from services.analytics.figures import channel_of
 
 RETENTION = timedelta(days=7)
@@ -26,6 +26,7 @@ class Reader:
 
 def channel_rows(
     facts: Sequence[Fact],
+    active: Collection[str],
     readers: Mapping[str, Reader],
     *,
     first: date,
@@ -33,9 +34,10 @@ def channel_rows(
     today: date,
 ) -> list[dict[str, Any]]:
     """``[{channel, new, lost, retained_7d_rate, active_30d_rate}]`` for subscribes and
-    unsubscribes from ``first`` to ``last``: retained = subscribed on D and not
-    unsubscribed by D+7 (only subscribes at least 7 days old count); active = following
-    readers of the channel with an interaction in the 30 days to ``today``."""
+    unsubscribes from ``first`` to ``last`` (``facts``: those to 7 days after ``last``;
+    facts of other kinds are left out): retained = subscribed on D and not unsubscribed
+    by D+7 (only subscribes at least 7 days old count); active = following readers of the
+    channel in ``active`` (those with an interaction in the 30 days to ``today``)."""
     lo, hi = first.isoformat(), last.isoformat()
     unfollows: dict[str, list[Fact]] = defaultdict(list)
     for fact in facts:
@@ -56,8 +58,6 @@ def channel_rows(
         elif fact.kind == UNFOLLOW:
             reader = readers.get(fact.openid)
             lost[reader.channel if reader else "other"] += 1
-    month = (today - timedelta(days=29)).isoformat()
-    active = {f.openid for f in facts if f.kind == INTERACTION and f.day >= month}
     following: dict[str, list[bool]] = defaultdict(list)
     for openid, reader in readers.items():
         if reader.following:

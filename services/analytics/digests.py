@@ -4,7 +4,8 @@ facts and kept while the day's leaves stay the same (:class:`DayCache`). Pure.
 - :class:`DayDigest`: what the overview, the activity, the health and the send hour need
   (the last 30 days, every refresh);
 - :class:`DayTally`: the day's figures (``stats/daily``), with what it takes to count its
-  unanswered messages once later days' replies are known.
+  unanswered messages once later days' replies are known, and its follow events
+  (``stats/channels``).
 
 A refresh used to decode every fact of the last 30 days (about 8 µs each: 2.3 s of CPU
 a minute for an account of 10,000 texts a day, ``python -m tests.bench.refresh``), and
@@ -88,11 +89,13 @@ def digest(day: str, facts: Iterable[Fact]) -> DayDigest:
 class DayTally:
     """A day's figures, its ``unanswered`` left to :meth:`figures`: the day's messages no
     reply of the same day answers (``open``, as sorted 64-bit hashes of their ids: 8
-    bytes each), and the messages of other days its replies answer (``late``)."""
+    bytes each), and the messages of other days its replies answer (``late``); and its
+    follow events, for the channels."""
 
     counted: DayFigures  # unanswered: len(open)
     open: array[int]
     late: frozenset[str]
+    follows: tuple[Fact, ...]  # the day's subscribes and unsubscribes (channels)
 
     def figures(self, answered: Collection[str]) -> DayFigures:
         """The day's figures, its messages answered by ``answered`` (the ``late`` of
@@ -106,7 +109,7 @@ class DayTally:
         return replace(self.counted, unanswered=len(self.open) - found)
 
     def size(self) -> int:
-        return 600 + 8 * len(self.open) + 100 * len(self.late)
+        return 600 + 8 * len(self.open) + 100 * len(self.late) + 400 * len(self.follows)
 
 
 def tally(day: str, facts: Iterable[Fact]) -> DayTally:
@@ -117,7 +120,8 @@ def tally(day: str, facts: Iterable[Fact]) -> DayTally:
     answers = {f.answers for f in own if f.kind == REPLY and f.answers}
     counted = day_figures(day, own, answers)
     unanswered = array("Q", sorted({_hash64(event_id) for event_id in messages - answers}))
-    return DayTally(counted, unanswered, frozenset(answers - messages))
+    follows = tuple(f for f in own if f.kind in (FOLLOW, UNFOLLOW))
+    return DayTally(counted, unanswered, frozenset(answers - messages), follows)
 
 
 def _hash64(event_id: str) -> int:

@@ -21,7 +21,7 @@ from services.analytics.digests import (
     digest,
     tally,
 )
-from services.analytics.facts import FOLLOW, INTERACTION, UNFOLLOW, Fact
+from services.analytics.facts import Fact
 from services.analytics.figures import (
     DayFigures,
     HealthPolicy,
@@ -55,8 +55,12 @@ class Window:
         first = (self.today - timedelta(days=days - 1)).isoformat()
         return [d for day, d in self.days.items() if day >= first]
 
+    def active(self, days: int) -> frozenset[str]:
+        """The readers with an interaction in the last ``days`` days."""
+        return frozenset[str]().union(*(d.readers for d in self.since(days)))
+
     def readers(self, days: int) -> int:
-        return len(frozenset[str]().union(*(d.readers for d in self.since(days))))
+        return len(self.active(days))
 
     def interactions(self, first: int, last: int) -> int:
         """Interactions from ``first`` days ago to ``last`` days ago (0: today)."""
@@ -168,16 +172,16 @@ class Reports:
         self, tenant_id: str, timezone: str, first: date, last: date
     ) -> list[dict[str, Any]]:
         """Per channel, over the raw log's days of the range (older days keep no readers)."""
-        today = self.today(timezone)
-        since = min(first, today - timedelta(days=ACTIVITY_DAYS - 1))
-        facts = await self.store.facts(
-            tenant_id,
-            first_day=since.isoformat(),
-            last_day=(last + min(timedelta(days=7), date.max - last)).isoformat(),
-            kinds=(FOLLOW, UNFOLLOW, INTERACTION),
+        window = await self.window(tenant_id, timezone)
+        end = last + min(timedelta(days=7), date.max - last)  # a week to leave, or stay
+        tallies, _ = await self._each_day(
+            tenant_id, first.isoformat(), end.isoformat(), self.tallies, tally
         )
+        follows = [fact for day in sorted(tallies) for fact in tallies[day].follows]
         readers = readers_of(await self.store.readers(tenant_id))
-        return channel_rows(facts, readers, first=first, last=last, today=today)
+        return channel_rows(
+            follows, window.active(30), readers, first=first, last=last, today=window.today
+        )
 
     async def activity(self, tenant_id: str, window: Window) -> dict[str, Any]:
         known = await self.followers(tenant_id, window)

@@ -11,10 +11,11 @@ timed: the first time after a start (every day's digest made from its facts); fo
 tenant of many leaves a day, the merge of its days (``AnalyticsStore.merge_leaves``, as
 the refresh does past ``MERGE_LEAVES``) and the refresh after it; then after a minute's
 more facts folded into a new leaf of today (the days whose leaves are unchanged keep
-their digests). ``stats/daily`` of the 30 days (``Reports.daily``) is timed the first
-time and after the minute as well. Printed for each: the facts decoded, wall time,
-analytics' CPU (this process) and FerretDB's; written to ``var/bench/refresh.json``.
-Each tenant's database is dropped afterwards.
+their digests). ``stats/daily`` and ``stats/channels`` of the 30 days
+(``Reports.daily``, ``Reports.channels``) are timed right after the first refresh (each
+finds what the calls before it kept) and after the minute as well. Printed for each: the
+facts decoded, wall time, analytics' CPU (this process) and FerretDB's; written to
+``var/bench/refresh.json``. Each tenant's database is dropped afterwards.
 
 The bench's other scenarios start from empty databases and last minutes, so they cannot
 show a cost that grows with the history kept: this one is for that.
@@ -74,15 +75,17 @@ async def one_size(store: AnalyticsStore, per_day: int, leaves: int) -> tuple[st
     first, today = reports.today(TIMEZONE) - timedelta(days=DAYS - 1), reports.today(TIMEZONE)
     row |= await timed_refresh("cold", reports, store, tenant)
     row |= await timed("daily_cold", reports.daily(tenant, TIMEZONE, first, today))
+    row |= await timed("channels_cold", reports.channels(tenant, TIMEZONE, first, today))
     if leaves > MERGE_LEAVES:  # as the refresh does next: the days' leaves merged
         days = sorted(await store.leaf_ids(tenant, "0000-01-01", "9999-12-31"))
         row |= await timed("merge", store.merge_leaves(tenant, days))
         row |= await timed_refresh("merged", reports, store, tenant)  # every day anew, once
-        await reports.daily(tenant, TIMEZONE, first, today)  # so for stats/daily's
+        await reports.daily(tenant, TIMEZONE, first, today)  # so for stats/daily's tallies
     minute = [to_row(made(tenant, n + k, now)) for k in range(max(1, per_day // 1440))]
     await store.keep(tenant, minute, fold="bench-now")  # the minute since: a leaf for today
     row |= await timed_refresh("warm", reports, store, tenant)
     row |= await timed("daily_warm", reports.daily(tenant, TIMEZONE, first, today))
+    row |= await timed("channels_warm", reports.channels(tenant, TIMEZONE, first, today))
     return tenant, row
 
 
@@ -165,10 +168,11 @@ async def main() -> list[Row]:
                 f"{stored} a day: the first after a start {said(row, 'cold')}{merged}; "
                 f"a minute's facts later {said(row, 'warm')} (every 60 s while it is touched)"
             )
-            print(
-                f"  stats/daily of the {DAYS} days, the first time after a start "
-                f"{said(row, 'daily_cold')}; a minute's facts later {said(row, 'daily_warm')}"
-            )
+            for api in ("daily", "channels"):
+                print(
+                    f"  stats/{api} of the {DAYS} days, right after that first refresh "
+                    f"{said(row, f'{api}_cold')}; a minute's facts later {said(row, f'{api}_warm')}"
+                )
     finally:
         await client.close()
     OUT.parent.mkdir(parents=True, exist_ok=True)

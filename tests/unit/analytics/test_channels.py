@@ -35,8 +35,7 @@ def test_new_lost_retention_and_activity_per_channel() -> None:
         fact(FOLLOW, "c", d1),  # no scene: other
         fact(UNFOLLOW, "c", d1 + timedelta(days=9)),  # left after 7 days: retained
         fact(FOLLOW, "d", d2, "store-42"),  # too recent for the 7-day cohort
-        fact(INTERACTION, "a", TODAY - timedelta(days=3)),
-        fact(INTERACTION, "x", TODAY - timedelta(days=40)),  # outside 30 days
+        fact(INTERACTION, "a", TODAY - timedelta(days=3)),  # not a follow event: left out
     ]
     readers = {
         "a": Reader(True, "store-42"),
@@ -44,7 +43,7 @@ def test_new_lost_retention_and_activity_per_channel() -> None:
         "c": Reader(False, "other"),
         "d": Reader(True, "store-42"),
     }
-    rows = channel_rows(facts, readers, first=d1, last=TODAY, today=TODAY)
+    rows = channel_rows(facts, {"a", "x"}, readers, first=d1, last=TODAY, today=TODAY)
     assert rows == [
         {"channel": "other", "new": 1, "lost": 1, "retained_7d_rate": 1.0, "active_30d_rate": None},
         {
@@ -59,5 +58,5 @@ def test_new_lost_retention_and_activity_per_channel() -> None:
 
 def test_the_range_bounds_new_and_lost() -> None:
     facts = [fact(FOLLOW, "a", date(2026, 11, 1), "old"), fact(FOLLOW, "b", TODAY, "new")]
-    rows = channel_rows(facts, {}, first=date(2026, 12, 1), last=TODAY, today=TODAY)
+    rows = channel_rows(facts, set(), {}, first=date(2026, 12, 1), last=TODAY, today=TODAY)
     assert [(r["channel"], r["new"], r["retained_7d_rate"]) for r in rows] == [("new", 1, None)]
