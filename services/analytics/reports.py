@@ -1,7 +1,8 @@
 """The figures the API shows, computed from the raw log (and, for days older than it
-keeps, from the days finalized out of it) with the pure rules of ``figures.py``; those of
-the last 30 days (activity, health, the send hour, the overview row) from the days'
-digests (``digests.py``), each made again only when its day's leaves change."""
+keeps, from the days finalized out of it) with the pure rules of ``figures.py``, through
+what ``digests.py`` keeps of each day until its leaves change: digests for the last 30
+days (activity, health, the send hour, the overview row), tallies for the days' figures
+and the channels."""
 
 from __future__ import annotations
 

@@ -131,14 +131,8 @@ async def test_a_round_reads_each_tenants_raw_log_once_and_stores_its_row(
     assert (summary["status"], summary["active_rate_30d"]) == ("active", None)
 
 
-async def test_a_days_digest_is_made_again_only_when_its_leaves_change(
-    harness: Harness, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Made once, a past day's digest is read again only once a late fact or a
-    redelivery is folded into it; each envelope still counts once."""
-    for days_ago, openid in ((2, "o_a"), (1, "o_b"), (0, "o_c")):
-        await harness.take("msg.text", START - timedelta(days=days_ago, hours=1), openid)
-    await harness.take("msg.text", START - timedelta(days=2), "o_late")
+def days_read(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The days whose facts the store is asked for from now on, a list a read."""
     read: list[list[str]] = []
     days_of_facts = harness.store.days_of_facts
 
@@ -147,6 +141,18 @@ async def test_a_days_digest_is_made_again_only_when_its_leaves_change(
         return await days_of_facts(tenant_id, days)
 
     monkeypatch.setattr(harness.store, "days_of_facts", counted)
+    return read
+
+
+async def test_a_days_digest_is_made_again_only_when_its_leaves_change(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Made once, a past day's digest is read again only once a late fact or a
+    redelivery is folded into it; each envelope still counts once."""
+    for days_ago, openid in ((2, "o_a"), (1, "o_b"), (0, "o_c")):
+        await harness.take("msg.text", START - timedelta(days=days_ago, hours=1), openid)
+    await harness.take("msg.text", START - timedelta(days=2), "o_late")
+    read = days_read(harness, monkeypatch)
     window = await harness.reports.window(harness.tenant_id, "Asia/Shanghai")
     assert read == [["2026-12-08", "2026-12-09", "2026-12-10"]]
     assert (window.readers(30), window.interactions(29, 0)) == (4, 4)
@@ -179,14 +185,7 @@ async def test_a_days_figures_are_kept_and_a_later_reply_still_answers_its_messa
         ("2026-12-09", 0, 0),
         ("2026-12-10", 0, 0),
     ]
-    read: list[list[str]] = []
-    days_of_facts = harness.store.days_of_facts
-
-    async def counted(tenant_id: str, wanted: list[str]) -> dict[str, Any]:
-        read.append(list(wanted))
-        return await days_of_facts(tenant_id, wanted)
-
-    monkeypatch.setattr(harness.store, "days_of_facts", counted)
+    read = days_read(harness, monkeypatch)
     message = Envelope(
         f"{harness.tenant_id}-1", harness.tenant_id, "msg.text", "", "", "o_a", WeChatMessage("x")
     )
