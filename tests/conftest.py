@@ -221,7 +221,7 @@ TENANT_DB_PREFIX = tenant_db_name("x0")[:-2]  # "wxp_t_"
 LEFTOVER = re.compile(r"^(tap\.)?(?P<prefix>(test|bench)[0-9a-f]{6})\.")
 
 
-def no_reply(_: Envelope) -> None:
+def no_reply(_: Envelope[Any]) -> None:
     return None
 
 

@@ -239,11 +239,11 @@ def print_tables(
     print("\ngoals (issue 9), as ratios to the peer in this run:")
     for goal in goals(rows, consumer):
         verdict = "met" if goal.met else "NOT met"
-        line = f"  {goal.name:<52}{goal.target:>10}{goal.measured:>16}  {verdict:<8}"
+        said = f"  {goal.name:<52}{goal.target:>10}{goal.measured:>16}  {verdict:<8}"
         print(
-            f"{line}  (at the issue's speed: {goal.at_issue_speed})"
+            f"{said}  (at the issue's speed: {goal.at_issue_speed})"
             if goal.at_issue_speed
-            else line
+            else said
         )
     if slow is not None:
         print(

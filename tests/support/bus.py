@@ -22,7 +22,7 @@ from shared.contracts.envelope import Envelope
 from shared.contracts.payloads import decode
 from shared.contracts.topology import QueueSpec, declare_exchanges
 
-Answer = Callable[[Envelope], dict[str, Any] | None]
+Answer = Callable[[Envelope[Any]], dict[str, Any] | None]
 
 
 class Tap:
@@ -39,8 +39,8 @@ class Tap:
         self.queue = queue
         self.answer = answer
         self.delay = delay
-        self.events: list[Envelope] = []
-        self.reply_requests: list[Envelope] = []
+        self.events: list[Envelope[Any]] = []
+        self.reply_requests: list[Envelope[Any]] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
     @classmethod
@@ -65,7 +65,7 @@ class Tap:
         await queue.consume(tap._on_message, no_ack=True)
         return tap
 
-    def of_type(self, kind: str) -> list[Envelope]:
+    def of_type(self, kind: str) -> list[Envelope[Any]]:
         return [e for e in self.events if e.type == kind]
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
@@ -83,7 +83,7 @@ class Tap:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _reply(self, message: AbstractIncomingMessage, envelope: Envelope) -> None:
+    async def _reply(self, message: AbstractIncomingMessage, envelope: Envelope[Any]) -> None:
         await asyncio.sleep(self.delay)
         assert self.answer is not None
         spec = self.answer(envelope) or {"type": "none"}
