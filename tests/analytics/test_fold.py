@@ -16,7 +16,7 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -152,7 +152,7 @@ async def test_a_redelivery_folded_later_counts_once_and_a_fold_repeated_writes_
     await store.fold(settle=-60.0)
     clock.now += 20 * INBOX_SECONDS  # folded already: the redelivery is another fold's
     await store.record(one, e1)
-    await store.record(one, replace(fact(3, "interaction", "o_a", AT), day="2026-12-11"))
+    await store.record(one, fact(3, "interaction", "o_a", AT)._replace(day="2026-12-11"))
     await store.fold(settle=-60.0)
     assert await ids(store, one) == ["e1", "e2", "e3"]
     day = await store.facts(one, first_day="2026-12-10", last_day="2026-12-10")
@@ -223,7 +223,7 @@ async def test_a_days_leaves_merge_into_one_each_envelope_once_and_a_merge_again
             rows.append(to_row(fact(3, "interaction", "o_3", AT)))
         await store.keep(one, rows, fold=f"{n}-{n}")
     await events.insert_one(fact(6, OTHER, "o_6", AT).to_doc())  # one a document, as before
-    other_day = replace(fact(7, "interaction", "o_7", AT), day="2026-12-11")
+    other_day = fact(7, "interaction", "o_7", AT)._replace(day="2026-12-11")
     await store.keep(one, [to_row(other_day)], fold="5-5")
     before = await store.facts(one)
 
