@@ -49,9 +49,9 @@ FOLD_PAUSE = 5.0
 # at once, twenty tenants' 30 days of raw log held analytics at half a core for 1.5 s,
 # and the webhooks sharing the machine slowed by a third meanwhile (README, Benchmarks).
 ROUND_SPREAD = 10.0
-# A day's leaves in the raw log past which the refresh merges them (a busy account's day
-# gets one nearly every fold; on FerretDB every query reads every document): about five
-# minutes of folds for an account of 10,000 texts a day.
+# A day's leaves in the raw log, not counting merged ones, past which the refresh merges
+# them (a busy account's day gets one nearly every fold; on FerretDB every query reads
+# every document): about five minutes of folds for an account of 10,000 texts a day.
 MERGE_LEAVES = 48
 
 
@@ -121,7 +121,7 @@ class Refresh:
         (if any) went out: False when the broker could not take it; the advice is then not
         marked sent and the tenant is left for the next round, which tries again."""
         window = await self.reports.window(tenant_id, timezone)
-        if crowded := [day for day, n in window.documents.items() if n > MERGE_LEAVES]:
+        if crowded := [day for day, n in window.unmerged.items() if n > MERGE_LEAVES]:
             await self.store.merge_leaves(tenant_id, crowded)
         row = await self.reports.summary(tenant_id, name, timezone, window)
         await self.store.set_state(tenant_id, "summary", row)

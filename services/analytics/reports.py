@@ -35,9 +35,10 @@ from services.analytics.figures import (
     send_time,
     with_cumulative,
 )
-from services.analytics.store import AnalyticsStore
+from services.analytics.store import MERGED, AnalyticsStore
 
 T = TypeVar("T")
+MERGED_PREFIX = f"{MERGED}/"
 SEND_TIME_DAYS = 28
 ACTIVITY_DAYS = 30
 
@@ -50,7 +51,7 @@ class Window:
     today: date
     zone: ZoneInfo
     days: dict[str, DayDigest]
-    documents: dict[str, int] = field(default_factory=dict)  # in the raw log, by day
+    unmerged: dict[str, int] = field(default_factory=dict)  # leaves of a fold, by day
 
     def since(self, days: int) -> list[DayDigest]:
         first = (self.today - timedelta(days=days - 1)).isoformat()
@@ -100,10 +101,10 @@ class Reports:
         """The digests of the last ``ACTIVITY_DAYS`` days."""
         today = self.today(timezone)
         first = today - timedelta(days=ACTIVITY_DAYS - 1)
-        days, documents = await self._each_day(
+        days, unmerged = await self._each_day(
             tenant_id, first.isoformat(), today.isoformat(), self.digests, digest
         )
-        return Window(today, ZoneInfo(timezone), dict(sorted(days.items())), documents)
+        return Window(today, ZoneInfo(timezone), dict(sorted(days.items())), unmerged)
 
     async def _each_day(
         self,
@@ -115,7 +116,9 @@ class Reports:
     ) -> tuple[dict[str, T], dict[str, int]]:
         """``make`` of each day from ``first_day`` to ``last_day`` that has facts: from
         ``cache`` when it was made of the same leaves, else made again from the day's
-        facts (today's, mostly); and the documents of each day in the raw log."""
+        facts (today's, mostly); and how many documents of each day in the raw log are not
+        merged ones (``merge_leaves``: a day too big for ``MERGE_LEAVES`` merged leaves
+        is not merged again and again)."""
         leaves = await self.store.leaf_ids(tenant_id, first_day, last_day)
         made: dict[str, T] = {}
         for day, ids in leaves.items():
@@ -125,7 +128,9 @@ class Reports:
             for day, (ids, facts) in (await self.store.days_of_facts(tenant_id, stale)).items():
                 made[day] = make(day, facts)
                 cache.put(tenant_id, day, ids, made[day])
-        return made, {day: len(ids) for day, ids in leaves.items()}
+        return made, {
+            day: sum(not i.startswith(MERGED_PREFIX) for i in ids) for day, ids in leaves.items()
+        }
 
     async def daily(
         self, tenant_id: str, timezone: str, first: date, last: date

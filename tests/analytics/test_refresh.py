@@ -19,6 +19,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from services.analytics import refresh as refresh_module
+from services.analytics import store as store_module
 from services.analytics.facts import BROADCAST, Fact, to_row
 from services.analytics.figures import HealthPolicy
 from services.analytics.handlers import Intake
@@ -222,6 +223,31 @@ async def test_a_round_merges_the_days_of_more_leaves_than_it_allows_and_counts_
     assert (first["new_7d"], first["status"]) == (2, "active")
     window = await harness.reports.window(harness.tenant_id, "Asia/Shanghai")
     assert (window.readers(30), window.interactions(1, 1)) == (3, 3)
+
+
+async def test_a_day_merged_into_more_leaves_than_allowed_is_not_merged_again(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only leaves of a fold count toward ``MERGE_LEAVES``: a day whose facts need more
+    merged leaves than that (a very busy account) is merged once, not every round."""
+    monkeypatch.setattr(refresh_module, "MERGE_LEAVES", 2)
+    monkeypatch.setattr(store_module, "LEAF_FACTS", 1)  # a merged leaf a fact
+    for n in range(3):
+        await harness.take("msg.text", START - timedelta(days=1, minutes=n), f"o_{n}")
+    merges: list[list[str]] = []
+    merge_leaves = harness.store.merge_leaves
+
+    async def counted(tenant_id: str, days: list[str]) -> tuple[int, int]:
+        merges.append(list(days))
+        return await merge_leaves(tenant_id, days)
+
+    monkeypatch.setattr(harness.store, "merge_leaves", counted)
+    await harness.refresh.round(full=False)
+    harness.intake.touched.add(harness.tenant_id)
+    await harness.refresh.round(full=False)
+    assert merges == [["2026-12-09"]]  # three merged leaves now, and no fold's among them
+    window = await harness.reports.window(harness.tenant_id, "Asia/Shanghai")
+    assert (window.unmerged, window.interactions(1, 1)) == ({"2026-12-09": 0}, 3)
 
 
 async def test_a_rounds_tenants_start_spread_over_its_spread(
