@@ -132,17 +132,19 @@ async def test_a_round_reads_each_tenants_raw_log_once_and_stores_its_row(
     assert (summary["status"], summary["active_rate_30d"]) == ("active", None)
 
 
-def days_read(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """The days whose facts the store is asked for from now on, a list a read."""
-    read: list[list[str]] = []
-    days_of_facts = harness.store.days_of_facts
+def days_asked(
+    store: AnalyticsStore, method: str, monkeypatch: pytest.MonkeyPatch
+) -> list[list[str]]:
+    """The days ``store.method(tenant_id, days)`` is called with from now on, a list a call."""
+    asked: list[list[str]] = []
+    called = getattr(store, method)
 
-    async def counted(tenant_id: str, days: list[str]) -> dict[str, Any]:
-        read.append(list(days))
-        return await days_of_facts(tenant_id, days)
+    async def counted(tenant_id: str, days: list[str]) -> Any:
+        asked.append(list(days))
+        return await called(tenant_id, days)
 
-    monkeypatch.setattr(harness.store, "days_of_facts", counted)
-    return read
+    monkeypatch.setattr(store, method, counted)
+    return asked
 
 
 async def test_a_days_digest_is_made_again_only_when_its_leaves_change(
@@ -153,7 +155,7 @@ async def test_a_days_digest_is_made_again_only_when_its_leaves_change(
     for days_ago, openid in ((2, "o_a"), (1, "o_b"), (0, "o_c")):
         await harness.take("msg.text", START - timedelta(days=days_ago, hours=1), openid)
     await harness.take("msg.text", START - timedelta(days=2), "o_late")
-    read = days_read(harness, monkeypatch)
+    read = days_asked(harness.store, "days_of_facts", monkeypatch)
     window = await harness.reports.window(harness.tenant_id, "Asia/Shanghai")
     assert read == [["2026-12-08", "2026-12-09", "2026-12-10"]]
     assert (window.readers(30), window.interactions(29, 0)) == (4, 4)
@@ -186,7 +188,7 @@ async def test_a_days_figures_are_kept_and_a_later_reply_still_answers_its_messa
         ("2026-12-09", 0, 0),
         ("2026-12-10", 0, 0),
     ]
-    read = days_read(harness, monkeypatch)
+    read = days_asked(harness.store, "days_of_facts", monkeypatch)
     message = Envelope(
         f"{harness.tenant_id}-1", harness.tenant_id, "msg.text", "", "", "o_a", WeChatMessage("x")
     )
@@ -234,14 +236,7 @@ async def test_a_day_merged_into_more_leaves_than_allowed_is_not_merged_again(
     monkeypatch.setattr(store_module, "LEAF_FACTS", 1)  # a merged leaf a fact
     for n in range(3):
         await harness.take("msg.text", START - timedelta(days=1, minutes=n), f"o_{n}")
-    merges: list[list[str]] = []
-    merge_leaves = harness.store.merge_leaves
-
-    async def counted(tenant_id: str, days: list[str]) -> tuple[int, int]:
-        merges.append(list(days))
-        return await merge_leaves(tenant_id, days)
-
-    monkeypatch.setattr(harness.store, "merge_leaves", counted)
+    merges = days_asked(harness.store, "merge_leaves", monkeypatch)
     await harness.refresh.round(full=False)
     harness.intake.touched.add(harness.tenant_id)
     await harness.refresh.round(full=False)
