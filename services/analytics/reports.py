@@ -35,10 +35,9 @@ from services.analytics.figures import (
     send_time,
     with_cumulative,
 )
-from services.analytics.store import MERGED, AnalyticsStore
+from services.analytics.store import AnalyticsStore, merged
 
 T = TypeVar("T")
-MERGED_PREFIX = f"{MERGED}/"
 SEND_TIME_DAYS = 28
 ACTIVITY_DAYS = 30
 
@@ -100,26 +99,32 @@ class Reports:
     async def window(self, tenant_id: str, timezone: str) -> Window:
         """The digests of the last ``ACTIVITY_DAYS`` days."""
         today = self.today(timezone)
-        first = today - timedelta(days=ACTIVITY_DAYS - 1)
-        days, unmerged = await self._each_day(
-            tenant_id, first.isoformat(), today.isoformat(), self.digests, digest
-        )
+        first = (today - timedelta(days=ACTIVITY_DAYS - 1)).isoformat()
+        leaves = await self.store.leaf_ids(tenant_id, first, today.isoformat())
+        return await self._window(tenant_id, timezone, today, leaves)
+
+    async def _window(
+        self, tenant_id: str, timezone: str, today: date, leaves: dict[str, frozenset[str]]
+    ) -> Window:
+        """The window to ``today`` of the days of ``leaves`` (the raw log's leaf ids by
+        day, listed over these days or more), with how many documents of each are not
+        merged ones (a day too big for ``MERGE_LEAVES`` merged leaves is not merged
+        again and again)."""
+        ours = _within(leaves, today - timedelta(days=ACTIVITY_DAYS - 1), today)
+        days = await self._each_day(tenant_id, ours, self.digests, digest)
+        unmerged = {day: sum(not merged(i) for i in ids) for day, ids in ours.items()}
         return Window(today, ZoneInfo(timezone), dict(sorted(days.items())), unmerged)
 
     async def _each_day(
         self,
         tenant_id: str,
-        first_day: str,
-        last_day: str,
+        leaves: dict[str, frozenset[str]],
         cache: DayCache[T],
         make: Callable[[str, list[Fact]], T],
-    ) -> tuple[dict[str, T], dict[str, int]]:
-        """``make`` of each day from ``first_day`` to ``last_day`` that has facts: from
-        ``cache`` when it was made of the same leaves, else made again from the day's
-        facts (today's, mostly); and how many documents of each day in the raw log are not
-        merged ones (``merge_leaves``: a day too big for ``MERGE_LEAVES`` merged leaves
-        is not merged again and again)."""
-        leaves = await self.store.leaf_ids(tenant_id, first_day, last_day)
+    ) -> dict[str, T]:
+        """``make`` of each day of ``leaves`` (its leaf ids in the raw log): from ``cache``
+        when it was made of the same leaves, else made again from the day's facts
+        (today's, mostly)."""
         made: dict[str, T] = {}
         for day, ids in leaves.items():
             if (kept := cache.get(tenant_id, day, ids)) is not None:
@@ -128,9 +133,7 @@ class Reports:
             for day, (ids, facts) in (await self.store.days_of_facts(tenant_id, stale)).items():
                 made[day] = make(day, facts)
                 cache.put(tenant_id, day, ids, made[day])
-        return made, {
-            day: sum(not i.startswith(MERGED_PREFIX) for i in ids) for day, ids in leaves.items()
-        }
+        return made
 
     async def daily(
         self, tenant_id: str, timezone: str, first: date, last: date
@@ -155,9 +158,8 @@ class Reports:
         tallies: dict[str, DayTally] = {}
         if last >= raw_start:  # the days after ``last`` too: their replies answer earlier days
             from_day = max(first, raw_start).isoformat()
-            tallies, _ = await self._each_day(
-                tenant_id, from_day, "9999-12-31", self.tallies, tally
-            )
+            leaves = await self.store.leaf_ids(tenant_id, from_day, "9999-12-31")
+            tallies = await self._each_day(tenant_id, leaves, self.tallies, tally)
         late = frozenset[str]().union(*(t.late for t in tallies.values()))
         days = []
         for n in range((last - first).days + 1):
@@ -178,11 +180,14 @@ class Reports:
         self, tenant_id: str, timezone: str, first: date, last: date
     ) -> list[dict[str, Any]]:
         """Per channel, over the raw log's days of the range (older days keep no readers)."""
-        window = await self.window(tenant_id, timezone)
+        today = self.today(timezone)
+        month = today - timedelta(days=ACTIVITY_DAYS - 1)
         end = last + min(timedelta(days=7), date.max - last)  # a week to leave, or stay
-        tallies, _ = await self._each_day(
-            tenant_id, first.isoformat(), end.isoformat(), self.tallies, tally
+        leaves = await self.store.leaf_ids(  # one listing for the window and the range
+            tenant_id, min(first, month).isoformat(), max(end, today).isoformat()
         )
+        window = await self._window(tenant_id, timezone, today, leaves)
+        tallies = await self._each_day(tenant_id, _within(leaves, first, end), self.tallies, tally)
         follows = [fact for day in sorted(tallies) for fact in tallies[day].follows]
         readers = readers_of(await self.store.readers(tenant_id))
         return channel_rows(
@@ -257,6 +262,14 @@ class Reports:
             "active_rate_30d": activity["active_rate_30d"],
             "status": (await self.health(tenant_id, window))["status"],
         }
+
+
+def _within(
+    leaves: dict[str, frozenset[str]], first: date, last: date
+) -> dict[str, frozenset[str]]:
+    """The days of ``leaves`` from ``first`` to ``last``."""
+    lo, hi = first.isoformat(), last.isoformat()
+    return {day: ids for day, ids in leaves.items() if lo <= day <= hi}
 
 
 def _rate(part: int, whole: int) -> float | None:

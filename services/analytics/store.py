@@ -466,6 +466,11 @@ def _add_facts(doc: Doc, found: dict[str, Fact], wanted: set[str]) -> None:
         found[doc["_id"]] = Fact.from_doc(doc)
 
 
+def merged(leaf_id: str) -> bool:
+    """Whether a raw-log document is a leaf :meth:`AnalyticsStore.merge_leaves` wrote."""
+    return leaf_id.startswith(f"{MERGED}/")
+
+
 def _rows_of(doc: Doc) -> list[Row]:
     """The facts of a raw-log document as rows, whichever way it was written."""
     if "facts" in doc:
