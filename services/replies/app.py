@@ -10,7 +10,7 @@ from aiohttp import web
 
 from services.replies.api import RulesApi
 from services.replies.cache import RuleSetCache
-from services.replies.fallback import Fallbacks
+from services.replies.fallback import AtOnce, Fallbacks
 from services.replies.handlers import PassiveReplies
 from services.replies.inbox_api import InboxApi
 from services.replies.inbox_replies import InboxReplies
@@ -73,6 +73,7 @@ def create_app(settings: RepliesSettings) -> web.Application:
         metrics=metrics,
         policy=settings.quota,
         rng=rng,
+        at_once=AtOnce(settings.fallbacks_at_once),
     )
     api = RulesApi(
         repository=repository,

@@ -4,6 +4,13 @@ rule's answer goes through the customer-service API, at most once per event.
 In order: the answer (none: a reader's message goes to the reader inbox); a claim
 (``claims.py``: a taken one is a duplicate, or is busy, or is settled once stale); the
 window and the quota; the claim marked ``calling``; the call.
+At most ``AtOnce.limit`` fallbacks are at work at once. Each holds its delivery while it
+waits on WeChat, and the replies queue's prefetch is shared with the passive path: were
+WeChat to hang, fallbacks would fill the prefetch, no reader's message would be delivered
+to answer passively, every webhook would wait out its deadline and add one more fallback,
+and passive replies would stop for every account until WeChat came back. One over the
+limit goes back after the queue's retry delay (``deferred``), as when WeChat is away.
+
 Every fallback ends ``sent``, refused with a reason (``outside_window``,
 ``quota_exhausted``, ``refused_*``, ``gave_up``) or ``unknown`` (it may have arrived, so it
 is never sent again). Whatever fails before the call releases the claim (within its
@@ -51,6 +58,7 @@ from shared.platform.storage import PyMongoError
 from shared.wechat.errors import RateLimited, Transient, WeChatError
 
 logger = logging.getLogger(__name__)
+DEFAULT_AT_ONCE = 8  # fallbacks at work at once: a quarter of the default prefetch (32)
 
 
 class Refused(Exception):
@@ -59,6 +67,24 @@ class Refused(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+@dataclass(slots=True)
+class AtOnce:
+    """How many fallbacks are at work, and the most that may be."""
+
+    limit: int
+    busy: int = 0
+
+    def enter(self) -> bool:
+        """Takes a place; False when all ``limit`` are taken."""
+        if self.busy >= self.limit:
+            return False
+        self.busy += 1
+        return True
+
+    def leave(self) -> None:
+        self.busy -= 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,15 +98,21 @@ class Fallbacks:
     metrics: ReplyMetrics
     policy: QuotaPolicy
     rng: random.Random
+    at_once: AtOnce = field(default_factory=lambda: AtOnce(DEFAULT_AT_ONCE))
     timing: ClaimTiming = field(default_factory=ClaimTiming)
     clock: Callable[[], datetime] = utc_now
     monotonic: Callable[[], float] = time.monotonic
 
     async def handle(self, delivery: Delivery[ReplyFallback]) -> None:
+        if not self.at_once.enter():
+            self.metrics.fallback.labels("deferred").inc()
+            raise RetryLater(f"{self.at_once.limit} fallbacks already at work")
         try:
             await self._fall_back(delivery.envelope.payload.event)
         except PyMongoError as exc:
             raise RetryLater(f"database: {type(exc).__name__}") from exc
+        finally:
+            self.at_once.leave()
 
     async def _fall_back(self, original: Envelope[WeChatMessage]) -> None:
         began, now = self.monotonic(), stamp(self.clock())

@@ -30,7 +30,7 @@ class ReplyMetrics:
             fallback=Counter(
                 "wxp_replies_fallback_total",
                 "reply.fallback events by outcome (sent, no_rule, duplicate, outside_window, "
-                "quota_exhausted, unknown, gave_up, refused_*)",
+                "quota_exhausted, unknown, gave_up, refused_*, deferred)",
                 ["outcome"],
                 registry=registry,
             ),

@@ -3,7 +3,10 @@ customer-service window and quota, which change: ``WXP_CS_MESSAGE_WINDOW_HOURS``
 ``WXP_CS_MESSAGE_LIMIT`` (5), ``WXP_CS_EVENT_WINDOW_SECONDS`` (60), ``WXP_CS_EVENT_LIMIT`` (3);
 the most rules a tenant may have, ``WXP_MAX_RULES_PER_TENANT`` (10,000); and how long
 customer-service claims and reader inbox items are kept, ``WXP_REPLIES_RETENTION_DAYS`` (30,
-longer than the message window), purged every ``WXP_REPLIES_PURGE_INTERVAL_SECONDS`` (3600)."""
+longer than the message window), purged every ``WXP_REPLIES_PURGE_INTERVAL_SECONDS`` (3600);
+how many fallbacks may wait on WeChat at once, ``WXP_FALLBACKS_AT_ONCE`` (a quarter of
+``WXP_PREFETCH``, at least 1; below the prefetch, so that readers' messages always have
+room to be answered passively: ``fallback.py``)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from services.replies.customer_service import QuotaPolicy
+from services.replies.fallback import DEFAULT_AT_ONCE
 from shared.platform.settings import (
     CommonSettings,
     ConsumerSettings,
@@ -33,6 +37,7 @@ class RepliesSettings:
     max_rules_per_tenant: int = DEFAULT_MAX_RULES
     retention: timedelta = timedelta(days=DEFAULT_RETENTION_DAYS)
     purge_interval_seconds: float = DEFAULT_PURGE_INTERVAL
+    fallbacks_at_once: int = DEFAULT_AT_ONCE
 
     @property
     def common(self) -> CommonSettings:
@@ -61,10 +66,20 @@ class RepliesSettings:
             raise SettingsError(
                 f"WXP_REPLIES_PURGE_INTERVAL_SECONDS must be from 1 to 86400, got {interval}"
             )
+        consumer = ConsumerSettings.from_env(env, port_var="REPLIES_PORT", port=8081)
+        prefetch = consumer.prefetch  # 0: no bound, which leaves room whatever the limit
+        quarter = max(1, prefetch // 4) if prefetch > 0 else DEFAULT_AT_ONCE
+        at_once = env_int(env, "WXP_FALLBACKS_AT_ONCE", quarter)
+        if at_once < 1 or 0 < prefetch <= at_once:
+            raise SettingsError(
+                f"WXP_FALLBACKS_AT_ONCE must be at least 1 and below WXP_PREFETCH "
+                f"({prefetch}), got {at_once}"
+            )
         return cls(
-            consumer=ConsumerSettings.from_env(env, port_var="REPLIES_PORT", port=8081),
+            consumer=consumer,
             quota=quota,
             max_rules_per_tenant=max_rules,
             retention=timedelta(days=days),
             purge_interval_seconds=interval,
+            fallbacks_at_once=at_once,
         )

@@ -173,3 +173,45 @@ async def test_a_slow_or_failing_send_blocks_no_other_reader_and_is_never_double
 
 async def called(fake: FakeAdmin, count: int) -> bool:
     return len(await fake.calls(CS_SEND)) >= count
+
+
+async def test_passive_replies_keep_flowing_while_wechat_hangs_on_fallbacks(
+    services, http, onboarded
+):
+    """WeChat's customer-service API hangs; fallbacks pile up in the replies queue. A
+    reader who writes meanwhile still gets the rule's passive answer within the deadline:
+    the fallbacks waiting on WeChat hold no delivery the passive path needs."""
+    async with running_fake() as wechat:
+        rushed = await services("gateway", WXP_REPLY_DEADLINE_SECONDS="0.001")
+        gateway = await services("gateway")  # the usual deadline
+        replies = await services("replies", WECHAT_API_BASE=wechat)
+        _, account = await onboarded(
+            rushed.url, name="Hanging", encrypt_mode="safe", app_secret="hang-secret"
+        )
+        fake = FakeAdmin(http, wechat)
+        readers = [f"o_waiting_{n}" for n in range(40)]
+        await fake.register(account.appid, "hang-secret", followers=[*readers, "o_now"])
+        await fake.add_fault(path=CS_SEND, delay=6.0, times=1000)  # past the client's 5 s
+        async with http.post(
+            f"{replies.url}/api/tenants/{account.tenant_id}/rules",
+            json=RULE,
+            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        ) as response:
+            assert response.status == 201
+        for openid in readers:  # 40 fallbacks, more than the replies' prefetch of 32
+            answer = await send(
+                http, rushed.url, account, "text", openid=openid, overrides={"Content": "菜单"}
+            )
+            assert answer.body == b"success"
+        await eventually(lambda: called(fake, 8), timeout=10.0)  # the fallbacks hang on WeChat
+
+        started = time.monotonic()
+        answer = await send(
+            http, gateway.url, account, "text", openid="o_now", overrides={"Content": "菜单?"}
+        )
+        assert answer.status == 200
+        took = time.monotonic() - started
+        assert answer.body != b"success", f"no passive reply: success after {took:.1f} s"
+        assert RULE["reply"]["content"] in answer.plaintext(account).decode()
+        deferred = 'wxp_replies_fallback_total{outcome="deferred"}'
+        assert await metric_total(http, [replies], deferred) > 0  # the rest wait their turn

@@ -4,6 +4,7 @@ ports and a clock the test moves: no broker, no database, no WeChat."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from services.replies.claims import CALLING, CHECKING, Claim, ClaimTiming, stamp
 from services.replies.customer_service import QuotaPolicy
-from services.replies.fallback import Fallbacks
+from services.replies.fallback import AtOnce, Fallbacks
 from services.replies.matching import RuleSet
 from services.replies.metrics import ReplyMetrics
 from services.replies.validation import validate_rule
@@ -104,6 +105,7 @@ def fallbacks(
     accounts: Any = None,
     wechat: Any = None,
     clock: Clock | None = None,
+    at_once: AtOnce | None = None,
 ) -> Fallback:
     rules = RuleSet.compile([validate_rule(r) for r in RULES], tz=ZoneInfo("Asia/Shanghai"))
     sent, wechat, events = sent or FakeSentLog(), wechat or FakeCustomerService(), FakeEventSink()
@@ -119,6 +121,7 @@ def fallbacks(
         metrics=metrics,
         policy=policy or QuotaPolicy(),
         rng=random.Random(1),
+        at_once=at_once or AtOnce(8),
         timing=TIMING,
         clock=clock.now,
         monotonic=clock.monotonic,
@@ -550,3 +553,49 @@ async def test_every_fallback_ends_sent_refused_or_unknown() -> None:
     assert set(statuses) <= FINAL
     assert len(statuses) == 5
     assert len(f.wechat.delivered) <= 2
+
+
+@dataclass
+class HangingCustomerService:
+    """WeChat's customer-service API hanging until ``answer`` is set; ``two_waiting`` is
+    set once two calls hang."""
+
+    answer: asyncio.Event = field(default_factory=asyncio.Event)
+    two_waiting: asyncio.Event = field(default_factory=asyncio.Event)
+    waiting: int = 0
+
+    async def send_custom_message(self, appid: str, payload: dict[str, Any]) -> Any:
+        self.waiting += 1
+        if self.waiting == 2:
+            self.two_waiting.set()
+        await self.answer.wait()
+        self.waiting -= 1
+        return {"errcode": 0, "errmsg": "ok"}
+
+
+async def test_fallbacks_past_the_limit_go_back_for_later_while_wechat_hangs() -> None:
+    wechat = HangingCustomerService()
+    f = fallbacks(wechat=wechat, at_once=AtOnce(2))
+    hanging = [
+        asyncio.create_task(f.handler.handle(fallback_for(message(f"m-{n}")))) for n in (1, 2)
+    ]
+    await asyncio.wait_for(wechat.two_waiting.wait(), 5)
+
+    with pytest.raises(RetryLater, match="2 fallbacks already at work"):
+        await f.handler.handle(fallback_for(message("m-3")))
+    assert f.sent.status(TENANT, "m-3") is None  # not claimed: its retry starts afresh
+    assert count(f.metrics.fallback, "deferred") == 1
+
+    wechat.answer.set()
+    await asyncio.gather(*hanging)
+    await f.handler.handle(fallback_for(message("m-3")))  # places free again
+    assert [f.sent.status(TENANT, event_id) for event_id in ("m-1", "m-2", "m-3")] == ["sent"] * 3
+
+
+async def test_a_failing_fallback_gives_its_place_back() -> None:
+    unreachable = FakeCustomerService(failures=[Transient(-2, "cannot connect")])
+    f = fallbacks(wechat=unreachable, at_once=AtOnce(1))
+    with pytest.raises(RetryLater):
+        await f.handler.handle(fallback_for(message("m-1")))
+    await f.handler.handle(fallback_for(message("m-2")))
+    assert f.sent.status(TENANT, "m-2") == "sent"
