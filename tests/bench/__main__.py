@@ -38,7 +38,7 @@ from pathlib import Path
 
 from aiohttp import ClientSession
 
-from tests.bench.cpu import CpuWatch, infra_pids
+from tests.bench.cpu import CpuWatch, MachineWatch, infra_pids
 from tests.bench.http_load import Load, run_wrk
 from tests.bench.probes import build_probes, new_account, write_pool
 from tests.bench.purge import purge_rows
@@ -82,9 +82,9 @@ async def measure(
     key: str, title: str, base: str, pool: Path, pids: dict[str, int], load: Load, server: str
 ) -> Row:
     """The timed run, with every process's CPU time watched."""
-    watch = CpuWatch.start({**pids, **infra_pids()})
+    watch, machine = CpuWatch.start({**pids, **infra_pids()}), MachineWatch.start()
     result = await run_wrk(base, pool, load)
-    return Row(key, title, server, result, watch.spent())
+    return Row(key, title, server, result, watch.spent(), notes=[machine.note()])
 
 
 async def single_servers(
@@ -147,7 +147,8 @@ async def gateway_scenario(
     sent = probes[: min(row.result.sent, len(probes))]
     ids = {probe.event_id for probe in sent}
     confirmed = await tap.confirmed(ids, enough=row.wanted_on_bus)
-    notes = [f"passive replies: {row.result.replied}"] if sample == "text" else []
+    notes = [*row.notes]
+    notes += [f"passive replies: {row.result.replied}"] if sample == "text" else []
     stages = stage_note(histograms(before), histograms(after))
     notes += [f"gateway histograms: {stages}"] if stages else []
     counted, earlier = gateway_counters(after), gateway_counters(before)
