@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import aio_pika
 import pytest
+from aiohttp import ClientSession
 
 from shared.contracts.topology import EVENTS_EXCHANGE
 from shared.wechat.simulator import Account
@@ -56,15 +57,20 @@ async def fallback_stack(
             fake = FakeAdmin(http, wechat)
             extra = {} if followers is None else {"followers": followers}
             await fake.register(account.appid, "fallback-secret", **extra)
-            async with http.post(
-                f"{replies[0].url}/api/tenants/{account.tenant_id}/rules",
-                json=RULE,
-                headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-            ) as response:
-                assert response.status == 201
+            await add_rule(http, replies[0], account.tenant_id)
             return Stack(gateway, replies, account, fake)
 
         yield make
+
+
+async def add_rule(http: ClientSession, replies: ServiceProcess, tenant_id: str) -> None:
+    """The menu rule, through a replies replica's API."""
+    async with http.post(
+        f"{replies.url}/api/tenants/{tenant_id}/rules",
+        json=RULE,
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+    ) as response:
+        assert response.status == 201
 
 
 async def test_fallback_goes_through_customer_service_once(fallback_stack, http, amqp, tap_factory):
@@ -192,12 +198,7 @@ async def test_passive_replies_keep_flowing_while_wechat_hangs_on_fallbacks(
         readers = [f"o_waiting_{n}" for n in range(40)]
         await fake.register(account.appid, "hang-secret", followers=[*readers, "o_now"])
         await fake.add_fault(path=CS_SEND, delay=6.0, times=1000)  # past the client's 5 s
-        async with http.post(
-            f"{replies.url}/api/tenants/{account.tenant_id}/rules",
-            json=RULE,
-            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        ) as response:
-            assert response.status == 201
+        await add_rule(http, replies, account.tenant_id)
         for openid in readers:  # 40 fallbacks, more than the replies' prefetch of 32
             answer = await send(
                 http, rushed.url, account, "text", openid=openid, overrides={"Content": "菜单"}
