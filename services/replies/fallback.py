@@ -9,7 +9,9 @@ waits on WeChat, and the replies queue's prefetch is shared with the passive pat
 WeChat to hang, fallbacks would fill the prefetch, no reader's message would be delivered
 to answer passively, every webhook would wait out its deadline and add one more fallback,
 and passive replies would stop for every account until WeChat came back. One over the
-limit goes back after the queue's retry delay (``deferred``), as when WeChat is away.
+limit goes back after the queue's retry delay (``deferred``), that wait not counted toward
+the queue's delivery limit: a burst of fallbacks, or a database away for a minute, must not
+use up the retries of those still waiting for their turn.
 
 Every fallback ends ``sent``, refused with a reason (``outside_window``,
 ``quota_exhausted``, ``refused_*``, ``gave_up``) or ``unknown`` (it may have arrived, so it
@@ -53,7 +55,7 @@ from shared.contracts.envelope import Envelope, parse_iso, utc_now
 from shared.contracts.messages import WeChatMessage
 from shared.contracts.reply import Reply
 from shared.contracts.reply_events import ReplyFallback, reply_sent
-from shared.platform.delivery import Delivery, RetryLater
+from shared.platform.delivery import Deferred, Delivery, RetryLater
 from shared.platform.storage import PyMongoError
 from shared.wechat.errors import RateLimited, Transient, WeChatError
 
@@ -106,7 +108,7 @@ class Fallbacks:
     async def handle(self, delivery: Delivery[ReplyFallback]) -> None:
         if not self.at_once.enter():
             self.metrics.fallback.labels("deferred").inc()
-            raise RetryLater(f"{self.at_once.limit} fallbacks already at work")
+            raise Deferred(f"{self.at_once.limit} fallbacks already at work")
         try:
             await self._fall_back(delivery.envelope.payload.event)
         except PyMongoError as exc:

@@ -9,8 +9,10 @@ the typed envelope before any handler runs. Then:
 * a type the service has no handler for is acked (``ignored``);
 * the handler returns: ack (the work is stored); raises :class:`Reject`: dead-letter now;
   raises :class:`RetryLater`: into the queue's retry queue, back after its delay (after
-  ``delivery_limit`` such retries, dead-letter: ``retries_exhausted``); raises anything
-  else: back to the queue at once, until the queue's delivery limit dead-letters it.
+  ``delivery_limit`` such retries, dead-letter: ``retries_exhausted``); raises
+  :class:`Deferred` (the service is at its bound for that work): the same way, the retry
+  not counted; raises anything else: back to the queue at once, until the queue's delivery
+  limit dead-letters it.
 
 A bundle (``shared/contracts/bundle.py``: envelopes of one type in one message) is taken
 apart, and each member goes through the same steps at once, as if it had come alone, with
@@ -43,6 +45,7 @@ from shared.contracts.topology import QueueSpec, declare_queue
 from shared.platform.acks import BatchAcks
 from shared.platform.amqp_link import AmqpLink, link_beside
 from shared.platform.delivery import (
+    Deferred,
     Handlers,
     Member,
     Properties,
@@ -80,7 +83,15 @@ class Consumer:
         self._tasks: set[asyncio.Task[None]] = set()  # the handlers running (held, not lost)
         self._counted = {  # metric children bound once: a label lookup per message costs
             outcome: metrics.messages.labels(spec.name, outcome)
-            for outcome in ("ack", "requeue", "dead_letter", "retry", "dropped", "ignored")
+            for outcome in (
+                "ack",
+                "requeue",
+                "dead_letter",
+                "retry",
+                "deferred",
+                "dropped",
+                "ignored",
+            )
         }
         self._latency = metrics.latency.labels(spec.name)
         self._inflight = 0
@@ -215,6 +226,8 @@ class Consumer:
         except Reject as exc:
             why = f"event {envelope.id}: {exc}"
             return await self._detours.dead_letter(message, "rejected", why)
+        except Deferred as exc:
+            return await self._detours.defer(message, f"event {envelope.id}: {exc}")
         except RetryLater as exc:
             return await self._detours.retry_later(message, f"event {envelope.id}: {exc}")
         except Exception as exc:

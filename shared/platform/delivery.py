@@ -33,6 +33,12 @@ class RetryLater(Exception):
     waits out the queue's retry delay, then comes back; the delivery limit bounds this."""
 
 
+class Deferred(RetryLater):
+    """Not yet: the service already does as much of this work at once as it allows. The
+    message waits out the retry delay like any RetryLater, but the wait does not count
+    toward the delivery limit: nothing failed, its turn has not come."""
+
+
 class Received:
     """A message as the consumer's link delivered it (``amqp_link.py``): its body, its
     tag and the properties the frame reads. Its ack or nack on a link that is gone is

@@ -60,6 +60,11 @@ class Detours:
         logger.info("%s on %s: again in %.0fs", why[:300], self.spec.name, self.spec.retry_delay)
         return await self._move(message, "", self.spec.retry_name, retry_copy(message), "retry")
 
+    async def defer(self, message: Received, why: str) -> str:
+        """Into the retry queue, back after its delay, its retries as they were."""
+        logger.info("%s on %s: deferred %.0fs", why[:300], self.spec.name, self.spec.retry_delay)
+        return await self._move(message, "", self.spec.retry_name, _copy(message, {}), "deferred")
+
     async def dead_letter(self, message: Received, reason: str, why: str) -> str:
         """To the queue's DLQ now, saying why; if that publish is not confirmed, the message
         goes back to the queue and its delivery limit dead-letters it later."""

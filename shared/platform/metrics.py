@@ -151,7 +151,7 @@ class ConsumerMetrics:
             messages=Counter(
                 "wxp_consumer_messages_total",
                 "Messages handled from a queue, by outcome "
-                "(ack, requeue, dead_letter, dropped, ignored)",
+                "(ack, requeue, dead_letter, retry, deferred, dropped, ignored)",
                 ["queue", "outcome"],
                 registry=registry,
             ),

@@ -23,7 +23,7 @@ from services.replies.validation import validate_rule
 from shared.contracts.envelope import Envelope
 from shared.contracts.messages import WeChatMessage
 from shared.contracts.reply_events import ReplyFallback, ReplySent, fallback_of
-from shared.platform.delivery import Delivery, RetryLater
+from shared.platform.delivery import Deferred, Delivery, RetryLater
 from shared.platform.tenant_records import TenantAccount
 from shared.wechat.errors import (
     InvalidMedia,
@@ -581,7 +581,7 @@ async def test_fallbacks_past_the_limit_go_back_for_later_while_wechat_hangs() -
     ]
     await asyncio.wait_for(wechat.two_waiting.wait(), 5)
 
-    with pytest.raises(RetryLater, match="2 fallbacks already at work"):
+    with pytest.raises(Deferred, match="2 fallbacks already at work"):
         await f.handler.handle(fallback_for(message("m-3")))
     assert f.sent.status(TENANT, "m-3") is None  # not claimed: its retry starts afresh
     assert count(f.metrics.fallback, "deferred") == 1

@@ -24,6 +24,7 @@ from shared.platform.consumer import Consumer
 from shared.platform.delivery import (
     DEAD_LETTER_REASON,
     RETRIES_HEADER,
+    Deferred,
     Delivery,
     Handlers,
     Reject,
@@ -306,6 +307,30 @@ async def test_retry_later_for_ever_ends_in_the_dead_letter_queue(amqp):
         assert str(dead.headers[DEAD_LETTER_REASON]).startswith("retries_exhausted: event ev0")
         assert metrics.dead_lettered.labels(spec.name, "retries_exhausted")._value.get() == 1
         assert await queue_depth(amqp, spec.name) == 0
+    finally:
+        await consumer.stop(1)
+        await delete_queue_and_twins(amqp, spec)
+
+
+async def test_deferred_waits_out_the_delay_past_the_delivery_limit_retries_uncounted(amqp):
+    tries: list[int] = []
+
+    async def busy_four_times(delivery: Delivery) -> None:
+        tries.append(int(delivery.headers.get(RETRIES_HEADER) or 0))
+        if len(tries) <= 4:
+            raise Deferred("as many at work as allowed")
+
+    consumer, spec, tenant, metrics = await start(
+        amqp, busy_four_times, delivery_limit=2, retry_delay=0.3
+    )
+    try:
+        await publish(amqp, f"{tenant}.msg.text", envelope(tenant, 0).to_bytes())
+        await wait_until(lambda: count(metrics, spec, "ack") == 1, timeout=15)
+        assert tries == [0, 0, 0, 0, 0]  # four waits, more than the limit of 2, none counted
+        assert count(metrics, spec, "deferred") == 4
+        assert count(metrics, spec, "retry") == 0
+        assert await queue_depth(amqp, spec.dead_letter_name) == 0
+        assert await queue_depth(amqp, spec.retry_name) == 0
     finally:
         await consumer.stop(1)
         await delete_queue_and_twins(amqp, spec)
