@@ -4,8 +4,8 @@ customer-service window and quota, which change: ``WXP_CS_MESSAGE_WINDOW_HOURS``
 the most rules a tenant may have, ``WXP_MAX_RULES_PER_TENANT`` (10,000); and how long
 customer-service claims and reader inbox items are kept, ``WXP_REPLIES_RETENTION_DAYS`` (30,
 longer than the message window), purged every ``WXP_REPLIES_PURGE_INTERVAL_SECONDS`` (3600);
-how many fallbacks may wait on WeChat at once, ``WXP_FALLBACKS_AT_ONCE`` (a quarter of
-``WXP_PREFETCH``, at least 1; below the prefetch, so that readers' messages always have
+how many fallbacks a replica may hold at once, ``WXP_FALLBACKS_AT_ONCE`` (three quarters
+of ``WXP_PREFETCH``, at least 1; below the prefetch, so that readers' messages always have
 room to be answered passively: ``fallback.py``)."""
 
 from __future__ import annotations
@@ -68,8 +68,8 @@ class RepliesSettings:
             )
         consumer = ConsumerSettings.from_env(env, port_var="REPLIES_PORT", port=8081)
         prefetch = consumer.prefetch  # 0: no bound, which leaves room whatever the limit
-        quarter = max(1, prefetch // 4) if prefetch > 0 else DEFAULT_AT_ONCE
-        at_once = env_int(env, "WXP_FALLBACKS_AT_ONCE", quarter)
+        most = max(1, prefetch * 3 // 4) if prefetch > 0 else DEFAULT_AT_ONCE
+        at_once = env_int(env, "WXP_FALLBACKS_AT_ONCE", most)
         if at_once < 1 or 0 < prefetch <= at_once:
             raise SettingsError(
                 f"WXP_FALLBACKS_AT_ONCE must be at least 1 and below WXP_PREFETCH "

@@ -204,7 +204,7 @@ async def test_passive_replies_keep_flowing_while_wechat_hangs_on_fallbacks(
                 http, rushed.url, account, "text", openid=openid, overrides={"Content": "菜单"}
             )
             assert answer.body == b"success"
-        await eventually(lambda: called(fake, 8), timeout=10.0)  # the fallbacks hang on WeChat
+        await eventually(lambda: called(fake, 24), timeout=10.0)  # the fallbacks hang on WeChat
 
         started = time.monotonic()
         answer = await send(

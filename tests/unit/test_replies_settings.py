@@ -23,9 +23,9 @@ def test_a_cap_that_is_not_a_positive_integer_is_refused_naming_it(value: str) -
         RepliesSettings.from_env({"WXP_MAX_RULES_PER_TENANT": value})
 
 
-def test_a_quarter_of_the_prefetch_may_fall_back_at_once_unless_set_otherwise() -> None:
-    assert RepliesSettings.from_env({}).fallbacks_at_once == 8
-    assert RepliesSettings.from_env({"WXP_PREFETCH": "100"}).fallbacks_at_once == 25
+def test_three_quarters_of_the_prefetch_may_fall_back_at_once_unless_set_otherwise() -> None:
+    assert RepliesSettings.from_env({}).fallbacks_at_once == 24
+    assert RepliesSettings.from_env({"WXP_PREFETCH": "100"}).fallbacks_at_once == 75
     assert RepliesSettings.from_env({"WXP_PREFETCH": "2"}).fallbacks_at_once == 1
     settings = RepliesSettings.from_env({"WXP_FALLBACKS_AT_ONCE": "3"})
     assert settings.fallbacks_at_once == 3
