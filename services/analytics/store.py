@@ -458,12 +458,9 @@ def _add_facts(doc: Doc, found: dict[str, Fact], wanted: set[str]) -> None:
     """The facts of a raw-log document (a leaf, or one fact as versions before the leaves
     stored them) of the ``wanted`` kinds (every kind when empty) into ``found``, by id:
     an envelope folded again is kept once, as first read."""
-    if "facts" in doc:
-        for row in unpack_rows(doc["facts"]):
-            if (not wanted or row[1] in wanted) and row[0] not in found:
-                found[row[0]] = fact_of_row(row)
-    elif (not wanted or doc["kind"] in wanted) and doc["_id"] not in found:
-        found[doc["_id"]] = Fact.from_doc(doc)
+    for row in _rows_of(doc):
+        if (not wanted or row[1] in wanted) and row[0] not in found:
+            found[str(row[0])] = fact_of_row(row)
 
 
 def merged(leaf_id: str) -> bool:
