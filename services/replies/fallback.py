@@ -208,13 +208,19 @@ class Fallbacks:
             await self._release(tenant_id, mine, began)
             raise RetryLater(f"WeChat's rate limit (errcode {exc.errcode})") from exc
         except WeChatError as exc:
-            logger.warning("fallback %s not sent: errcode %s", original.id, exc.errcode)
+            logger.warning(
+                "fallback %s not sent: tenant=%s errcode=%s", original.id, tenant_id, exc.errcode
+            )
             return f"refused_{exc.outcome}"
         except PyMongoError:  # the token store: nothing went out
             await self._release(tenant_id, mine, began)
             raise
         except Exception:
-            logger.exception("fallback %s: the call failed and may have arrived", original.id)
+            logger.exception(
+                "fallback %s: the call failed and may have arrived: tenant=%s",
+                original.id,
+                tenant_id,
+            )
             return UNKNOWN
         return "sent"
 

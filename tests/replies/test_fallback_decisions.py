@@ -262,7 +262,7 @@ async def test_the_quota_counts_only_this_reader_since_the_message() -> None:
     ],
 )
 async def test_refused_by_wechat_is_recorded_with_its_outcome(
-    refusal: WeChatError, outcome: str
+    refusal: WeChatError, outcome: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     f = fallbacks()
     f.wechat.failures.append(refusal)
@@ -274,6 +274,8 @@ async def test_refused_by_wechat_is_recorded_with_its_outcome(
     assert f.wechat.attempts == 1
     assert f.sent.status(TENANT, delivery.envelope.payload.event.id) == outcome
     assert f.events.published == []
+    # what an SRE greps for under WxpFallbacksUndelivered (deploy/k8s/RUNBOOK.md)
+    assert f"tenant={TENANT} errcode={refusal.errcode}" in caplog.text
 
 
 async def test_maybe_delivered_is_unknown_and_never_resent() -> None:
@@ -294,7 +296,9 @@ class Unexpected(Exception):
     pass
 
 
-async def test_an_unexpected_failure_of_the_call_is_unknown_and_never_resent() -> None:
+async def test_an_unexpected_failure_of_the_call_is_unknown_and_never_resent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     f = fallbacks()
     f.wechat.failures.append(Unexpected("the socket said something odd"))
     delivery = fallback_for(message())
@@ -304,6 +308,7 @@ async def test_an_unexpected_failure_of_the_call_is_unknown_and_never_resent() -
 
     assert f.wechat.attempts == 1
     assert f.sent.status(TENANT, delivery.envelope.payload.event.id) == "unknown"
+    assert f"may have arrived: tenant={TENANT}" in caplog.text
 
 
 # --- what certainly sent nothing comes back later, released ---------------------------
