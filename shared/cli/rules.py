@@ -245,7 +245,11 @@ def _add_parser(group: Any) -> None:
     what = new.add_mutually_exclusive_group(required=True)
     what.add_argument("--file", metavar="FILE", help="the rule's JSON (- reads stdin)")
     what.add_argument("--keyword", metavar="K", help="answer messages with this keyword ...")
-    new.add_argument("--text", metavar="T", help="... with this text ({openid}, {date} fill in)")
+    new.add_argument(
+        "--text",
+        metavar="T",
+        help="... with this text ({openid}, {keyword}, {date}, {time} fill in)",
+    )
     new.add_argument("--match", choices=MATCHES, help="how K matches the message (contains)")
     new.add_argument("--name", help="for people (the keyword)")
     new.add_argument("--priority", type=int, help="higher answers first (0)")

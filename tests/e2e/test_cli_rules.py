@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from services.replies.rules import PLACEHOLDERS
 from tests.e2e.conftest import ADMIN_KEY
 from tests.e2e.test_cli import wxp
 from tests.support.processes import ServiceProcess
@@ -168,3 +169,11 @@ async def test_what_goes_wrong_is_one_line_never_a_traceback(
     assert "Traceback" not in out + err
     [line] = err.splitlines()
     assert line.startswith(f"wxp: cannot reach the replies service at {closed_url} (")
+
+
+async def test_the_help_names_every_placeholder_the_service_fills_in() -> None:
+    code, out, err = await wxp("rules", "add", "--help", url="http://127.0.0.1:9", key="")
+    assert code == 0, err
+    text = " ".join(out.split())  # argparse wraps the help to the terminal's width
+    for name in sorted(PLACEHOLDERS):
+        assert f"{{{name}}}" in text, name
