@@ -93,6 +93,9 @@ INBOX_WRITERS = 4  # inbox inserts in flight at once: the next batch need not wa
 LEAF_FACTS = 10_000  # facts in one leaf of the raw log at most (about 1.5 MB)
 MERGED = "merged"  # the fold name of leaves merged from a day's (merge_leaves)
 FOLLOWS_LOOKED_UP = 500  # readers' stored states read in one query (FerretDB: by _id index)
+LOG_INDEX = [("day", ASCENDING), ("_id", ASCENDING)]  # the raw log's (ensure_indexes)
+RETIRED_LOG_INDEX = "day_1"  # earlier versions': by day alone
+INDEX_NOT_FOUND = 27  # the server's code for dropping an index that is not there
 
 
 class AnalyticsStore:
@@ -346,9 +349,18 @@ class AnalyticsStore:
         await self._db(tenant_id, "analytics_state").replace_one({"_id": name}, doc, upsert=True)
 
     async def ensure_indexes(self, tenant_id: str) -> None:
-        """The raw log by day (MongoDB reads ranges by it; FerretDB scans)."""
+        """The raw log by day, then id: MongoDB reads day ranges by it, and lists a range's
+        leaf ids from the index alone (``leaf_ids``, every refresh: a covered query, no
+        leaf read); FerretDB scans. The day-only index of earlier versions, a prefix of
+        this one, is dropped."""
         if tenant_id not in self._indexed:
-            await self._db(tenant_id, "analytics_events").create_index([("day", ASCENDING)])
+            events = self._db(tenant_id, "analytics_events")
+            await events.create_index(LOG_INDEX)
+            try:
+                await events.drop_index(RETIRED_LOG_INDEX)
+            except OperationFailure as exc:
+                if exc.code != INDEX_NOT_FOUND:
+                    raise
             self._indexed.add(tenant_id)
 
     async def due_impacts(self, until: datetime) -> list[Doc]:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from services.analytics.facts import FOLLOW, OTHER, UNFOLLOW, Fact, Row, to_row
@@ -172,6 +173,31 @@ async def test_a_redelivery_folded_later_counts_once_and_a_fold_repeated_writes_
     late = [to_row(fact(4, "interaction", "o_c", AT))]
     assert await store.keep(one, late, fold="7-8") == {"interaction": 1}
     assert await ids(store, one) == ["e1", "e2", "e3", "e4"]
+
+
+async def test_the_raw_log_is_indexed_by_day_then_id_and_the_day_only_index_goes(
+    mongo: Client, tenants: list[str]
+) -> None:
+    """By day, then id: on MongoDB, listing a range's leaf ids reads only the index."""
+    one, two, _ = tenants
+    older = mongo[tenant_db_name(one)].analytics_events  # as a version before kept it
+    await older.create_index([("day", ASCENDING)])
+    store = AnalyticsStore(mongo, clock=past())
+    rows = [to_row(fact(1, "interaction", "o_a", AT))]
+    for tenant_id in (one, two):
+        await store.keep(tenant_id, rows, fold="1-2")
+        await store.keep(tenant_id, rows, fold="1-2")  # known: nothing asked again
+        indexes = await mongo[tenant_db_name(tenant_id)].analytics_events.index_information()
+        assert {name: info["key"] for name, info in indexes.items()} == {
+            "_id_": [("_id", 1)],
+            "day_1__id_1": [("day", 1), ("_id", 1)],
+        }
+    assert await store.leaf_ids(one, "2026-12-10", "2026-12-10") == {
+        "2026-12-10": frozenset(await older.distinct("_id"))
+    }
+    await older.create_index([("day", ASCENDING)])  # should another writer make it again
+    await AnalyticsStore(mongo, clock=past()).ensure_indexes(one)  # another process
+    assert "day_1" not in await older.index_information()
 
 
 async def test_an_inbox_written_one_fact_a_document_before_an_upgrade_is_folded_too(
