@@ -6,6 +6,7 @@ tenant only, and gets 404 for any other, so that existence is not leaked.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,8 +20,10 @@ from shared.contracts.tenancy import TENANT_ID_ROUTE
 from shared.platform.auth import require_agency, require_tenant
 from shared.platform.control import ControlBus
 from shared.platform.key_store import KeyStore
+from shared.platform.storage import PyMongoError
 from shared.platform.web import ApiError, read_json_object
 
+logger = logging.getLogger(__name__)
 MAX_PAGE = 200
 T = TypeVar("T")
 
@@ -98,15 +101,27 @@ class TenantApi:
         return web.json_response({**view, "webhook_url": self._url(tenant_id), **shown})
 
     async def delete(self, request: web.Request) -> web.Response:
-        """Offboarding: its keys stop working, then its data and event records go."""
+        """Offboarding: its keys stop working, then its record and database go, then the
+        gateway's records of its events. Once the record is gone the tenant is offboarded:
+        every process hears so at once, and a database that fails the event records after
+        that leaves them to the purge (within the dedup window; kept events go once relayed,
+        and the consumers drop them) rather than answer an error that a second DELETE,
+        finding no tenant, could never mend."""
         tenant_id = (await visible_tenant(request, self.repository))["id"]  # 404 first: no leak
         require_agency(request)
         for key in await self.keys.list(tenant_id=tenant_id):
             await self.keys.revoke(key["_id"])
             await self.control.notify("key.revoked", key["_id"])
         await self.repository.delete(tenant_id)
-        await self.forget_events(tenant_id)
         await self.control.notify("tenant.deleted", tenant_id)
+        try:
+            await self.forget_events(tenant_id)
+        except PyMongoError as exc:
+            logger.warning(
+                "tenant %s offboarded; its event records are left to the purge: %s",
+                tenant_id,
+                type(exc).__name__,
+            )
         return web.Response(status=204)
 
 

@@ -12,9 +12,10 @@ import aio_pika
 import pytest
 from aiohttp.test_utils import TestServer
 from defusedxml.ElementTree import fromstring
+from pymongo.errors import AutoReconnect
 
 from services.gateway.app import create_app
-from services.gateway.dedup import SEEN
+from services.gateway.dedup import SEEN, DedupStore
 from services.gateway.marks import NOTES, NOTES_DB
 from services.gateway.settings import GatewaySettings
 from shared.contracts.envelope import Envelope, iso
@@ -148,6 +149,29 @@ async def test_delete_stops_webhooks_drops_data_and_keys(gateway, http, new_acco
     assert status == 401
     status, _ = await call(http, "DELETE", url)
     assert status == 404
+
+
+async def test_offboarding_ends_when_the_tenant_is_gone_whatever_its_event_records_meet(
+    gateway, http, new_account, mongo, monkeypatch, caplog
+):
+    """The database fails while the gateway forgets the tenant's dedup records, after its
+    record and database went: the DELETE answers 204 (a second one would find no tenant to
+    finish), and the records are left to the purge."""
+    account = await new_account("plain")
+    assert (await send(http, gateway, account, "event:VIEW")).status == 200
+
+    async def away(self: DedupStore, tenant_id: str) -> None:
+        raise AutoReconnect("connection closed")
+
+    monkeypatch.setattr(DedupStore, "forget_tenant", away)
+    url = f"{gateway}/api/tenants/{account.tenant_id}"
+    status, _ = await call(http, "DELETE", url)
+    assert status == 204
+    assert (await call(http, "GET", url))[0] == 404
+    assert await mongo[CONTROL_DB].tenants.count_documents({"_id": account.tenant_id}) == 0
+    assert tenant_db_name(account.tenant_id) not in await mongo.list_database_names()
+    assert f"tenant {account.tenant_id} offboarded; its event records are left" in caplog.text
+    assert (await send(http, gateway, account, "event:VIEW")).status == 404
 
 
 async def test_keys_are_shown_once_stored_hashed_scoped_and_revocable(
