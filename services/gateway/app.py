@@ -39,7 +39,7 @@ from shared.platform.lifecycle import closing
 from shared.platform.publisher import EventPublisher
 from shared.platform.secretbox import SecretBox
 from shared.platform.service import Platform, base_app
-from shared.platform.storage import UNAVAILABLE, mongo_client
+from shared.platform.storage import UNAVAILABLE, PyMongoError, mongo_client
 
 
 def create_app(settings: GatewaySettings) -> web.Application:
@@ -87,8 +87,15 @@ def create_app(settings: GatewaySettings) -> web.Application:
         return await dedup.purge(window)
 
     async def forget_events(tenant_id: str) -> None:
+        """Each kind of record whatever the others meet; then the first failure, if any."""
+        failures: list[PyMongoError] = []
         for records in (dedup, marks, outbox, replays):
-            await records.forget_tenant(tenant_id)
+            try:
+                await records.forget_tenant(tenant_id)
+            except PyMongoError as exc:
+                failures.append(exc)
+        if failures:
+            raise failures[0]
 
     relay = Relay(
         outbox=outbox,

@@ -159,6 +159,16 @@ async def test_offboarding_ends_when_the_tenant_is_gone_whatever_its_event_recor
     finish), and the records are left to the purge."""
     account = await new_account("plain")
     assert (await send(http, gateway, account, "event:VIEW")).status == 200
+    mine = {"tenant_id": account.tenant_id}
+
+    async def notes() -> int:
+        names = await NOTES.existing(mongo[NOTES_DB])
+        return sum([await mongo[NOTES_DB][name].count_documents(mine) for name in names])
+
+    async def noted() -> bool:
+        return await notes() == 1
+
+    await eventually(noted, what="the published note written")
 
     async def away(self: DedupStore, tenant_id: str) -> None:
         raise AutoReconnect("connection closed")
@@ -171,6 +181,7 @@ async def test_offboarding_ends_when_the_tenant_is_gone_whatever_its_event_recor
     assert await mongo[CONTROL_DB].tenants.count_documents({"_id": account.tenant_id}) == 0
     assert tenant_db_name(account.tenant_id) not in await mongo.list_database_names()
     assert f"tenant {account.tenant_id} offboarded; its event records are left" in caplog.text
+    assert await notes() == 0  # the other kinds of record went all the same
     assert (await send(http, gateway, account, "event:VIEW")).status == 404
 
 
