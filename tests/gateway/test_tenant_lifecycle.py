@@ -156,7 +156,7 @@ async def test_offboarding_ends_when_the_tenant_is_gone_whatever_its_event_recor
 ):
     """The database fails while the gateway forgets the tenant's dedup records, after its
     record and database went: the DELETE answers 204 (a second one would find no tenant to
-    finish), and the records are left to the purge."""
+    finish), the dedup records are left to the purge, and the other kinds go all the same."""
     account = await new_account("plain")
     assert (await send(http, gateway, account, "event:VIEW")).status == 200
     mine = {"tenant_id": account.tenant_id}
