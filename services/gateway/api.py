@@ -35,7 +35,8 @@ class TenantApi:
     control: ControlBus
     public_url: str
     aes_key_grace: timedelta
-    forget_events: Callable[[str], Awaitable[None]]  # the gateway's records of its events
+    # An offboarded tenant's data: its database, then the gateway's records of its events
+    finish_offboarding: Callable[[str], Awaitable[None]]
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -101,24 +102,24 @@ class TenantApi:
         return web.json_response({**view, "webhook_url": self._url(tenant_id), **shown})
 
     async def delete(self, request: web.Request) -> web.Response:
-        """Offboarding: its keys stop working, then its record and database go, then the
-        gateway's records of its events. Once the record is gone the tenant is offboarded:
-        every process hears so at once, and a database that fails the event records after
-        that leaves them to the purge (within the dedup window; kept events go once relayed,
-        and the consumers drop them) rather than answer an error that a second DELETE,
-        finding no tenant, could never mend."""
+        """Offboarding: its keys stop working, then its record goes, then its database and
+        the gateway's records of its events. Once the record is gone the tenant is
+        offboarded: every process hears so at once, and what the database fails after that
+        is finished by the gateway's purge, from the note the repository wrote first,
+        rather than answered with an error that a second DELETE, finding no tenant, could
+        never mend."""
         tenant_id = (await visible_tenant(request, self.repository))["id"]  # 404 first: no leak
         require_agency(request)
         for key in await self.keys.list(tenant_id=tenant_id):
             await self.keys.revoke(key["_id"])
             await self.control.notify("key.revoked", key["_id"])
-        await self.repository.delete(tenant_id)
+        await self.repository.delete(tenant_id, now=datetime.now(UTC))
         await self.control.notify("tenant.deleted", tenant_id)
         try:
-            await self.forget_events(tenant_id)
+            await self.finish_offboarding(tenant_id)
         except PyMongoError as exc:
             logger.warning(
-                "tenant %s offboarded; its event records are left to the purge: %s",
+                "tenant %s offboarded; its data goes with the next purge: %s",
                 tenant_id,
                 type(exc).__name__,
             )

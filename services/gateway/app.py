@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 import socket
@@ -40,6 +41,8 @@ from shared.platform.publisher import EventPublisher
 from shared.platform.secretbox import SecretBox
 from shared.platform.service import Platform, base_app
 from shared.platform.storage import UNAVAILABLE, PyMongoError, mongo_client
+
+logger = logging.getLogger(__name__)
 
 
 def create_app(settings: GatewaySettings) -> web.Application:
@@ -80,14 +83,10 @@ def create_app(settings: GatewaySettings) -> web.Application:
         retry_grace=settings.retry_grace_seconds,
     )
 
-    async def purge() -> int:
-        await marks.purge(window)
-        await outbox.purge(window)
-        await replays.purge()
-        return await dedup.purge(window)
-
-    async def forget_events(tenant_id: str) -> None:
-        """Each kind of record whatever the others meet; then the first failure, if any."""
+    async def finish_offboarding(tenant_id: str) -> None:
+        """An offboarded tenant's database, then each kind of the gateway's records of its
+        events whatever the others meet (the first failure raised after); its note last."""
+        await tenants.drop_data(tenant_id)
         failures: list[PyMongoError] = []
         for records in (dedup, marks, outbox, replays):
             try:
@@ -96,6 +95,18 @@ def create_app(settings: GatewaySettings) -> web.Application:
                 failures.append(exc)
         if failures:
             raise failures[0]
+        await tenants.offboarded(tenant_id)
+
+    async def purge() -> int:
+        for tenant_id in await tenants.offboarding():  # what an offboarding left
+            try:
+                await finish_offboarding(tenant_id)
+            except PyMongoError as exc:  # the next purge tries again; the slices go anyway
+                logger.warning("tenant %s: offboarding not finished: %s", tenant_id, exc)
+        await marks.purge(window)
+        await outbox.purge(window)
+        await replays.purge()
+        return await dedup.purge(window)
 
     relay = Relay(
         outbox=outbox,
@@ -127,7 +138,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
             control=platform.control,
             public_url=common.public_url,
             aes_key_grace=timedelta(seconds=settings.aes_key_grace_seconds),
-            forget_events=forget_events,
+            finish_offboarding=finish_offboarding,
         ).routes()
     )
     app.add_routes(KeyApi(repository=tenants, keys=keys, control=platform.control).routes())

@@ -72,6 +72,9 @@ def _still_at(doc: dict[str, Any]) -> dict[str, Any]:
     return {VERSION: doc[VERSION]} if VERSION in doc else {VERSION: {"$exists": False}}
 
 
+OFFBOARDING = "tenant_offboarding"  # tenants gone whose data is still to drop (delete)
+
+
 class TenantRepository:
     def __init__(self, client: Client, box: SecretBox) -> None:
         self._client = client
@@ -105,6 +108,9 @@ class TenantRepository:
             VERSION: 1,
             **seal_secrets(self._box, tenant.id, tenant.secrets),
         }
+        if await self._db[OFFBOARDING].find_one({"_id": tenant.id}, {"_id": 1}) is not None:
+            # its old data may still be there, and would be dropped with the new tenant's
+            raise Conflict("id", f"tenant {tenant.id} is still being offboarded; try later")
         try:
             await self._db.tenants.insert_one(doc)
         except DuplicateKeyError:
@@ -170,13 +176,28 @@ class TenantRepository:
         )
         return result.modified_count == 1
 
-    async def delete(self, tenant_id: str) -> bool:
-        """Removes the tenant's document and drops its database; False if it was gone."""
-        if (await self._db.tenants.delete_one({"_id": tenant_id})).deleted_count == 0:
-            return False
+    async def delete(self, tenant_id: str, *, now: datetime) -> bool:
+        """Removes the tenant's document, first noting that its data is to go
+        (``tenant_offboarding``): what fails after the document went is finished from that
+        note (``drop_data``, then ``offboarded``), by this request or by a later purge.
+        False if the document was gone."""
+        note = {"_id": tenant_id, "since": now}
+        await self._db[OFFBOARDING].replace_one({"_id": tenant_id}, note, upsert=True)
+        return (await self._db.tenants.delete_one({"_id": tenant_id})).deleted_count == 1
+
+    async def drop_data(self, tenant_id: str) -> None:
+        """An offboarded tenant's database and change claims (again: nothing happens)."""
         await self._revisions.forget_tenant(tenant_id)
         await self._client.drop_database(tenant_db_name(tenant_id))
-        return True
+
+    async def offboarded(self, tenant_id: str) -> None:
+        """Everything of the tenant is gone: its note goes too."""
+        await self._db[OFFBOARDING].delete_one({"_id": tenant_id})
+
+    async def offboarding(self) -> tuple[str, ...]:
+        """Tenants whose document is gone and whose data may not be yet."""
+        notes = self._db[OFFBOARDING].find({}, {"_id": 1})
+        return tuple([str(note["_id"]) async for note in notes])
 
     async def credentials(self, tenant_id: str, *, now: datetime) -> Credentials | None:
         doc = await self._db.tenants.find_one({"_id": tenant_id})

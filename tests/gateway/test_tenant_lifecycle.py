@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import secrets
 import time
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 
 import aio_pika
@@ -17,6 +18,7 @@ from pymongo.errors import AutoReconnect
 from services.gateway.app import create_app
 from services.gateway.dedup import SEEN, DedupStore
 from services.gateway.marks import NOTES, NOTES_DB
+from services.gateway.repository import OFFBOARDING, TenantRepository
 from services.gateway.settings import GatewaySettings
 from shared.contracts.envelope import Envelope, iso
 from shared.contracts.messages import WeChatMessage
@@ -34,7 +36,7 @@ from shared.wechat.simulator import Account
 from tests.conftest import new_appid
 from tests.gateway.conftest import ADMIN_KEY
 from tests.support.bus import eventually, wait_until
-from tests.support.gateway import send
+from tests.support.gateway import send, served
 from tests.support.infra import amqp_url, common_settings
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -156,7 +158,8 @@ async def test_offboarding_ends_when_the_tenant_is_gone_whatever_its_event_recor
 ):
     """The database fails while the gateway forgets the tenant's dedup records, after its
     record and database went: the DELETE answers 204 (a second one would find no tenant to
-    finish), the dedup records are left to the purge, and the other kinds go all the same."""
+    finish), the dedup records are left to the next purge, and the other kinds go all the
+    same."""
     account = await new_account("plain")
     assert (await send(http, gateway, account, "event:VIEW")).status == 200
     mine = {"tenant_id": account.tenant_id}
@@ -180,9 +183,69 @@ async def test_offboarding_ends_when_the_tenant_is_gone_whatever_its_event_recor
     assert (await call(http, "GET", url))[0] == 404
     assert await mongo[CONTROL_DB].tenants.count_documents({"_id": account.tenant_id}) == 0
     assert tenant_db_name(account.tenant_id) not in await mongo.list_database_names()
-    assert f"tenant {account.tenant_id} offboarded; its event records are left" in caplog.text
+    said = f"tenant {account.tenant_id} offboarded; its data goes with the next purge"
+    assert said in caplog.text
     assert await notes() == 0  # the other kinds of record went all the same
     assert (await send(http, gateway, account, "event:VIEW")).status == 404
+
+
+async def test_a_database_that_fails_offboarding_midway_is_dropped_by_the_next_purge(
+    infra, queue_prefix, gateway, http, new_account, mongo, monkeypatch, caplog
+):
+    """The database refuses the drop once the tenant's record went: 204 all the same; its
+    data stays until the gateway's purge finishes the offboarding from the note the
+    repository wrote first, and its id cannot be onboarded again meanwhile (the purge
+    would drop the new tenant's data)."""
+    account = await new_account("plain")
+    tenant_id, db = account.tenant_id, tenant_db_name(account.tenant_id)
+    await mongo[db].probe.insert_one({"reader": "o_kept"})
+
+    async def away(self: TenantRepository, tenant_id: str) -> None:
+        raise AutoReconnect("connection closed")
+
+    monkeypatch.setattr(TenantRepository, "drop_data", away)
+    url = f"{gateway}/api/tenants/{tenant_id}"
+    assert (await call(http, "DELETE", url))[0] == 204
+    assert (await call(http, "GET", url))[0] == 404
+    assert f"tenant {tenant_id} offboarded; its data goes with the next purge" in caplog.text
+    assert await mongo[db].probe.count_documents({}) == 1  # not dropped, and not forgotten
+    again = {
+        "id": tenant_id,
+        "name": "Again",
+        "appid": new_appid(),
+        "app_secret": "secret",
+        "account_type": "service",
+        "encrypt_mode": "plain",
+    }
+    status, refused = await call(http, "POST", f"{gateway}/api/tenants", body=again)
+    assert status == 409
+    assert refused["error"]["field"] == "id"
+    assert "still being offboarded" in refused["error"]["message"]
+
+    monkeypatch.undo()  # the database is back; a gateway whose relay purges every 0.6 s
+    settings = GatewaySettings(
+        common=common_settings(admin_key=ADMIN_KEY, api_rate_per_second=1000.0, api_burst=1000.0),
+        queue_prefix=queue_prefix,
+        relay_interval_seconds=0.01,
+    )
+    async with served(create_app(settings)):
+
+        async def dropped() -> bool:
+            return db not in await mongo.list_database_names()
+
+        await eventually(dropped, what="the database dropped by the purge")
+        await eventually(
+            lambda: _none(mongo[CONTROL_DB][OFFBOARDING].find_one({"_id": tenant_id})),
+            what="the note gone",
+        )
+    status, _ = await call(http, "POST", f"{gateway}/api/tenants", body=again)
+    assert status == 201
+    assert await mongo[db].probe.count_documents({}) == 0  # a new tenant, none of the old data
+    assert (await call(http, "DELETE", url))[0] == 204
+
+
+async def _none(found: Awaitable[object]) -> bool:
+    return await found is None
 
 
 async def test_keys_are_shown_once_stored_hashed_scoped_and_revocable(
