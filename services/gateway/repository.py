@@ -195,9 +195,15 @@ class TenantRepository:
         await self._db[OFFBOARDING].delete_one({"_id": tenant_id})
 
     async def offboarding(self) -> tuple[str, ...]:
-        """Tenants whose document is gone and whose data may not be yet."""
-        notes = self._db[OFFBOARDING].find({}, {"_id": 1})
-        return tuple([str(note["_id"]) async for note in notes])
+        """Tenants whose document is gone and whose data may not be yet. A note whose
+        tenant is still there is an offboarding under way, or one that failed before the
+        document went: not one to finish (that would drop a live tenant's data)."""
+        noted = [str(note["_id"]) async for note in self._db[OFFBOARDING].find({}, {"_id": 1})]
+        if not noted:
+            return ()
+        there = self._db.tenants.find({"_id": {"$in": noted}}, {"_id": 1})
+        live = {str(doc["_id"]) async for doc in there}
+        return tuple(tenant_id for tenant_id in noted if tenant_id not in live)
 
     async def credentials(self, tenant_id: str, *, now: datetime) -> Credentials | None:
         doc = await self._db.tenants.find_one({"_id": tenant_id})

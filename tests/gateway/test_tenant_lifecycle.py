@@ -222,6 +222,13 @@ async def test_a_database_that_fails_offboarding_midway_is_dropped_by_the_next_p
     assert refused["error"]["field"] == "id"
     assert "still being offboarded" in refused["error"]["message"]
 
+    # Another tenant's offboarding under way: noted, its record not gone yet.
+    live = await new_account("plain")
+    live_db = mongo[tenant_db_name(live.tenant_id)]
+    await live_db.probe.insert_one({"reader": "o_live"})
+    notes = mongo[CONTROL_DB][OFFBOARDING]
+    await notes.insert_one({"_id": live.tenant_id, "since": datetime.now(UTC)})
+
     monkeypatch.undo()  # the database is back; a gateway whose relay purges every 0.6 s
     settings = GatewaySettings(
         common=common_settings(admin_key=ADMIN_KEY, api_rate_per_second=1000.0, api_burst=1000.0),
@@ -234,10 +241,10 @@ async def test_a_database_that_fails_offboarding_midway_is_dropped_by_the_next_p
             return db not in await mongo.list_database_names()
 
         await eventually(dropped, what="the database dropped by the purge")
-        await eventually(
-            lambda: _none(mongo[CONTROL_DB][OFFBOARDING].find_one({"_id": tenant_id})),
-            what="the note gone",
-        )
+        await eventually(lambda: _none(notes.find_one({"_id": tenant_id})), what="the note gone")
+    assert await live_db.probe.count_documents({}) == 1  # a live tenant's note: not finished
+    assert await notes.count_documents({"_id": live.tenant_id}) == 1
+    await notes.delete_one({"_id": live.tenant_id})
     status, _ = await call(http, "POST", f"{gateway}/api/tenants", body=again)
     assert status == 201
     assert await mongo[db].probe.count_documents({}) == 0  # a new tenant, none of the old data
