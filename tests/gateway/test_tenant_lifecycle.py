@@ -209,14 +209,7 @@ async def test_a_database_that_fails_offboarding_midway_is_dropped_by_the_next_p
     assert (await call(http, "GET", url))[0] == 404
     assert f"tenant {tenant_id} offboarded; its data goes with the next purge" in caplog.text
     assert await mongo[db].probe.count_documents({}) == 1  # not dropped, and not forgotten
-    again = {
-        "id": tenant_id,
-        "name": "Again",
-        "appid": new_appid(),
-        "app_secret": "secret",
-        "account_type": "service",
-        "encrypt_mode": "plain",
-    }
+    again = onboarding_of(tenant_id, "Again")
     status, refused = await call(http, "POST", f"{gateway}/api/tenants", body=again)
     assert status == 409
     assert refused["error"]["field"] == "id"
@@ -337,15 +330,20 @@ async def test_requests_beyond_the_rate_get_429_with_retry_after(gateway, http, 
         await server.close()
 
 
-async def onboard_as(http, gateway: str, tenant_id: str, created_tenants: list[str]) -> None:
-    body = {
+def onboarding_of(tenant_id: str, name: str) -> dict[str, str]:
+    """What POST /api/tenants takes for a new plain-mode account, its id chosen."""
+    return {
         "id": tenant_id,
-        "name": "Brand new",
+        "name": name,
         "appid": new_appid(),
         "app_secret": "s",
         "account_type": "service",
         "encrypt_mode": "plain",
     }
+
+
+async def onboard_as(http, gateway: str, tenant_id: str, created_tenants: list[str]) -> None:
+    body = onboarding_of(tenant_id, "Brand new")
     status, _ = await call(http, "POST", f"{gateway}/api/tenants", body=body)
     assert status == 201
     created_tenants.append(tenant_id)
