@@ -38,8 +38,9 @@ from services.gateway.dispatch import Dispatch
 from services.gateway.marks import Published
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.ports import Dedup, Marks
+from shared.contracts.bundle import ReplyAsk
 from shared.contracts.codec import DecodeError
-from shared.contracts.envelope import REPLY_BUDGET_HEADER, REPLY_DEADLINE_HEADER, Envelope
+from shared.contracts.envelope import Envelope
 from shared.contracts.messages import WeChatMessage
 from shared.contracts.reply import PassiveAnswer
 from shared.platform.bus import BrokerUnavailable
@@ -164,12 +165,13 @@ class Intake:
         publisher = self.dispatch.publisher
         reply = publisher.expect_reply(correlation_id)
         left = deadline - time.monotonic()
-        headers = {
-            REPLY_DEADLINE_HEADER: int((time.time() + left) * 1000),
-            REPLY_BUDGET_HEADER: max(int(left * 1000), 0),
-        }
+        ask = ReplyAsk(
+            correlation_id,
+            budget_ms=max(int(left * 1000), 0),
+            deadline_ms=int((time.time() + left) * 1000),
+        )
         try:
-            await self.dispatch.publish(event, headers=headers, correlation_id=correlation_id)
+            await self.dispatch.publish(event, ask)
         except BrokerUnavailable as exc:  # a late confirm (ConfirmPending) is kept held
             publisher.forget(correlation_id)
             pending = exc if isinstance(exc, ConfirmPending) else None

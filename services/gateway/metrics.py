@@ -23,6 +23,7 @@ class GatewayMetrics:
     deadline_missed: Counter
     reply_wait: Histogram
     publish_latency: Histogram
+    events_per_message: Histogram
     dedup_latency: Histogram
     replay_unchecked: Counter
     child: LabelCache = field(default_factory=LabelCache)  # labelled children, on hot paths
@@ -88,6 +89,12 @@ class GatewayMetrics:
                 "wxp_gateway_publish_seconds",
                 "Time for the broker to confirm one event",
                 buckets=LATENCY_BUCKETS,
+                registry=registry,
+            ),
+            events_per_message=Histogram(
+                "wxp_gateway_events_per_message",
+                "Events published together in one message (a bundle, or 1 alone)",
+                buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
                 registry=registry,
             ),
             dedup_latency=Histogram(

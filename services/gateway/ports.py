@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from services.gateway.marks import Published
 from services.gateway.outbox import Claimed, Kept
+from shared.contracts.bundle import ReplyAsk
 from shared.contracts.envelope import Envelope
 from shared.contracts.reply import PassiveAnswer
 
@@ -54,7 +55,9 @@ class Publisher(Protocol):
         content_type: str = "application/json",
     ) -> None: ...
 
-    async def publish_bundle(self, members: Sequence[Envelope[Any]]) -> None: ...
+    async def publish_bundle(
+        self, members: Sequence[Envelope[Any]], asks: Sequence[ReplyAsk | None] = ()
+    ) -> None: ...
 
     def expect_reply(self, correlation_id: str) -> asyncio.Future[bytes]: ...
     def forget(self, correlation_id: str) -> None: ...

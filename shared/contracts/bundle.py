@@ -2,30 +2,89 @@
 
 Each member is the envelope it would be alone, unchanged; the bundle only carries them
 together, so that the broker, whose quorum queues pay per message, stores and delivers
-one message for many. Only the platform's own high-volume notices travel so (the
-gateway's passive ``reply.sent`` receipts, gathered for a few milliseconds; see
-``services/gateway/dispatch.py``); WeChat's messages and events never do.
+one message for many. Two kinds travel so: the gateway's passive ``reply.sent`` receipts,
+gathered for a few milliseconds, and the events the gateway publishes in one turn of its
+event loop (under load, those whose dedup records went in together), gathered with no
+wait at all (``services/gateway/dispatch.py``). Alone, each would be a message of its
+own: that is what a bundle of one is sent as, with its own routing key.
 
 On the wire: the content type says ``bundle`` (the consumer frame reads it before the
 body), the body is a JSON array of envelopes, and the routing key is the members' type
 under the reserved tenant segment ``_bundle`` (never a tenant id: those are
-``[a-z0-9-]``), so a queue bound to ``*.reply.sent`` takes bundles of receipts as it
-takes single ones, and one bound to a single tenant's keys does not see them.
+``[a-z0-9-]``), so a queue bound to ``*.msg.*`` or ``*.reply.sent`` takes bundles as it
+takes single events, and one bound to a single tenant's keys does not see them.
+
+Members the publisher waits on for a passive reply carry their asks in the bundle's
+``x-wxp-asks`` header: one entry per member, in order, each ``""`` (no reply asked) or
+``[correlation id, budget ms, deadline ms]`` (:class:`ReplyAsk`). The consumer frame gives
+each member its own, as the reply headers of a message that came alone.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from shared.contracts.codec import DecodeError
-from shared.contracts.envelope import Envelope, EnvelopeError
+from shared.contracts.envelope import (
+    REPLY_BUDGET_HEADER,
+    REPLY_DEADLINE_HEADER,
+    Envelope,
+    EnvelopeError,
+)
 from shared.contracts.payloads import Payload, envelope_from_json
 
 BUNDLE_CONTENT_TYPE = "application/vnd.wxp.bundle+json"
 BUNDLE_TENANT = "_bundle"
 MAX_MEMBERS = 1_000
+ASKS_HEADER = "x-wxp-asks"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyAsk:
+    """A publisher waits for a passive reply to an event: the answer goes to its direct
+    reply-to with ``correlation_id``, within ``budget_ms`` of the event's receipt
+    (``deadline_ms``: the same moment in epoch milliseconds; see ``envelope.py``)."""
+
+    correlation_id: str
+    budget_ms: int
+    deadline_ms: int
+
+    def headers(self) -> dict[str, int]:
+        """The reply headers of the event when it travels alone."""
+        return {REPLY_DEADLINE_HEADER: self.deadline_ms, REPLY_BUDGET_HEADER: self.budget_ms}
+
+
+def encode_asks(asks: Sequence[ReplyAsk | None]) -> list[Any]:
+    """The ``x-wxp-asks`` header of a bundle whose members asked ``asks`` (one per member,
+    None where no reply is asked)."""
+    return [
+        "" if ask is None else [ask.correlation_id, ask.budget_ms, ask.deadline_ms] for ask in asks
+    ]
+
+
+def ask_of(asks: object, index: int, members: int) -> ReplyAsk | None:
+    """The ask of member ``index`` of ``members`` in a bundle whose ``x-wxp-asks`` header is
+    ``asks``; None when it asked none, or when the header is not one we write (then no
+    member gets a reply, and their publisher falls back when its wait ends)."""
+    if not isinstance(asks, list) or len(asks) != members or not 0 <= index < members:
+        return None
+    ask = asks[index]
+    if not isinstance(ask, list) or len(ask) != 3:
+        return None
+    correlation_id, budget_ms, deadline_ms = ask
+    if isinstance(correlation_id, bytes):  # an AMQP long string may decode as bytes
+        correlation_id = correlation_id.decode("utf-8", "replace")
+    if not (
+        isinstance(correlation_id, str)
+        and correlation_id
+        and type(budget_ms) is int
+        and type(deadline_ms) is int
+    ):
+        return None
+    return ReplyAsk(correlation_id, budget_ms, deadline_ms)
 
 
 def bundle_routing_key(type_: str) -> str:

@@ -198,7 +198,10 @@ class Consumer:
             envelopes = decode_bundle(bundle.body)
         except EnvelopeError as exc:
             return await self._detours.dead_letter(bundle, exc.reason, str(exc))
-        members = [Member(bundle, envelope) for envelope in envelopes]
+        members = [
+            Member(bundle, envelope, index, len(envelopes))
+            for index, envelope in enumerate(envelopes)
+        ]
         outcomes = await asyncio.gather(
             *(
                 self._handle_envelope(member, envelope, received)

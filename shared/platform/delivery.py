@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 
 from pamqp.commands import Basic
 
+from shared.contracts.bundle import ASKS_HEADER, ask_of
 from shared.contracts.envelope import Envelope
 from shared.contracts.payloads import Payload
 from shared.platform.amqp_link import AmqpLink, LinkClosed
@@ -99,19 +100,27 @@ class Received:
 
 
 class Member(Received):
-    """One envelope of a bundle (``shared/contracts/bundle.py``), handled as if it had come
-    alone: the same headers, its own body and id. The broker holds only the bundle, so a
-    member's ack waits for the bundle's; a detour publishes a copy of the member alone;
-    and a member sent back (``nack``) sends the whole bundle back, every member with it
-    (each is handled idempotently, so the others count once all the same)."""
+    """Member ``index`` of ``members`` in a bundle (``shared/contracts/bundle.py``), handled
+    as if it had come alone: the bundle's headers but for the asks, its own body and id,
+    and its own ask, as the reply headers and correlation id of a message that came alone.
+    The broker holds only the bundle, so a member's ack waits for the bundle's; a detour
+    publishes a copy of the member alone; and a member sent back (``nack``) sends the
+    whole bundle back, every member with it (each is handled idempotently, so the others
+    count once all the same)."""
 
     __slots__ = ("returned",)
 
-    def __init__(self, bundle: Received, envelope: Envelope[Any]) -> None:
+    def __init__(self, bundle: Received, envelope: Envelope[Any], index: int, members: int) -> None:
+        headers = dict(bundle.headers)
+        ask = ask_of(headers.pop(ASKS_HEADER, None), index, members)
+        if ask is not None:
+            headers.update(ask.headers())
         properties = Properties(
             message_id=envelope.id,
             content_type="application/json",
-            headers=bundle._properties.headers,
+            headers=headers,
+            correlation_id=None if ask is None else ask.correlation_id,
+            reply_to=None if ask is None else bundle.reply_to,
         )
         super().__init__(
             bundle._link, bundle.delivery_tag, bundle.redelivered, properties, envelope.to_bytes()

@@ -17,9 +17,12 @@ from aio_pika.abc import AbstractConnection
 from pamqp.commands import Basic
 
 from shared.contracts.bundle import (
+    ASKS_HEADER,
     BUNDLE_CONTENT_TYPE,
+    ReplyAsk,
     bundle_id,
     bundle_routing_key,
+    encode_asks,
     encode_bundle,
 )
 from shared.contracts.envelope import Envelope
@@ -88,14 +91,20 @@ class EventPublisher:
             correlation_id=correlation_id,
         )
 
-    async def publish_bundle(self, members: Sequence[Envelope[Any]]) -> None:
+    async def publish_bundle(
+        self, members: Sequence[Envelope[Any]], asks: Sequence[ReplyAsk | None] = ()
+    ) -> None:
         """Publishes envelopes of one type as one message (``shared/contracts/bundle.py``)
-        and waits for the broker's confirm; raises BrokerUnavailable (ConfirmPending)."""
+        and waits for the broker's confirm; raises BrokerUnavailable (ConfirmPending).
+        ``asks``: one per member (None: no reply asked), or none at all."""
+        asking = any(ask is not None for ask in asks)
         await self.publish_raw(
             encode_bundle(members),
             routing_key=bundle_routing_key(members[0].type),
             message_id=bundle_id(members),
             content_type=BUNDLE_CONTENT_TYPE,
+            headers={ASKS_HEADER: encode_asks(asks)} if asking else None,
+            replies=asking,
         )
 
     async def publish_raw(
@@ -108,9 +117,12 @@ class EventPublisher:
         correlation_id: str | None = None,
         confirm_timeout: float | None = None,
         content_type: str = "application/json",
+        replies: bool = False,
     ) -> None:
         """``mandatory``: a message no queue takes is refused (BrokerUnavailable), as one
-        the broker nacks. A confirm later than the timeout raises ConfirmPending."""
+        the broker nacks. A confirm later than the timeout raises ConfirmPending. Replies
+        come to this link's direct reply-to when a ``correlation_id`` is given or
+        ``replies`` says so (a bundle's asks carry the ids)."""
         link = self._link
         if link is None or not link.is_open:
             raise BrokerUnavailable("no broker link")
@@ -120,7 +132,7 @@ class EventPublisher:
             delivery_mode=PERSISTENT,
             headers=dict(headers) if headers else None,
             correlation_id=correlation_id,
-            reply_to=REPLY_TO if correlation_id else None,
+            reply_to=REPLY_TO if correlation_id or replies else None,
         )
         confirm = link.publish(
             body,

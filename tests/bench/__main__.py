@@ -38,6 +38,7 @@ from pathlib import Path
 
 from aiohttp import ClientSession
 
+from shared.contracts.bundle import bundle_routing_key
 from tests.bench.cpu import CpuWatch, MachineWatch, infra_pids
 from tests.bench.http_load import Load, run_wrk
 from tests.bench.probes import build_probes, new_account, write_pool
@@ -63,7 +64,7 @@ from tests.bench.stack import (
     spawn,
     whole_stack,
 )
-from tests.bench.stages import histograms, stage_note
+from tests.bench.stages import histograms, stage_note, together_note
 from tests.bench.tap import BusTap
 from tests.support.bus import eventually
 from tests.support.gateway import send
@@ -151,6 +152,8 @@ async def gateway_scenario(
     notes += [f"passive replies: {row.result.replied}"] if sample == "text" else []
     stages = stage_note(histograms(before), histograms(after))
     notes += [f"gateway histograms: {stages}"] if stages else []
+    together = together_note(before, after)
+    notes += [together] if together else []
     counted, earlier = gateway_counters(after), gateway_counters(before)
     counts = {name: counted[name] - earlier[name] for name in counted}
     notes += [f"gateway: {name} {count:.0f}" for name, count in counts.items() if count]
@@ -164,7 +167,9 @@ async def gateway_scenarios(
 ) -> list[Row]:
     size = max(MIN_POOL, int(peer_rps * 0.6 * load.seconds))  # more than 0.6× the peer wraps
     async with whole_stack(TENANTS, os.environ["WXP_ADMIN_KEY"]) as stack:
+        # events published together travel as bundles, under ``_bundle`` (bundle.py)
         keys = [f"{account.tenant_id}.#" for account in stack.accounts]
+        keys += [bundle_routing_key("msg.text"), bundle_routing_key("event.view")]
         tap = await BusTap.open(stack.connection, f"{stack.prefix}.tap", keys)
         try:
             await replies_answer(stack)

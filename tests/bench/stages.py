@@ -70,3 +70,27 @@ def stage_note(before: Mapping[str, Buckets], after: Mapping[str, Buckets]) -> s
         if p50 is not None and p99 is not None:
             parts.append(f"{what} p50 {p50 * 1000:.0f} / p99 {p99 * 1000:.0f} ms")
     return "; ".join(parts) if parts else None
+
+
+TOGETHER = "wxp_gateway_events_per_message"
+
+
+def together_note(before: str, after: str) -> str | None:
+    """``"events per message: 13.7 (620 messages)"``: how many events the gateway's
+    publishes carried together during the run (``services/gateway/dispatch.py``)."""
+
+    def totals(text: str) -> tuple[float, float]:
+        found = {"sum": 0.0, "count": 0.0}
+        for family in text_string_to_metric_families(text):
+            if family.name == TOGETHER:
+                for sample in family.samples:
+                    for part in found:
+                        if sample.name == f"{TOGETHER}_{part}":
+                            found[part] += sample.value
+        return found["sum"], found["count"]
+
+    (events, messages), (events_before, messages_before) = totals(after), totals(before)
+    events, messages = events - events_before, messages - messages_before
+    if messages <= 0:
+        return None
+    return f"events per message: {events / messages:.1f} ({messages:.0f} messages)"

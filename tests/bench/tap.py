@@ -1,7 +1,7 @@
 """Proof that every accepted request reached the bus: a queue of the bench's own, bound
-to the bench tenants' routing keys, that fills during the timed run and is read after it
-(so reading costs nothing while wrk measures). A classic queue: the tap is the bench's
-instrument, not data that must survive.
+to the bench tenants' routing keys and to the bundles of their types, that fills during
+the timed run and is read after it (so reading costs nothing while wrk measures). A
+classic queue: the tap is the bench's instrument, not data that must survive.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from aio_pika.abc import (
     AbstractQueue,
 )
 
+from shared.contracts.bundle import BUNDLE_CONTENT_TYPE, decode_bundle
 from shared.contracts.payloads import decode
 from shared.contracts.topology import declare_exchanges
 
@@ -49,9 +50,12 @@ class BusTap:
         read = asyncio.Event()  # set by each expected id read
 
         async def note(message: AbstractIncomingMessage) -> None:
-            event_id = message.message_id or decode(message.body).id
-            if event_id in event_ids:
-                seen.add(event_id)
+            if message.content_type == BUNDLE_CONTENT_TYPE:
+                ids = {member.id for member in decode_bundle(message.body)}
+            else:
+                ids = {message.message_id or decode(message.body).id}
+            if ids & event_ids:
+                seen.update(ids & event_ids)
                 read.set()
 
         tag = await self.queue.consume(note, no_ack=True)

@@ -1,6 +1,8 @@
 """What reached the bus, counted by envelope id, through broker restarts.
 
-The tap's queue is durable (a quorum queue, like the services'), opened before the
+The tap's queue is durable (a quorum queue, like the services'), bound to the run's
+tenants' keys and to every bundle, whose members of those tenants it counts (but for the
+``reply.sent`` receipts, which travel bundled and were never counted), opened before the
 traffic, so that what is published while the tap is disconnected waits for it. The tap
 acks what it has recorded; after a reconnect the broker redelivers what was not acked,
 flagged ``redelivered``. A redelivered copy of an id already recorded is the tap's own
@@ -19,10 +21,13 @@ from dataclasses import dataclass, field
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
+from shared.contracts.bundle import BUNDLE_CONTENT_TYPE, BUNDLE_TENANT, decode_bundle
 from shared.contracts.codec import DecodeError
 from shared.contracts.payloads import decode
+from shared.contracts.reply_events import ReplySent
 from shared.contracts.topology import declare_exchanges
 from shared.platform.bus import connect
+from tests.support.bus import topic_match
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +72,7 @@ class BusRecord:
                 queue = await channel.declare_queue(
                     self.queue, durable=True, arguments={"x-queue-type": "quorum"}
                 )
-                for key in self.keys:
+                for key in (*self.keys, f"{BUNDLE_TENANT}.#"):
                     await queue.bind(exchange, routing_key=key)
                 await queue.consume(self._on_message)
                 self._ready.set()
@@ -83,15 +88,24 @@ class BusRecord:
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         self.last_arrival = time.monotonic()
         try:
-            envelope = decode(message.body)
+            if message.content_type == BUNDLE_CONTENT_TYPE:
+                envelopes = [
+                    member
+                    for member in decode_bundle(message.body)
+                    if member.type != ReplySent.TYPE  # bundled receipts: never counted
+                    and any(topic_match(key, member.routing_key) for key in self.keys)
+                ]
+            else:
+                envelopes = [decode(message.body)]
         except DecodeError:
             self.undecodable += 1
         else:
-            if message.redelivered and envelope.id in self.copies:
-                self.echoes += 1
-            else:
-                self.copies[envelope.id] += 1
-                self.types[envelope.id] = envelope.type
+            for envelope in envelopes:
+                if message.redelivered and envelope.id in self.copies:
+                    self.echoes += 1
+                else:
+                    self.copies[envelope.id] += 1
+                    self.types[envelope.id] = envelope.type
         with contextlib.suppress(Exception):  # unacked: redelivered later, and recognised
             await message.ack()
 

@@ -17,7 +17,7 @@ from services.gateway.bounded import Bounded
 from services.gateway.dispatch import Dispatch
 from services.gateway.intake import Intake, Replay, RetryLater, replay_decision
 from services.gateway.metrics import GatewayMetrics
-from shared.contracts.bundle import BUNDLE_CONTENT_TYPE, decode_bundle
+from shared.contracts.bundle import ASKS_HEADER, BUNDLE_CONTENT_TYPE, ask_of, decode_bundle
 from shared.contracts.envelope import REPLY_DEADLINE_HEADER, Envelope
 from shared.contracts.payloads import decode
 from shared.contracts.reply import PassiveAnswer, Reply
@@ -460,6 +460,108 @@ async def test_an_undecodable_reply_body_is_treated_as_none(body: bytes) -> None
     assert count(gw.metrics.replies, "none") == 1
     assert gw.marks.notes[event.id].answer == PassiveAnswer()
     assert gw.publisher.ids == [event.id]
+
+
+# --- events of one turn, published together ------------------------------------------
+
+
+def histogram_sum_and_count(histogram: Any) -> tuple[float, float]:
+    samples = {s.name: s.value for s in histogram.collect()[0].samples}
+    return samples[f"{histogram._name}_sum"], samples[f"{histogram._name}_count"]
+
+
+async def test_texts_accepted_in_one_turn_go_as_one_bundle_each_with_its_own_ask() -> None:
+    gw = gateway()
+    events = [message(f"m{n}", tenant=f"t{n % 2}") for n in range(3)]
+
+    answers = await asyncio.gather(*(gw.accept(event, wants_reply=True) for event in events))
+
+    assert answers == [ANSWER] * 3  # each answered by its own ask
+    [bundle] = gw.publisher.sent
+    assert (bundle.content_type, bundle.routing_key) == (BUNDLE_CONTENT_TYPE, "_bundle.msg.text")
+    assert decode_bundle(bundle.body) == events
+    asks = [ask_of(bundle.headers[ASKS_HEADER], n, 3) for n in range(3)]
+    assert all(ask is not None and 0 < ask.budget_ms <= 1000 for ask in asks)
+    assert len({ask.correlation_id for ask in asks if ask}) == 3
+    assert {event_id: note.answer for event_id, note in gw.marks.notes.items()} == {
+        event.id: ANSWER for event in events
+    }
+    assert count(gw.metrics.published, "direct") == 3
+    assert histogram_sum_and_count(gw.metrics.events_per_message) == (3, 1)
+
+
+async def test_one_turn_publishes_one_message_per_type_and_a_lone_event_as_itself() -> None:
+    gw = gateway()
+    text1, view, text2 = message("t1"), message("v1", kind="event.view"), message("t2")
+
+    await asyncio.gather(
+        gw.accept(text1, wants_reply=True),
+        gw.accept(view, wants_reply=False),
+        gw.accept(text2, wants_reply=False),
+    )
+
+    bundle, alone = gw.publisher.sent
+    assert bundle.routing_key == "_bundle.msg.text"
+    assert decode_bundle(bundle.body) == [text1, text2]  # in the order they came
+    assert ask_of(bundle.headers[ASKS_HEADER], 0, 2) is not None
+    assert ask_of(bundle.headers[ASKS_HEADER], 1, 2) is None  # text2 asked for nothing
+    assert (alone.routing_key, alone.content_type) == ("acme.event.view", "application/json")
+    assert decode(alone.body) == view
+    assert ASKS_HEADER not in alone.headers
+
+
+async def test_a_bundle_the_broker_refuses_leaves_each_event_kept_and_answered_by_fallback() -> (
+    None
+):
+    gw = gateway()
+    gw.publisher.break_down()
+    events = [message(f"m{n}") for n in range(2)]
+
+    answers = await asyncio.gather(*(gw.accept(event, wants_reply=True) for event in events))
+
+    assert answers == [None, None]  # ``success``: the fallbacks answer later
+    kept = {item.event_id: item.body for item in gw.outbox.items}
+    assert {"m0", "m1"} < set(kept)  # each kept alone, for the relay
+    fallbacks = [
+        fallback_in(body) for event_id, body in kept.items() if event_id not in ("m0", "m1")
+    ]
+    assert sorted((f.event.id, f.reason) for f in fallbacks) == [
+        ("m0", "broker_unavailable"),
+        ("m1", "broker_unavailable"),
+    ]
+    assert count(gw.metrics.replies, "fallback") == 2
+
+
+async def test_a_bundles_late_confirm_holds_each_of_its_events_and_releases_each() -> None:
+    gw = gateway()
+    gw.publisher.late = True
+    events = [message(f"m{n}") for n in range(2)]
+
+    await asyncio.gather(*(gw.accept(event, wants_reply=False) for event in events))
+
+    assert [item.event_id for item in gw.outbox.items] == ["m0", "m1"]
+    assert set(gw.outbox.held) == {"m0", "m1"}  # held by this replica until the confirm
+    [confirm] = gw.publisher.pending  # one publish for both
+    confirm.set_result(None)
+    await gw.dispatch.drain()
+    assert gw.outbox.ids == []  # both released as published
+    assert count(gw.metrics.published, "late_confirm") == 2
+
+
+async def test_a_bundle_that_fails_unexpectedly_fails_each_of_its_requests() -> None:
+    gw = gateway()
+
+    async def broken(*_: Any) -> None:
+        raise RuntimeError("a bug")
+
+    gw.publisher.publish_bundle = broken  # type: ignore[method-assign]
+    outcomes = await asyncio.gather(
+        *(gw.accept(message(f"m{n}"), wants_reply=True) for n in range(2)),
+        return_exceptions=True,
+    )
+
+    assert [repr(outcome) for outcome in outcomes] == [repr(RuntimeError("a bug"))] * 2
+    await gw.dispatch.drain()  # and nothing is left waiting
 
 
 # --- reply.sent, off the request path ------------------------------------------------

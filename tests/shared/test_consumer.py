@@ -14,8 +14,14 @@ import aio_pika
 from prometheus_client import CollectorRegistry
 
 from shared.contracts.broadcast_events import BroadcastImpact
-from shared.contracts.bundle import BUNDLE_CONTENT_TYPE, encode_bundle
-from shared.contracts.envelope import Envelope, announce
+from shared.contracts.bundle import (
+    ASKS_HEADER,
+    BUNDLE_CONTENT_TYPE,
+    ReplyAsk,
+    encode_asks,
+    encode_bundle,
+)
+from shared.contracts.envelope import REPLY_BUDGET_HEADER, Envelope, announce
 from shared.contracts.messages import WeChatMessage
 from shared.contracts.payloads import decode
 from shared.contracts.reply_events import ReplyFallback, ReplySent, reply_sent
@@ -31,6 +37,7 @@ from shared.platform.delivery import (
     RetryLater,
 )
 from shared.platform.metrics import ConsumerMetrics
+from shared.platform.publisher import EventPublisher
 from tests.support.bus import (
     delete_queue_and_twins,
     queue_depth,
@@ -523,6 +530,70 @@ async def test_bytes_that_are_no_bundle_are_dead_lettered_whole(amqp):
         assert reasons == ["undecodable"] * 4
         assert count(metrics, spec, "dead_letter") == 4
         assert handled == []
+    finally:
+        await consumer.stop(1)
+        await delete_queue_and_twins(amqp, spec)
+
+
+async def test_each_member_of_a_bundle_answers_its_own_ask_on_direct_reply_to(amqp):
+    """The gateway's bundles of messages it waits on: the asks header gives each member
+    its own correlation id and budget; a member that asked nothing has no one to answer."""
+    seen: dict[int, tuple[bool, object, bool]] = {}
+
+    async def handler(delivery: Delivery) -> None:
+        n = delivery.envelope.payload.fields["n"]
+        headers = delivery.headers
+        seen[n] = (delivery.wants_reply, headers.get(REPLY_BUDGET_HEADER), ASKS_HEADER in headers)
+        await delivery.reply(f"answer {n}".encode())
+
+    consumer, spec, tenant, metrics = await start(amqp, handler)
+    publisher = EventPublisher(queues=[], confirm_timeout=5.0)
+    try:
+        await publisher.setup(amqp)
+        asks = [ReplyAsk("c-0", 4000, 1), None, ReplyAsk("c-2", 3000, 2)]
+        answers = [publisher.expect_reply(ask.correlation_id) for ask in asks if ask]
+        # under the test's own key: the shared ``_bundle`` keys are other tests' too
+        await publisher.publish_raw(
+            encode_bundle([envelope(tenant, n) for n in range(3)]),
+            routing_key=f"{tenant}.msg.text",
+            message_id="bundle:asks",
+            headers={ASKS_HEADER: encode_asks(asks)},
+            content_type=BUNDLE_CONTENT_TYPE,
+            replies=True,
+        )
+        async with asyncio.timeout(10):
+            assert await asyncio.gather(*answers) == [b"answer 0", b"answer 2"]
+        await wait_until(lambda: count(metrics, spec, "ack") == 3, timeout=10)
+        assert seen == {0: (True, 4000, False), 1: (False, None, False), 2: (True, 3000, False)}
+    finally:
+        await publisher.close()
+        await consumer.stop(1)
+        await delete_queue_and_twins(amqp, spec)
+
+
+async def test_a_bundle_whose_asks_are_not_ours_is_handled_and_answered_to_nobody(amqp):
+    handled: list[tuple[int, bool]] = []
+
+    async def handler(delivery: Delivery) -> None:
+        handled.append((delivery.envelope.payload.fields["n"], delivery.wants_reply))
+
+    consumer, spec, tenant, metrics = await start(amqp, handler)
+    try:
+        channel = await amqp.channel(publisher_confirms=True)
+        await channel.default_exchange.publish(
+            aio_pika.Message(
+                encode_bundle([envelope(tenant, n) for n in range(2)]),
+                content_type=BUNDLE_CONTENT_TYPE,
+                headers={ASKS_HEADER: [["c-0", 1000, 1]]},  # one ask for two members
+                reply_to="amq.rabbitmq.reply-to.nobody",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            spec.name,
+            mandatory=True,
+        )
+        await channel.close()
+        await wait_until(lambda: count(metrics, spec, "ack") == 2, timeout=10)
+        assert sorted(handled) == [(0, False), (1, False)]
     finally:
         await consumer.stop(1)
         await delete_queue_and_twins(amqp, spec)

@@ -1,7 +1,8 @@
 """A test peer on the real broker: a tap that records what the gateway published
 and, when given ``answer``, replies to passive-reply requests like the replies
 service does (after ``delay`` seconds). It takes bundles apart (``shared/contracts/
-bundle.py``) and keeps the members its keys name, as a consumer bound to them would.
+bundle.py``) and keeps the members its keys name, as a consumer bound to them would,
+answering each member that asks.
 
 And the one polling loop every test awaits effects with: ``eventually`` / ``wait_until``
 (something happens within a bound) and ``continually`` / ``stays_true`` (nothing
@@ -17,7 +18,13 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
 
-from shared.contracts.bundle import BUNDLE_CONTENT_TYPE, BUNDLE_TENANT, decode_bundle
+from shared.contracts.bundle import (
+    ASKS_HEADER,
+    BUNDLE_CONTENT_TYPE,
+    BUNDLE_TENANT,
+    ask_of,
+    decode_bundle,
+)
 from shared.contracts.envelope import Envelope
 from shared.contracts.payloads import decode
 from shared.contracts.topology import QueueSpec, declare_exchanges
@@ -71,25 +78,35 @@ class Tap:
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         if message.content_type == BUNDLE_CONTENT_TYPE:
             members = decode_bundle(message.body)
-            self.events += [
-                m for m in members if any(topic_match(k, m.routing_key) for k in self.keys)
-            ]
+            asks = message.headers.get(ASKS_HEADER)
+            for index, member in enumerate(members):
+                if any(topic_match(k, member.routing_key) for k in self.keys):
+                    self.events.append(member)
+                    ask = ask_of(asks, index, len(members))
+                    if ask is not None:
+                        self._asked(message, member, ask.correlation_id)
             return
         envelope = decode(message.body)
         self.events.append(envelope)
+        if message.correlation_id:
+            self._asked(message, envelope, message.correlation_id)
+
+    def _asked(
+        self, message: AbstractIncomingMessage, envelope: Envelope[Any], correlation_id: str
+    ) -> None:
         if message.reply_to and self.answer is not None:
             self.reply_requests.append(envelope)
-            task = asyncio.ensure_future(self._reply(message, envelope))
+            task = asyncio.ensure_future(self._reply(message.reply_to, correlation_id, envelope))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _reply(self, message: AbstractIncomingMessage, envelope: Envelope[Any]) -> None:
+    async def _reply(self, reply_to: str, correlation_id: str, envelope: Envelope[Any]) -> None:
         await asyncio.sleep(self.delay)
         assert self.answer is not None
         spec = self.answer(envelope) or {"type": "none"}
         await self.channel.default_exchange.publish(
-            aio_pika.Message(json.dumps(spec).encode(), correlation_id=message.correlation_id),
-            routing_key=message.reply_to or "",
+            aio_pika.Message(json.dumps(spec).encode(), correlation_id=correlation_id),
+            routing_key=reply_to,
             mandatory=False,
         )
 

@@ -18,9 +18,12 @@ from services.gateway.marks import Published
 from services.gateway.outbox import Claimed, Kept
 from services.replies.matching import RuleSet
 from shared.contracts.bundle import (
+    ASKS_HEADER,
     BUNDLE_CONTENT_TYPE,
+    ReplyAsk,
     bundle_id,
     bundle_routing_key,
+    encode_asks,
     encode_bundle,
 )
 from shared.contracts.envelope import Envelope, iso
@@ -233,13 +236,19 @@ class FakePublisher:
             correlation_id=correlation_id,
         )
 
-    async def publish_bundle(self, members: Sequence[Envelope[Any]]) -> None:
+    async def publish_bundle(
+        self, members: Sequence[Envelope[Any]], asks: Sequence[ReplyAsk | None] = ()
+    ) -> None:
         await self.publish_raw(
             encode_bundle(members),
             routing_key=bundle_routing_key(members[0].type),
             message_id=bundle_id(members),
+            headers={ASKS_HEADER: encode_asks(asks)} if any(asks) else None,
             content_type=BUNDLE_CONTENT_TYPE,
         )
+        for ask in asks:  # confirmed: the replies service answers each member that asks
+            if ask is not None:
+                self._answer(ask.correlation_id)
 
     async def publish_raw(
         self,
@@ -271,6 +280,9 @@ class FakePublisher:
             confirm: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self.pending.append(confirm)
             raise ConfirmPending(message_id, confirm)
+        self._answer(correlation_id)
+
+    def _answer(self, correlation_id: str | None) -> None:
         reply = self.waiting.get(correlation_id or "")
         if reply is not None and self.answer is not None:
             answer = self.answer

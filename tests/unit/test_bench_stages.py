@@ -8,7 +8,14 @@ import math
 import pytest
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
-from tests.bench.stages import WEBHOOK_ROUTE, histograms, quantile, stage_note
+from tests.bench.stages import (
+    TOGETHER,
+    WEBHOOK_ROUTE,
+    histograms,
+    quantile,
+    stage_note,
+    together_note,
+)
 
 
 def test_a_quantile_is_interpolated_within_its_bucket() -> None:
@@ -58,3 +65,19 @@ def test_the_note_reads_the_webhook_route_and_only_what_the_run_added() -> None:
 def test_no_samples_no_note() -> None:
     empty = histograms(scrape(webhook=[], api=[], dedup=[]))
     assert stage_note(empty, empty) is None
+
+
+def together(sizes: list[int]) -> str:
+    registry = CollectorRegistry()
+    histogram = Histogram(TOGETHER, "t", registry=registry, buckets=(1, 2, 4, 8, 16))
+    for size in sizes:
+        histogram.observe(size)
+    return generate_latest(registry).decode()
+
+
+def test_events_per_message_counts_only_what_the_run_added() -> None:
+    before, after = together([1] * 10), together([1] * 10 + [14, 16, 12])
+
+    assert together_note(before, after) == "events per message: 14.0 (3 messages)"
+    assert together_note(after, after) is None
+    assert together_note("", "") is None

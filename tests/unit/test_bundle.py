@@ -8,12 +8,15 @@ import pytest
 
 from shared.contracts.bundle import (
     MAX_MEMBERS,
+    ReplyAsk,
+    ask_of,
     bundle_id,
     bundle_routing_key,
     decode_bundle,
+    encode_asks,
     encode_bundle,
 )
-from shared.contracts.envelope import EnvelopeError
+from shared.contracts.envelope import REPLY_BUDGET_HEADER, REPLY_DEADLINE_HEADER, EnvelopeError
 from shared.contracts.payloads import decode
 from shared.contracts.reply_events import reply_sent
 from tests.support.fakes import message
@@ -71,3 +74,34 @@ def test_a_bundle_of_mixed_types_or_too_many_is_refused() -> None:
     member = receipts(1)[0].to_bytes()
     with pytest.raises(EnvelopeError, match="1 to"):
         decode_bundle(b"[" + b",".join([member] * (MAX_MEMBERS + 1)) + b"]")
+
+
+def test_each_member_gets_back_the_ask_it_went_with() -> None:
+    asks = [ReplyAsk("c1", 4200, 1_800_000_000_000), None, ReplyAsk("c3", 10, 5)]
+    header = encode_asks(asks)
+    assert header == [["c1", 4200, 1_800_000_000_000], "", ["c3", 10, 5]]
+    assert [ask_of(header, i, 3) for i in range(3)] == asks
+    assert asks[0].headers() == {
+        REPLY_DEADLINE_HEADER: 1_800_000_000_000,
+        REPLY_BUDGET_HEADER: 4200,
+    }
+    assert ask_of([[b"c1", 1, 2]], 0, 1) == ReplyAsk("c1", 1, 2)  # AMQP may hand bytes
+
+
+@pytest.mark.parametrize(
+    ("asks", "index", "members"),
+    [
+        (None, 0, 1),  # no header: nobody asked
+        ("c1", 0, 1),
+        ([["c1", 1, 2]], 0, 2),  # fewer asks than members: not a header we wrote
+        ([["c1", 1, 2]], 1, 1),
+        ([["c1", 1]], 0, 1),
+        ([["", 1, 2]], 0, 1),
+        ([["c1", "1", 2]], 0, 1),
+        ([["c1", True, 2]], 0, 1),
+        ([[7, 1, 2]], 0, 1),
+        ([{"c1": 1}], 0, 1),
+    ],
+)
+def test_an_ask_that_is_not_ours_asks_nothing(asks: object, index: int, members: int) -> None:
+    assert ask_of(asks, index, members) is None
