@@ -8,7 +8,7 @@ import os
 import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
@@ -66,6 +66,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
         platform.control.on(change, tenant_cache.forget)
     dedup = DedupStore(mongo)
     window = timedelta(seconds=settings.dedup_window_seconds)
+    settle = timedelta(seconds=settings.offboarding_settle_seconds)
     marks = PublishedMarks(mongo, window=window)
     replays = ReplayGuard(mongo, tolerance=settings.timestamp_tolerance_seconds, breaker=breaker)
     # A relay claim outlasts a relay's longest wait for a confirm (RELAY_CONFIRM_TIMEOUT,
@@ -95,7 +96,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
                 failures.append(exc)
         if failures:
             raise failures[0]
-        await tenants.offboarded(tenant_id)
+        await tenants.offboarded(tenant_id, now=datetime.now(UTC))
 
     async def purge() -> int:
         for tenant_id in await tenants.offboarding():  # what an offboarding left
@@ -103,6 +104,11 @@ def create_app(settings: GatewaySettings) -> web.Application:
                 await finish_offboarding(tenant_id)
             except PyMongoError as exc:  # the next purge tries again; the slices go anyway
                 logger.warning("tenant %s: offboarding not finished: %s", tenant_id, exc)
+        try:  # what a consumer wrote late for a tenant just offboarded
+            for tenant_id in await tenants.settling(now=datetime.now(UTC), settle=settle):
+                await tenants.drop_database(tenant_id)
+        except PyMongoError as exc:
+            logger.warning("offboarded tenants' databases not dropped again: %s", exc)
         await marks.purge(window)
         await outbox.purge(window)
         await replays.purge()

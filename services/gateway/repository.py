@@ -73,6 +73,7 @@ def _still_at(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 OFFBOARDING = "tenant_offboarding"  # tenants gone whose data is still to drop (delete)
+DONE = "done_at"  # an offboarding note's: when its tenant's data had all gone
 
 
 class TenantRepository:
@@ -190,15 +191,32 @@ class TenantRepository:
         await self._revisions.forget_tenant(tenant_id)
         await self._client.drop_database(tenant_db_name(tenant_id))
 
-    async def offboarded(self, tenant_id: str) -> None:
-        """Everything of the tenant is gone: its note goes too."""
-        await self._db[OFFBOARDING].delete_one({"_id": tenant_id})
+    async def offboarded(self, tenant_id: str, *, now: datetime) -> None:
+        """Everything of the tenant is gone: its note says since when, and stays while a
+        consumer that has not heard of it yet may still write (``settling``)."""
+        await self._db[OFFBOARDING].update_one({"_id": tenant_id}, {"$set": {DONE: now}})
+
+    async def settling(self, *, now: datetime, settle: timedelta) -> tuple[str, ...]:
+        """Tenants offboarded less than ``settle`` ago, whose database a consumer's late
+        write may have brought back (one keeps a known tenant for up to 30 s, and a write
+        it began may land later still): the purge drops it again. Notes settled longer
+        ago go, and their ids may be onboarded again."""
+        notes = self._db[OFFBOARDING]
+        await notes.delete_many({DONE: {"$lt": now - settle}})
+        return tuple(
+            [str(note["_id"]) async for note in notes.find({DONE: {"$gte": now - settle}})]
+        )
+
+    async def drop_database(self, tenant_id: str) -> None:
+        """An offboarded tenant's database, again (nothing happens if it is not there)."""
+        await self._client.drop_database(tenant_db_name(tenant_id))
 
     async def offboarding(self) -> tuple[str, ...]:
         """Tenants whose document is gone and whose data may not be yet. A note whose
         tenant is still there is an offboarding under way, or one that failed before the
         document went: not one to finish (that would drop a live tenant's data)."""
-        noted = [str(note["_id"]) async for note in self._db[OFFBOARDING].find({}, {"_id": 1})]
+        unfinished = self._db[OFFBOARDING].find({DONE: {"$exists": False}}, {"_id": 1})
+        noted = [str(note["_id"]) async for note in unfinished]
         if not noted:
             return ()
         there = self._db.tenants.find({"_id": {"$in": noted}}, {"_id": 1})

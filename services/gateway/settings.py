@@ -22,6 +22,9 @@ class GatewaySettings:
     tenant_cache_seconds: float = 5.0
     queue_prefix: str = "wxp"
     aes_key_grace_seconds: float = 86400.0  # a replaced EncodingAESKey is accepted this long
+    # An offboarded tenant's database is dropped again by each purge this long after, for
+    # a consumer's late write (a consumer keeps a known tenant 30 s); its id waits as long.
+    offboarding_settle_seconds: float = 600.0
     # The console calls every service's API (the gateway's own over loopback).
     replies_url: str = "http://127.0.0.1:8081"
     scheduler_url: str = "http://127.0.0.1:8082"
@@ -49,6 +52,7 @@ class GatewaySettings:
             tenant_cache_seconds=env_float(env, "WXP_TENANT_CACHE_SECONDS", 5.0),
             queue_prefix=env.get("WXP_QUEUE_PREFIX") or "wxp",
             aes_key_grace_seconds=env_float(env, "WXP_AES_KEY_GRACE_SECONDS", 86400.0),
+            offboarding_settle_seconds=env_float(env, "WXP_OFFBOARDING_SETTLE_SECONDS", 600.0),
             replies_url=_url(env, "WXP_REPLIES_URL", "http://127.0.0.1:8081"),
             scheduler_url=_url(env, "WXP_SCHEDULER_URL", "http://127.0.0.1:8082"),
             analytics_url=_url(env, "WXP_ANALYTICS_URL", "http://127.0.0.1:8083"),

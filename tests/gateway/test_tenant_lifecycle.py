@@ -227,6 +227,7 @@ async def test_a_database_that_fails_offboarding_midway_is_dropped_by_the_next_p
         common=common_settings(admin_key=ADMIN_KEY, api_rate_per_second=1000.0, api_burst=1000.0),
         queue_prefix=queue_prefix,
         relay_interval_seconds=0.01,
+        offboarding_settle_seconds=1.0,
     )
     async with served(create_app(settings)):
 
@@ -241,6 +242,47 @@ async def test_a_database_that_fails_offboarding_midway_is_dropped_by_the_next_p
     status, _ = await call(http, "POST", f"{gateway}/api/tenants", body=again)
     assert status == 201
     assert await mongo[db].probe.count_documents({}) == 0  # a new tenant, none of the old data
+    assert (await call(http, "DELETE", url))[0] == 204
+
+
+async def test_an_offboarded_tenants_database_written_late_is_dropped_while_it_settles(
+    infra, queue_prefix, gateway, http, new_account, mongo
+):
+    """A consumer that has not heard of the offboarding yet writes to the tenant's database
+    after it went: each purge drops it again while the offboarding settles, and the id can
+    be onboarded again only once it has, with none of the old data."""
+    account = await new_account("plain")
+    tenant_id, db = account.tenant_id, tenant_db_name(account.tenant_id)
+    url = f"{gateway}/api/tenants/{tenant_id}"
+    assert (await call(http, "DELETE", url))[0] == 204
+    assert db not in await mongo.list_database_names()
+    await mongo[db].facts.insert_one({"reader": "o_late"})  # a consumer's late write
+    again = onboarding_of(tenant_id, "Again")
+    status, refused = await call(http, "POST", f"{gateway}/api/tenants", body=again)
+    assert status == 409
+    assert "still being offboarded" in refused["error"]["message"]
+
+    async def dropped() -> bool:
+        return db not in await mongo.list_database_names()
+
+    notes = mongo[CONTROL_DB][OFFBOARDING]
+    settings = GatewaySettings(  # a gateway whose relay purges every 0.6 s
+        common=common_settings(admin_key=ADMIN_KEY, api_rate_per_second=1000.0, api_burst=1000.0),
+        queue_prefix=queue_prefix,
+        relay_interval_seconds=0.01,
+        offboarding_settle_seconds=15.0,
+    )
+    async with served(create_app(settings)):
+        await eventually(dropped, what="the late write dropped by a purge")
+        await mongo[db].facts.insert_one({"reader": "o_later"})  # and one later still
+        await eventually(dropped, what="the later write dropped by a purge")
+        assert await notes.count_documents({"_id": tenant_id}) == 1  # settling: still noted
+        await eventually(
+            lambda: _none(notes.find_one({"_id": tenant_id})), timeout=30, what="settled"
+        )
+    status, _ = await call(http, "POST", f"{gateway}/api/tenants", body=again)
+    assert status == 201
+    assert await mongo[db].facts.count_documents({}) == 0
     assert (await call(http, "DELETE", url))[0] == 204
 
 
