@@ -5,8 +5,8 @@ together, so that the broker, whose quorum queues pay per message, stores and de
 one message for many. Two kinds travel so: the gateway's passive ``reply.sent`` receipts,
 gathered for a few milliseconds, and the events the gateway publishes in one turn of its
 event loop (under load, those whose dedup records went in together), gathered with no
-wait at all (``services/gateway/dispatch.py``). Alone, each would be a message of its
-own: that is what a bundle of one is sent as, with its own routing key.
+wait at all (``services/gateway/dispatch.py``); an event alone in its turn goes as a
+message of its own, under its own routing key.
 
 On the wire: the content type says ``bundle`` (the consumer frame reads it before the
 body), the body is a JSON array of envelopes, and the routing key is the members' type
