@@ -14,7 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from services.gateway.bounded import Bounded
-from services.gateway.dispatch import Dispatch
+from services.gateway.dispatch import MAX_GATHERED, Dispatch
 from services.gateway.intake import Intake, Replay, RetryLater, replay_decision
 from services.gateway.metrics import GatewayMetrics
 from shared.contracts.bundle import ASKS_HEADER, BUNDLE_CONTENT_TYPE, ask_of, decode_bundle
@@ -508,6 +508,19 @@ async def test_one_turn_publishes_one_message_per_type_and_a_lone_event_as_itsel
     assert (alone.routing_key, alone.content_type) == ("acme.event.view", "application/json")
     assert decode(alone.body) == view
     assert ASKS_HEADER not in alone.headers
+
+
+async def test_a_turn_of_more_than_a_bundle_holds_goes_in_several() -> None:
+    gw = gateway()
+    events = [message(f"m{n:02}") for n in range(MAX_GATHERED + 8)]
+
+    await asyncio.gather(*(gw.accept(event, wants_reply=False) for event in events))
+
+    sizes = [len(decode_bundle(sent.body)) for sent in gw.publisher.sent]
+    assert sizes == [MAX_GATHERED, 8]
+    assert [e.id for sent in gw.publisher.sent for e in decode_bundle(sent.body)] == [
+        event.id for event in events
+    ]
 
 
 async def test_a_bundle_the_broker_refuses_leaves_each_event_kept_and_answered_by_fallback() -> (
