@@ -125,7 +125,7 @@ class Dispatch:
         """Publishes ``events`` (alone, or as a bundle) and tells each how it went: every
         error reaches each of them (a ConfirmPending too: each holds its event by it)."""
         self.metrics.events_per_message.observe(len(events))
-        outcome: BaseException | None = None
+        waiting = [gathered.confirmed for gathered in events]  # a done one: its request left
         try:
             if len(events) > 1:
                 await self.publisher.publish_bundle(
@@ -138,20 +138,18 @@ class Dispatch:
                 )
             else:
                 await self.publisher.publish(events[0].event)
-        except BaseException as exc:  # cancelled at shutdown: each hears it, then it goes on
-            outcome = exc
-            if not isinstance(exc, Exception):
-                raise
-        finally:
-            for gathered in events:
-                if gathered.confirmed.done():  # its request is gone
-                    continue
-                if outcome is None:
-                    gathered.confirmed.set_result(None)
-                elif isinstance(outcome, Exception):
-                    gathered.confirmed.set_exception(outcome)
-                else:
-                    gathered.confirmed.cancel()
+        except Exception as exc:
+            for confirmed in waiting:
+                if not confirmed.done():
+                    confirmed.set_exception(exc)
+        except BaseException:  # cancelled at shutdown: each request hears it
+            for confirmed in waiting:
+                confirmed.cancel()
+            raise
+        else:
+            for confirmed in waiting:
+                if not confirmed.done():
+                    confirmed.set_result(None)
 
     async def _confirmed_publish(self, publishing: Awaitable[None], *, events: int) -> None:
         """Awaits ``publishing`` (a publish and its confirm), timed and counted."""

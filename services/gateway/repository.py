@@ -189,7 +189,7 @@ class TenantRepository:
     async def drop_data(self, tenant_id: str) -> None:
         """An offboarded tenant's database and change claims (again: nothing happens)."""
         await self._revisions.forget_tenant(tenant_id)
-        await self._client.drop_database(tenant_db_name(tenant_id))
+        await self.drop_database(tenant_id)
 
     async def offboarded(self, tenant_id: str, *, now: datetime) -> None:
         """Everything of the tenant is gone: its note says since when, and stays while a

@@ -84,9 +84,9 @@ def together_note(before: str, after: str) -> str | None:
         for family in text_string_to_metric_families(text):
             if family.name == TOGETHER:
                 for sample in family.samples:
-                    for part in found:
-                        if sample.name == f"{TOGETHER}_{part}":
-                            found[part] += sample.value
+                    part = sample.name.removeprefix(f"{TOGETHER}_")
+                    if part in found:
+                        found[part] += sample.value
         return found["sum"], found["count"]
 
     (events, messages), (events_before, messages_before) = totals(after), totals(before)
