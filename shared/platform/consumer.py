@@ -44,6 +44,7 @@ from shared.contracts.payloads import decode
 from shared.contracts.topology import QueueSpec, declare_queue
 from shared.platform.acks import BatchAcks
 from shared.platform.amqp_link import AmqpLink, link_beside
+from shared.platform.answers import TurnAnswers
 from shared.platform.delivery import (
     Deferred,
     Handlers,
@@ -112,7 +113,8 @@ class Consumer:
             connection, role=f"consuming {self.spec.name}", prefetch=self._prefetch
         )
         self._link, self._acks = link, BatchAcks(link)  # this link's deliveries, its acks
-        await link.consume(self.spec.name, partial(self._on_delivery, link, self._acks))
+        answers = TurnAnswers(link)  # and its answers on direct reply-to
+        await link.consume(self.spec.name, partial(self._on_delivery, link, self._acks, answers))
 
     async def stop(self, grace: float) -> None:
         """Stops taking messages and waits (up to ``grace``) for those in flight, then acks
@@ -141,12 +143,13 @@ class Consumer:
         self,
         link: AmqpLink,
         acks: BatchAcks,
+        answers: TurnAnswers,
         tag: int,
         redelivered: bool,
         properties: Properties,
         body: bytes,
     ) -> None:
-        message = Received(link, tag, redelivered, properties, body)
+        message = Received(link, tag, redelivered, properties, body, answers)
         self._inflight += 1
         self._idle.clear()
         acks.taken(tag)

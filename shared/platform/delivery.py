@@ -12,10 +12,11 @@ from typing import Any, Generic, TypeVar
 
 from pamqp.commands import Basic
 
-from shared.contracts.bundle import ASKS_HEADER, ask_of
+from shared.contracts.bundle import ASKS_HEADER, TOGETHER_HEADER, ask_of
 from shared.contracts.envelope import Envelope
 from shared.contracts.payloads import Payload
 from shared.platform.amqp_link import AmqpLink, LinkClosed
+from shared.platform.answers import TurnAnswers
 
 logger = logging.getLogger(__name__)
 P = TypeVar("P", bound=Payload)
@@ -43,9 +44,10 @@ class Deferred(RetryLater):
 class Received:
     """A message as the consumer's link delivered it (``amqp_link.py``): its body, its
     tag and the properties the frame reads. Its ack or nack on a link that is gone is
-    dropped: the broker gives such a message to the next consumer anyway."""
+    dropped: the broker gives such a message to the next consumer anyway. Its answer goes
+    through the link's ``answers`` (``answers.py``)."""
 
-    __slots__ = ("_link", "_properties", "body", "delivery_tag", "redelivered")
+    __slots__ = ("_answers", "_link", "_properties", "body", "delivery_tag", "redelivered")
 
     def __init__(
         self,
@@ -54,8 +56,10 @@ class Received:
         redelivered: bool,
         properties: Properties,
         body: bytes,
+        answers: TurnAnswers,
     ) -> None:
         self._link = link
+        self._answers = answers
         self._properties = properties
         self.body = body
         self.delivery_tag = delivery_tag
@@ -93,10 +97,12 @@ class Received:
         except LinkClosed as exc:
             logger.info("nack of %d lost with its link: %s", self.delivery_tag, exc)
 
-    async def answer(self, body: bytes, properties: Properties) -> None:
-        """Publishes ``body`` to the asker's direct reply-to, on the same link."""
+    def answer(self, body: bytes, properties: Properties) -> None:
+        """Sends ``body`` to the asker's direct reply-to, on the same link: with the other
+        answers of this turn when the asker takes them together."""
         if self.reply_to:
-            await self._link.basic_publish(body, routing_key=self.reply_to, properties=properties)
+            together = self.headers.get(TOGETHER_HEADER) is True
+            self._answers.send(self.reply_to, body, properties, together=together)
 
 
 class Member(Received):
@@ -123,7 +129,12 @@ class Member(Received):
             reply_to=None if ask is None else bundle.reply_to,
         )
         super().__init__(
-            bundle._link, bundle.delivery_tag, bundle.redelivered, properties, envelope.to_bytes()
+            bundle._link,
+            bundle.delivery_tag,
+            bundle.redelivered,
+            properties,
+            envelope.to_bytes(),
+            bundle._answers,
         )
         self.returned = False
 
@@ -176,7 +187,8 @@ def delivery_of(message: Received, envelope: Envelope[Any], *, received: float) 
     (monotonic): it may answer on direct reply-to, on the link it came by, when the
     publisher asked for a reply. The answer is fire and forget: no ``mandatory`` and no
     confirm: the asker has a deadline and a fallback, and a confirm per answer cost the
-    responder more CPU than building the answer did."""
+    responder more CPU than building the answer did. Answers to an asker that takes them
+    together go at the end of the turn, with the others (``answers.py``)."""
     respond: Respond | None = None
     if message.reply_to:
         properties = Properties(
@@ -186,7 +198,7 @@ def delivery_of(message: Received, envelope: Envelope[Any], *, received: float) 
         )
 
         async def respond(body: bytes) -> None:
-            await message.answer(body, properties)
+            message.answer(body, properties)
 
     return Delivery(
         envelope=envelope,

@@ -3,7 +3,9 @@ own (``amqp_link.py``); and, for the gateway, RabbitMQ's direct reply-to on the 
 
 Direct reply-to needs the publisher to consume ``amq.rabbitmq.reply-to`` on the channel it
 publishes from; replies arrive there keyed by correlation id and resolve the future the
-webhook handler awaits. Services that only publish pass ``direct_replies=False``.
+webhook handler awaits. A message that asks says the answers may come together
+(``shared/contracts/bundle.py``), and a message of answers resolves each of its own.
+Services that only publish pass ``direct_replies=False``.
 """
 
 from __future__ import annotations
@@ -17,14 +19,19 @@ from aio_pika.abc import AbstractConnection
 from pamqp.commands import Basic
 
 from shared.contracts.bundle import (
+    ANSWERS_CONTENT_TYPE,
+    ANSWERS_HEADER,
     ASKS_HEADER,
     BUNDLE_CONTENT_TYPE,
+    TOGETHER_HEADER,
     ReplyAsk,
     bundle_id,
     bundle_routing_key,
+    decode_answers,
     encode_asks,
     encode_bundle,
 )
+from shared.contracts.codec import DecodeError
 from shared.contracts.envelope import Envelope
 from shared.contracts.topology import QueueSpec, declare_exchanges, declare_queue
 from shared.platform.amqp_link import AmqpLink, link_beside
@@ -82,7 +89,10 @@ class EventPublisher:
         headers: dict[str, Any] | None = None,
         correlation_id: str | None = None,
     ) -> None:
-        """Publishes persistently and waits for the broker's confirm; raises BrokerUnavailable."""
+        """Publishes persistently and waits for the broker's confirm; raises BrokerUnavailable.
+        With a ``correlation_id``, the answer comes to this link's direct reply-to."""
+        if correlation_id is not None:
+            headers = {**(headers or {}), TOGETHER_HEADER: True}
         await self.publish_raw(
             envelope.to_bytes(),
             routing_key=envelope.routing_key,
@@ -103,7 +113,7 @@ class EventPublisher:
             routing_key=bundle_routing_key(members[0].type),
             message_id=bundle_id(members),
             content_type=BUNDLE_CONTENT_TYPE,
-            headers={ASKS_HEADER: encode_asks(asks)} if asking else None,
+            headers={ASKS_HEADER: encode_asks(asks), TOGETHER_HEADER: True} if asking else None,
             replies=asking,
         )
 
@@ -164,7 +174,18 @@ class EventPublisher:
         self._waiters.pop(correlation_id, None)
 
     def _on_reply(self, _tag: int, _again: bool, properties: Properties, body: bytes) -> None:
-        correlation_id = properties.correlation_id
+        if properties.content_type != ANSWERS_CONTENT_TYPE:
+            self._answered(properties.correlation_id, body)
+            return
+        try:
+            answers = decode_answers((properties.headers or {}).get(ANSWERS_HEADER), body)
+        except DecodeError as exc:  # each asker falls back when its wait ends
+            logger.warning("answers dropped: %s", exc)
+            return
+        for correlation_id, answer in answers:
+            self._answered(correlation_id, answer)
+
+    def _answered(self, correlation_id: str | None, body: bytes) -> None:
         future = self._waiters.pop(correlation_id or "", None)
         if future is None or future.done():
             logger.info("late or unknown reply %s dropped", correlation_id)

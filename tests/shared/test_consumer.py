@@ -11,13 +11,18 @@ import time
 from datetime import UTC, datetime
 
 import aio_pika
+import pytest
 from prometheus_client import CollectorRegistry
 
 from shared.contracts.broadcast_events import BroadcastImpact
 from shared.contracts.bundle import (
+    ANSWERS_CONTENT_TYPE,
+    ANSWERS_HEADER,
     ASKS_HEADER,
     BUNDLE_CONTENT_TYPE,
+    TOGETHER_HEADER,
     ReplyAsk,
+    decode_answers,
     encode_asks,
     encode_bundle,
 )
@@ -557,7 +562,7 @@ async def test_each_member_of_a_bundle_answers_its_own_ask_on_direct_reply_to(am
             encode_bundle([envelope(tenant, n) for n in range(3)]),
             routing_key=f"{tenant}.msg.text",
             message_id="bundle:asks",
-            headers={ASKS_HEADER: encode_asks(asks)},
+            headers={ASKS_HEADER: encode_asks(asks), TOGETHER_HEADER: True},
             content_type=BUNDLE_CONTENT_TYPE,
             replies=True,
         )
@@ -567,6 +572,55 @@ async def test_each_member_of_a_bundle_answers_its_own_ask_on_direct_reply_to(am
         assert seen == {0: (True, 4000, False), 1: (False, None, False), 2: (True, 3000, False)}
     finally:
         await publisher.close()
+        await consumer.stop(1)
+        await delete_queue_and_twins(amqp, spec)
+
+
+@pytest.mark.parametrize("together", [True, False])
+async def test_a_bundles_answers_travel_together_to_an_asker_that_says_it_takes_them(
+    amqp, together: bool
+):
+    """As the broker delivers them: one message of answers for the asker that says so,
+    and one message per answer for an asker that does not (a gateway older than this)."""
+
+    async def handler(delivery: Delivery) -> None:
+        await delivery.reply(f"answer {delivery.envelope.payload.fields['n']}".encode())
+
+    consumer, spec, tenant, metrics = await start(amqp, handler)
+    channel = await amqp.channel(publisher_confirms=False)
+    came: list[aio_pika.abc.AbstractIncomingMessage] = []
+    try:
+
+        async def answered(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            came.append(message)
+
+        replies = await channel.get_queue("amq.rabbitmq.reply-to", ensure=False)
+        await replies.consume(answered, no_ack=True)
+        asks = [ReplyAsk("c-0", 4000, 1), None, ReplyAsk("c-2", 3000, 2)]
+        headers: dict[str, object] = {ASKS_HEADER: encode_asks(asks)}
+        if together:
+            headers[TOGETHER_HEADER] = True
+        await channel.default_exchange.publish(
+            aio_pika.Message(
+                encode_bundle([envelope(tenant, n) for n in range(3)]),
+                content_type=BUNDLE_CONTENT_TYPE,
+                headers=headers,
+                reply_to="amq.rabbitmq.reply-to",
+            ),
+            spec.name,
+        )
+        await wait_until(lambda: count(metrics, spec, "ack") == 3, timeout=10)
+        await wait_until(lambda: len(came) == (1 if together else 2), timeout=10)
+        await stays_true(lambda: len(came) == (1 if together else 2), seconds=0.3, what="no more")
+        if together:
+            [message] = came
+            assert message.content_type == ANSWERS_CONTENT_TYPE
+            answers = decode_answers(message.headers[ANSWERS_HEADER], message.body)
+        else:
+            answers = [(str(message.correlation_id), message.body) for message in came]
+        assert sorted(answers) == [("c-0", b"answer 0"), ("c-2", b"answer 2")]
+    finally:
+        await channel.close()
         await consumer.stop(1)
         await delete_queue_and_twins(amqp, spec)
 
