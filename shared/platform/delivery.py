@@ -47,7 +47,7 @@ class Received:
     dropped: the broker gives such a message to the next consumer anyway. Its answer goes
     through the link's ``answers`` (``answers.py``)."""
 
-    __slots__ = ("_answers", "_link", "_properties", "body", "delivery_tag", "redelivered")
+    __slots__ = ("_answers", "_body", "_link", "_properties", "delivery_tag", "redelivered")
 
     def __init__(
         self,
@@ -61,9 +61,13 @@ class Received:
         self._link = link
         self._answers = answers
         self._properties = properties
-        self.body = body
+        self._body = body
         self.delivery_tag = delivery_tag
         self.redelivered = redelivered
+
+    @property
+    def body(self) -> bytes:
+        return self._body
 
     @property
     def headers(self) -> Mapping[str, Any]:
@@ -110,11 +114,11 @@ class Member(Received):
     as if it had come alone: the bundle's headers but for the asks, its own body and id,
     and its own ask, as the reply headers and correlation id of a message that came alone.
     The broker holds only the bundle, so a member's ack waits for the bundle's; a detour
-    publishes a copy of the member alone; and a member sent back (``nack``) sends the
-    whole bundle back, every member with it (each is handled idempotently, so the others
-    count once all the same)."""
+    publishes a copy of the member alone (its body, encoded only then: most members never
+    need it); and a member sent back (``nack``) sends the whole bundle back, every member
+    with it (each is handled idempotently, so the others count once all the same)."""
 
-    __slots__ = ("returned",)
+    __slots__ = ("_envelope", "returned")
 
     def __init__(self, bundle: Received, envelope: Envelope[Any], index: int, members: int) -> None:
         headers = dict(bundle.headers)
@@ -133,10 +137,15 @@ class Member(Received):
             bundle.delivery_tag,
             bundle.redelivered,
             properties,
-            envelope.to_bytes(),
+            b"",  # the body is the envelope's, made when asked for (``body``)
             bundle._answers,
         )
+        self._envelope = envelope
         self.returned = False
+
+    @property
+    def body(self) -> bytes:
+        return self._envelope.to_bytes()
 
     async def ack(self) -> None:
         return None  # with the bundle
