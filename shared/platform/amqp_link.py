@@ -209,12 +209,6 @@ class AmqpLink(asyncio.Protocol):
             self._returnable[returnable] = self._published
         return confirm
 
-    async def basic_publish(
-        self, body: bytes, *, routing_key: str, properties: Basic.Properties
-    ) -> None:
-        """On the default exchange, unconfirmed: what direct reply-to takes."""
-        self.publish(body, routing_key=routing_key, properties=properties)
-
     async def cancel(self) -> None:
         """Stops the broker delivering more; those already sent still reach
         ``on_delivery`` before this returns."""

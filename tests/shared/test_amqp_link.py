@@ -282,7 +282,7 @@ async def test_direct_reply_to_round_trip_between_two_links(amqp, queue):
         assert properties.reply_to is not None
         assert properties.reply_to.startswith("amq.rabbitmq.reply-to.")
         answer = Properties(correlation_id=properties.correlation_id)
-        await responder.basic_publish(b"pong", routing_key=properties.reply_to, properties=answer)
+        responder.publish(b"pong", routing_key=properties.reply_to, properties=answer)
         await responder.basic_ack(tag)
         await wait_until(lambda: answers == [("c-1", b"pong")], 10, what="the answer")
     finally:
