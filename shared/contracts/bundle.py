@@ -88,8 +88,7 @@ def ask_of(asks: object, index: int, members: int) -> ReplyAsk | None:
     if not isinstance(ask, list) or len(ask) != 3:
         return None
     correlation_id, budget_ms, deadline_ms = ask
-    if isinstance(correlation_id, bytes):  # an AMQP long string may decode as bytes
-        correlation_id = correlation_id.decode("utf-8", "replace")
+    correlation_id = _text(correlation_id)
     if not (
         isinstance(correlation_id, str)
         and correlation_id
@@ -98,6 +97,11 @@ def ask_of(asks: object, index: int, members: int) -> ReplyAsk | None:
     ):
         return None
     return ReplyAsk(correlation_id, budget_ms, deadline_ms)
+
+
+def _text(value: object) -> object:
+    """A header value as text where AMQP gave a long string as bytes; others as they are."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 def bundle_routing_key(type_: str) -> str:
@@ -163,8 +167,7 @@ def decode_answers(header: object, body: bytes) -> list[tuple[str, bytes]]:
         if not isinstance(entry, list) or len(entry) != 2:
             raise DecodeError(f"{ANSWERS_HEADER}: each entry is [correlation id, length]")
         correlation_id, length = entry
-        if isinstance(correlation_id, bytes):  # an AMQP long string may decode as bytes
-            correlation_id = correlation_id.decode("utf-8", "replace")
+        correlation_id = _text(correlation_id)
         if not isinstance(correlation_id, str) or not correlation_id:
             raise DecodeError(f"{ANSWERS_HEADER}: a correlation id is a non-empty string")
         if type(length) is not int or length < 0:

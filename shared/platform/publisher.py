@@ -91,8 +91,6 @@ class EventPublisher:
     ) -> None:
         """Publishes persistently and waits for the broker's confirm; raises BrokerUnavailable.
         With a ``correlation_id``, the answer comes to this link's direct reply-to."""
-        if correlation_id is not None:
-            headers = {**(headers or {}), TOGETHER_HEADER: True}
         await self.publish_raw(
             envelope.to_bytes(),
             routing_key=envelope.routing_key,
@@ -113,7 +111,7 @@ class EventPublisher:
             routing_key=bundle_routing_key(members[0].type),
             message_id=bundle_id(members),
             content_type=BUNDLE_CONTENT_TYPE,
-            headers={ASKS_HEADER: encode_asks(asks), TOGETHER_HEADER: True} if asking else None,
+            headers={ASKS_HEADER: encode_asks(asks)} if asking else None,
             replies=asking,
         )
 
@@ -132,17 +130,22 @@ class EventPublisher:
         """``mandatory``: a message no queue takes is refused (BrokerUnavailable), as one
         the broker nacks. A confirm later than the timeout raises ConfirmPending. Replies
         come to this link's direct reply-to when a ``correlation_id`` is given or
-        ``replies`` says so (a bundle's asks carry the ids)."""
+        ``replies`` says so (a bundle's asks carry the ids); such a message says they may
+        come together."""
         link = self._link
         if link is None or not link.is_open:
             raise BrokerUnavailable("no broker link")
+        asking = bool(correlation_id or replies)
+        sent_headers = dict(headers) if headers else {}
+        if asking:
+            sent_headers[TOGETHER_HEADER] = True
         properties = Properties(
             message_id=message_id,
             content_type=content_type,
             delivery_mode=PERSISTENT,
-            headers=dict(headers) if headers else None,
+            headers=sent_headers or None,
             correlation_id=correlation_id,
-            reply_to=REPLY_TO if correlation_id or replies else None,
+            reply_to=REPLY_TO if asking else None,
         )
         confirm = link.publish(
             body,

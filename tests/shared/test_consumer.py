@@ -562,7 +562,7 @@ async def test_each_member_of_a_bundle_answers_its_own_ask_on_direct_reply_to(am
             encode_bundle([envelope(tenant, n) for n in range(3)]),
             routing_key=f"{tenant}.msg.text",
             message_id="bundle:asks",
-            headers={ASKS_HEADER: encode_asks(asks), TOGETHER_HEADER: True},
+            headers={ASKS_HEADER: encode_asks(asks)},  # the publisher adds the flag
             content_type=BUNDLE_CONTENT_TYPE,
             replies=True,
         )
