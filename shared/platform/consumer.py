@@ -32,14 +32,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any
 
 from aio_pika.abc import AbstractConnection
 
 from shared.contracts.bundle import BUNDLE_CONTENT_TYPE, decode_bundle
-from shared.contracts.envelope import Envelope, EnvelopeError
+from shared.contracts.envelope import Envelope, EnvelopeError, parse_iso
 from shared.contracts.payloads import decode
 from shared.contracts.topology import QueueSpec, declare_queue
 from shared.platform.acks import BatchAcks
@@ -95,6 +95,7 @@ class Consumer:
             )
         }
         self._latency = metrics.latency.labels(spec.name)
+        self._lag = metrics.lag.labels(spec.name)
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -194,13 +195,26 @@ class Consumer:
             envelope = decode(message.body)
         except EnvelopeError as exc:
             return await self._detours.dead_letter(message, exc.reason, str(exc))
+        self._observe_lag([envelope])
         return await self._handle_envelope(message, envelope, received)
+
+    def _observe_lag(self, envelopes: Sequence[Envelope[Any]]) -> None:
+        """Each event's age now, as its message is taken (a bundle's members all at once,
+        before any of them waits for the others' handlers)."""
+        now = time.time()
+        for envelope in envelopes:
+            try:
+                at = parse_iso(envelope.received_at).timestamp()
+            except ValueError:  # decoding checks it is a string, not that it is a time
+                continue
+            self._lag.observe(max(0.0, now - at))
 
     async def _handle_bundle(self, bundle: Received, received: float) -> str:
         try:
             envelopes = decode_bundle(bundle.body)
         except EnvelopeError as exc:
             return await self._detours.dead_letter(bundle, exc.reason, str(exc))
+        self._observe_lag(envelopes)
         members = [
             Member(bundle, envelope, index, len(envelopes))
             for index, envelope in enumerate(envelopes)

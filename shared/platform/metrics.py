@@ -24,6 +24,9 @@ from prometheus_client.registry import Collector
 M = TypeVar("M", bound=MetricWrapperBase)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# an event's age when a consumer takes it: milliseconds on the hot path, up to an hour
+# for one back from a retry queue or kept through a broker outage
+LAG_BUCKETS = (*LATENCY_BUCKETS, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 
 
 GC_PAUSE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
@@ -143,6 +146,7 @@ class HttpMetrics:
 class ConsumerMetrics:
     messages: Counter
     latency: Histogram
+    lag: Histogram
     dead_lettered: Counter
 
     @classmethod
@@ -160,6 +164,14 @@ class ConsumerMetrics:
                 "Time to handle one message",
                 ["queue"],
                 buckets=LATENCY_BUCKETS,
+                registry=registry,
+            ),
+            lag=Histogram(
+                "wxp_consumer_lag_seconds",
+                "From the gateway receiving an event to a consumer taking it off its queue "
+                "(each event of a bundle too)",
+                ["queue"],
+                buckets=LAG_BUCKETS,
                 registry=registry,
             ),
             dead_lettered=Counter(

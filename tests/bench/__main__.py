@@ -59,12 +59,12 @@ from tests.bench.stack import (
     REPLY,
     Stack,
     gateway_counters,
-    gateway_metrics,
+    metrics_of,
     running,
     spawn,
     whole_stack,
 )
-from tests.bench.stages import histograms, stage_note, together_note
+from tests.bench.stages import histograms, journey_note, stage_note, together_note
 from tests.bench.tap import BusTap
 from tests.support.bus import eventually
 from tests.support.gateway import send
@@ -142,9 +142,10 @@ async def gateway_scenario(
         await run_wrk(stack.gateway, write_pool(workdir / f"{key}.warm", warm), WARMUP)
     await tap.queue.purge()
     pool = write_pool(workdir / f"{key}.pool", probes)
-    before = await gateway_metrics(stack.gateway)
+    replies = stack.processes["replies"].url
+    before, replies_before = await metrics_of(stack.gateway), await metrics_of(replies)
     row = await measure(key, title, stack.gateway, pool, stack.pids(), load, "gateway")
-    after = await gateway_metrics(stack.gateway)
+    after, replies_after = await metrics_of(stack.gateway), await metrics_of(replies)
     sent = probes[: min(row.result.sent, len(probes))]
     ids = {probe.event_id for probe in sent}
     confirmed = await tap.confirmed(ids, enough=row.wanted_on_bus)
@@ -154,6 +155,9 @@ async def gateway_scenario(
     notes += [f"gateway histograms: {stages}"] if stages else []
     together = together_note(before, after)
     notes += [together] if together else []
+    if sample == "text":
+        journey = journey_note((before, after), (replies_before, replies_after), row.result.mean_ms)
+        notes += [journey] if journey else []
     counted, earlier = gateway_counters(after), gateway_counters(before)
     counts = {name: counted[name] - earlier[name] for name in counted}
     notes += [f"gateway: {name} {count:.0f}" for name, count in counts.items() if count]

@@ -50,8 +50,9 @@ function done(summary, latency, _)
   io.write(string.format(
     'WXP_RESULT {"duration_us": %d, "requests": %d, "sent": %d, "pool": %d, "replied": %d, '
       .. '"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d, '
-      .. '"p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d}\n',
+      .. '"p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, "mean_us": %.0f}\n',
     summary.duration, summary.requests, sent_total, pool_size, replied_total,
     e.connect, e.read, e.write, e.status, e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
+    latency.mean))
 end

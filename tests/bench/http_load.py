@@ -86,6 +86,7 @@ class Result:
     p90_ms: float
     p99_ms: float
     max_ms: float
+    mean_ms: float
 
     @property
     def rps(self) -> float:
@@ -116,6 +117,7 @@ def parse(output: str) -> Result:
                 p90_ms=raw["p90_us"] / 1000,
                 p99_ms=raw["p99_us"] / 1000,
                 max_ms=raw["max_us"] / 1000,
+                mean_ms=raw["mean_us"] / 1000,
             )
     raise RuntimeError(f"wrk printed no result line:\n{output}")
 

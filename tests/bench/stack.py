@@ -164,8 +164,8 @@ COUNTERS = {  # the gateway's counters worth a note, by what they mean
 }
 
 
-async def gateway_metrics(base: str) -> str:
-    """The gateway's /metrics text ("" when unreadable)."""
+async def metrics_of(base: str) -> str:
+    """A service's /metrics text ("" when unreadable)."""
     async with ClientSession() as http, http.get(f"{base}/metrics") as response:
         return await response.text() if response.status == 200 else ""
 

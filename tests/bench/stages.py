@@ -94,3 +94,57 @@ def together_note(before: str, after: str) -> str | None:
     if messages <= 0:
         return None
     return f"events per message: {events / messages:.1f} ({messages:.0f} messages)"
+
+
+HTTP = "wxp_http_request_duration_seconds"
+Scrapes = tuple[str, str]  # one process's /metrics before and after a run
+
+
+def _totals(text: str, family: str, labels: Mapping[str, str]) -> tuple[float, float]:
+    """A histogram's (sum, count) in a scrape, over its samples that carry ``labels``."""
+    found = {"sum": 0.0, "count": 0.0}
+    for metric in text_string_to_metric_families(text):
+        if metric.name != family:
+            continue
+        for sample in metric.samples:
+            part = sample.name.removeprefix(f"{family}_")
+            if part in found and all(sample.labels.get(k) == v for k, v in labels.items()):
+                found[part] += sample.value
+    return found["sum"], found["count"]
+
+
+def mean_ms(scrapes: Scrapes, family: str, **labels: str) -> float | None:
+    """The mean of what the run added to a histogram, in ms; None when it added nothing."""
+    (sum_before, count_before), (sum_after, count_after) = (
+        _totals(text, family, labels) for text in scrapes
+    )
+    if count_after <= count_before:
+        return None
+    return (sum_after - sum_before) / (count_after - count_before) * 1000
+
+
+def journey_note(gateway: Scrapes, replies: Scrapes, client_mean_ms: float) -> str | None:
+    """Where a text's time went, as means that add up to the client's: the gateway's dedup
+    wait; on to replies (``wxp_consumer_lag_seconds``, from the gateway's received_at);
+    in replies (``wxp_replies_latency_seconds``, received_at to the answer queued); back
+    to the gateway (its reply wait, from the request's arrival); the handler's rest
+    (rendering the reply); outside the handler (reading and writing the HTTP, as wrk
+    sees it). Means, not quantiles: they come exactly from the histograms' sums, and
+    add up."""
+    handler = mean_ms(gateway, HTTP, route=WEBHOOK_ROUTE)
+    dedup = mean_ms(gateway, "wxp_gateway_dedup_seconds")
+    waited = mean_ms(gateway, "wxp_gateway_reply_wait_seconds")
+    taken = mean_ms(replies, "wxp_consumer_lag_seconds")
+    answered = mean_ms(replies, "wxp_replies_latency_seconds", path="passive")
+    if handler is None or dedup is None or waited is None or taken is None or answered is None:
+        return None
+    parts = (
+        ("dedup", dedup),
+        ("on to replies", taken - dedup),
+        ("in replies", answered - taken),
+        ("back to the gateway", waited - answered),
+        ("the handler's rest", handler - waited),
+        ("outside the handler", client_mean_ms - handler),
+    )
+    spent = ", ".join(f"{what} {ms:.1f}" for what, ms in parts)
+    return f"a text's {client_mean_ms:.1f} ms, means: {spent}"

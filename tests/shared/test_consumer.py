@@ -8,7 +8,8 @@ import itertools
 import json
 import secrets
 import time
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import aio_pika
 import pytest
@@ -26,7 +27,7 @@ from shared.contracts.bundle import (
     encode_asks,
     encode_bundle,
 )
-from shared.contracts.envelope import REPLY_BUDGET_HEADER, Envelope, announce
+from shared.contracts.envelope import REPLY_BUDGET_HEADER, Envelope, announce, iso
 from shared.contracts.messages import WeChatMessage
 from shared.contracts.payloads import decode
 from shared.contracts.reply_events import ReplyFallback, ReplySent, reply_sent
@@ -361,6 +362,44 @@ async def test_a_delivery_says_when_the_message_reached_the_process(amqp):
         await wait_until(lambda: len(seen) == 1, timeout=10)
         [(received, handled)] = seen
         assert before <= received <= handled
+    finally:
+        await consumer.stop(1)
+        await delete_queue_and_twins(amqp, spec)
+
+
+def lag(metrics: ConsumerMetrics, spec: QueueSpec) -> tuple[float, float]:
+    """The lag histogram's (count, sum of seconds) for the queue."""
+    found = {"count": 0.0, "sum": 0.0}
+    for family in metrics.lag.collect():
+        for sample in family.samples:
+            part = sample.name.removeprefix("wxp_consumer_lag_seconds_")
+            if sample.labels.get("queue") == spec.name and part in found:
+                found[part] = sample.value
+    return found["count"], found["sum"]
+
+
+async def test_the_lag_is_each_events_age_when_taken_alone_or_in_a_bundle(amqp):
+    """From the envelope's received_at to the consumer taking it, for each member of a
+    bundle too; an envelope whose received_at is not a time is handled, and not counted."""
+    consumer, spec, tenant, metrics = await start(amqp, None, handlers=Handlers())
+    try:
+        now = datetime.now(UTC)
+        alone = replace(envelope(tenant, 0), received_at=iso(now - timedelta(seconds=30)))
+        await publish(amqp, f"{tenant}.msg.text", alone.to_bytes())
+        await wait_until(lambda: lag(metrics, spec)[0] == 1, timeout=10)
+        assert 30 <= lag(metrics, spec)[1] < 40
+        ages = (10, 20, 300)
+        members = [
+            replace(envelope(tenant, n), received_at=iso(now - timedelta(seconds=age)))
+            for n, age in enumerate(ages, start=1)
+        ]
+        await publish_bundle(amqp, spec, encode_bundle(members))
+        await wait_until(lambda: lag(metrics, spec)[0] == 4, timeout=10)
+        assert 360 <= lag(metrics, spec)[1] < 400
+        odd = replace(envelope(tenant, 4), received_at="yesterday")
+        await publish(amqp, f"{tenant}.msg.text", odd.to_bytes())
+        await wait_until(lambda: count(metrics, spec, "ignored") == 5, timeout=10)
+        assert lag(metrics, spec)[0] == 4
     finally:
         await consumer.stop(1)
         await delete_queue_and_twins(amqp, spec)

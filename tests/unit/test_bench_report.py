@@ -22,6 +22,7 @@ def peer_row(key: str, cpu_seconds: float, requests: int = 10_000) -> Row:
         p90_ms=10.0,
         p99_ms=15.0,
         max_ms=30.0,
+        mean_ms=9.5,
     )
     return Row(key, key, key, result, {key: cpu_seconds})
 

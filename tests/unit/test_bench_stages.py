@@ -12,6 +12,8 @@ from tests.bench.stages import (
     TOGETHER,
     WEBHOOK_ROUTE,
     histograms,
+    journey_note,
+    mean_ms,
     quantile,
     stage_note,
     together_note,
@@ -81,3 +83,62 @@ def test_events_per_message_counts_only_what_the_run_added() -> None:
     assert together_note(before, after) == "events per message: 14.0 (3 messages)"
     assert together_note(after, after) is None
     assert together_note("", "") is None
+
+
+def gateway_scrape(runs: int, *, handler: float, dedup: float, waited: float) -> str:
+    """The gateway's three histograms after ``runs`` texts of these durations (seconds),
+    and an API call that the journey must not count."""
+    registry = CollectorRegistry()
+    http = Histogram("wxp_http_request_duration_seconds", "h", ["route"], registry=registry)
+    seen = Histogram("wxp_gateway_dedup_seconds", "d", registry=registry)
+    wait = Histogram("wxp_gateway_reply_wait_seconds", "w", registry=registry)
+    http.labels("/api/tenants").observe(9.0)
+    for _ in range(runs):
+        http.labels(WEBHOOK_ROUTE).observe(handler)
+        seen.observe(dedup)
+        wait.observe(waited)
+    return generate_latest(registry).decode()
+
+
+def replies_scrape(runs: int, *, taken: float, answered: float) -> str:
+    registry = CollectorRegistry()
+    lag = Histogram("wxp_consumer_lag_seconds", "l", ["queue"], registry=registry)
+    latency = Histogram("wxp_replies_latency_seconds", "r", ["path"], registry=registry)
+    latency.labels("customer_service").observe(60.0)  # not a passive reply: not counted
+    for _ in range(runs):
+        lag.labels("replies").observe(taken)
+        latency.labels("passive").observe(answered)
+    return generate_latest(registry).decode()
+
+
+def test_the_journey_splits_the_clients_mean_into_hops_that_add_up() -> None:
+    gateway = ("", gateway_scrape(4, handler=0.024, dedup=0.009, waited=0.023))
+    replies = ("", replies_scrape(4, taken=0.014, answered=0.017))
+
+    note = journey_note(gateway, replies, client_mean_ms=30.0)
+
+    assert note == (
+        "a text's 30.0 ms, means: dedup 9.0, on to replies 5.0, in replies 3.0, "
+        "back to the gateway 6.0, the handler's rest 1.0, outside the handler 6.0"
+    )
+
+
+def test_a_mean_counts_only_what_the_run_added() -> None:
+    registry = CollectorRegistry()
+    seen = Histogram("wxp_gateway_dedup_seconds", "d", registry=registry)
+    for _ in range(100):
+        seen.observe(1.0)
+    before = generate_latest(registry).decode()
+    for _ in range(50):
+        seen.observe(0.01)
+    after = generate_latest(registry).decode()
+
+    assert mean_ms((before, after), "wxp_gateway_dedup_seconds") == pytest.approx(10.0)
+    assert mean_ms((before, before), "wxp_gateway_dedup_seconds") is None
+
+
+def test_no_passive_replies_no_journey() -> None:
+    gateway = ("", gateway_scrape(4, handler=0.024, dedup=0.009, waited=0.023))
+    replies = ("", replies_scrape(0, taken=0.0, answered=0.0))
+
+    assert journey_note(gateway, replies, client_mean_ms=30.0) is None
