@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from pamqp.commands import Basic
@@ -31,8 +32,10 @@ Properties = Basic.Properties
 class TurnAnswers:
     """The answers of one link's deliveries."""
 
-    def __init__(self, link: AmqpLink) -> None:
+    def __init__(self, link: AmqpLink, sent: Callable[[int], None] = lambda _: None) -> None:
+        """``sent(n)``: a message carrying ``n`` answers went (a metric, say)."""
         self._link = link
+        self._sent = sent
         self._turn: dict[str, list[tuple[bytes, Properties]]] = {}  # reply-to -> answers
 
     def send(self, reply_to: str, body: bytes, properties: Properties, *, together: bool) -> None:
@@ -58,10 +61,14 @@ class TurnAnswers:
                 )
                 headers: dict[str, Any] = {ANSWERS_HEADER: header}
                 properties = Properties(content_type=ANSWERS_CONTENT_TYPE, headers=headers)
-                self._publish(joined, properties, reply_to)
+                self._publish(joined, properties, reply_to, answers=len(some))
 
-    def _publish(self, body: bytes, properties: Properties, reply_to: str) -> None:
+    def _publish(
+        self, body: bytes, properties: Properties, reply_to: str, *, answers: int = 1
+    ) -> None:
         try:
             self._link.publish(body, routing_key=reply_to, properties=properties)
         except LinkClosed as exc:
             logger.info("answers to %s lost with their link: %s", reply_to, exc)
+        else:
+            self._sent(answers)

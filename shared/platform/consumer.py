@@ -96,6 +96,7 @@ class Consumer:
         }
         self._latency = metrics.latency.labels(spec.name)
         self._lag = metrics.lag.labels(spec.name)
+        self._answers_per_message = metrics.answers_per_message.labels(spec.name)
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -114,7 +115,7 @@ class Consumer:
             connection, role=f"consuming {self.spec.name}", prefetch=self._prefetch
         )
         self._link, self._acks = link, BatchAcks(link)  # this link's deliveries, its acks
-        answers = TurnAnswers(link)  # and its answers on direct reply-to
+        answers = TurnAnswers(link, self._answers_per_message.observe)  # on direct reply-to
         await link.consume(self.spec.name, partial(self._on_delivery, link, self._acks, answers))
 
     async def stop(self, grace: float) -> None:

@@ -147,6 +147,7 @@ class ConsumerMetrics:
     messages: Counter
     latency: Histogram
     lag: Histogram
+    answers_per_message: Histogram
     dead_lettered: Counter
 
     @classmethod
@@ -172,6 +173,14 @@ class ConsumerMetrics:
                 "(each event of a bundle too)",
                 ["queue"],
                 buckets=LAG_BUCKETS,
+                registry=registry,
+            ),
+            answers_per_message=Histogram(
+                "wxp_consumer_answers_per_message",
+                "Answers on direct reply-to in each message sent (one asker's answers of one "
+                "turn travel together)",
+                ["queue"],
+                buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
                 registry=registry,
             ),
             dead_lettered=Counter(

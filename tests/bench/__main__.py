@@ -64,7 +64,7 @@ from tests.bench.stack import (
     spawn,
     whole_stack,
 )
-from tests.bench.stages import histograms, journey_note, stage_note, together_note
+from tests.bench.stages import ANSWERS, histograms, journey_note, stage_note, together_note
 from tests.bench.tap import BusTap
 from tests.support.bus import eventually
 from tests.support.gateway import send
@@ -156,6 +156,8 @@ async def gateway_scenario(
     together = together_note(before, after)
     notes += [together] if together else []
     if sample == "text":
+        answers = together_note(replies_before, replies_after, ANSWERS, "answers")
+        notes += [answers] if answers else []
         journey = journey_note((before, after), (replies_before, replies_after), row.result.mean_ms)
         notes += [journey] if journey else []
     counted, earlier = gateway_counters(after), gateway_counters(before)

@@ -72,34 +72,6 @@ def stage_note(before: Mapping[str, Buckets], after: Mapping[str, Buckets]) -> s
     return "; ".join(parts) if parts else None
 
 
-TOGETHER = "wxp_gateway_events_per_message"
-
-
-def together_note(before: str, after: str) -> str | None:
-    """``"events per message: 13.7 (620 messages)"``: how many events the gateway's
-    publishes carried together during the run (``services/gateway/dispatch.py``)."""
-
-    def totals(text: str) -> tuple[float, float]:
-        found = {"sum": 0.0, "count": 0.0}
-        for family in text_string_to_metric_families(text):
-            if family.name == TOGETHER:
-                for sample in family.samples:
-                    part = sample.name.removeprefix(f"{TOGETHER}_")
-                    if part in found:
-                        found[part] += sample.value
-        return found["sum"], found["count"]
-
-    (events, messages), (events_before, messages_before) = totals(after), totals(before)
-    events, messages = events - events_before, messages - messages_before
-    if messages <= 0:
-        return None
-    return f"events per message: {events / messages:.1f} ({messages:.0f} messages)"
-
-
-HTTP = "wxp_http_request_duration_seconds"
-Scrapes = tuple[str, str]  # one process's /metrics before and after a run
-
-
 def _totals(text: str, family: str, labels: Mapping[str, str]) -> tuple[float, float]:
     """A histogram's (sum, count) in a scrape, over its samples that carry ``labels``."""
     found = {"sum": 0.0, "count": 0.0}
@@ -111,6 +83,30 @@ def _totals(text: str, family: str, labels: Mapping[str, str]) -> tuple[float, f
             if part in found and all(sample.labels.get(k) == v for k, v in labels.items()):
                 found[part] += sample.value
     return found["sum"], found["count"]
+
+
+TOGETHER = "wxp_gateway_events_per_message"
+ANSWERS = "wxp_consumer_answers_per_message"
+
+
+def together_note(
+    before: str, after: str, family: str = TOGETHER, what: str = "events"
+) -> str | None:
+    """``"events per message: 13.7 (620 messages)"``: how many events the gateway's
+    publishes carried together during the run (``services/gateway/dispatch.py``), or,
+    with ``ANSWERS``, how many answers the replies service's messages on direct reply-to
+    carried (``shared/platform/answers.py``)."""
+    (items, messages), (items_before, messages_before) = (
+        _totals(text, family, {}) for text in (after, before)
+    )
+    items, messages = items - items_before, messages - messages_before
+    if messages <= 0:
+        return None
+    return f"{what} per message: {items / messages:.1f} ({messages:.0f} messages)"
+
+
+HTTP = "wxp_http_request_duration_seconds"
+Scrapes = tuple[str, str]  # one process's /metrics before and after a run
 
 
 def mean_ms(scrapes: Scrapes, family: str, **labels: str) -> float | None:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import aio_pika
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Histogram
 
 from shared.contracts.broadcast_events import BroadcastImpact
 from shared.contracts.bundle import (
@@ -367,15 +367,25 @@ async def test_a_delivery_says_when_the_message_reached_the_process(amqp):
         await delete_queue_and_twins(amqp, spec)
 
 
-def lag(metrics: ConsumerMetrics, spec: QueueSpec) -> tuple[float, float]:
-    """The lag histogram's (count, sum of seconds) for the queue."""
+def totals(histogram: Histogram, spec: QueueSpec) -> tuple[float, float]:
+    """A consumer histogram's (count, sum) for the queue."""
     found = {"count": 0.0, "sum": 0.0}
-    for family in metrics.lag.collect():
+    for family in histogram.collect():
         for sample in family.samples:
-            part = sample.name.removeprefix("wxp_consumer_lag_seconds_")
+            part = sample.name.removeprefix(f"{family.name}_")
             if sample.labels.get("queue") == spec.name and part in found:
                 found[part] = sample.value
     return found["count"], found["sum"]
+
+
+def lag(metrics: ConsumerMetrics, spec: QueueSpec) -> tuple[float, float]:
+    """Events timed, and their ages summed, in seconds."""
+    return totals(metrics.lag, spec)
+
+
+def per_message(metrics: ConsumerMetrics, spec: QueueSpec) -> tuple[float, float]:
+    """Messages of answers sent, and the answers they carried."""
+    return totals(metrics.answers_per_message, spec)
 
 
 async def test_the_lag_is_each_events_age_when_taken_alone_or_in_a_bundle(amqp):
@@ -658,6 +668,7 @@ async def test_a_bundles_answers_travel_together_to_an_asker_that_says_it_takes_
         else:
             answers = [(str(message.correlation_id), message.body) for message in came]
         assert sorted(answers) == [("c-0", b"answer 0"), ("c-2", b"answer 2")]
+        assert per_message(metrics, spec) == ((1.0, 2.0) if together else (2.0, 2.0))
     finally:
         await channel.close()
         await consumer.stop(1)

@@ -80,8 +80,8 @@ def asked(correlation_id: str) -> Properties:
 
 
 async def test_answers_of_one_turn_go_together_to_each_asker_that_takes_them_so() -> None:
-    link = FakeLink()
-    answers = TurnAnswers(link)  # type: ignore[arg-type]
+    link, sizes = FakeLink(), list[int]()
+    answers = TurnAnswers(link, sizes.append)  # type: ignore[arg-type]
     answers.send("gw-1", b"a0", asked("c-0"), together=True)
     answers.send("gw-2", b"b0", asked("d-0"), together=True)
     answers.send("gw-1", b"a1", asked("c-1"), together=True)
@@ -106,25 +106,28 @@ async def test_answers_of_one_turn_go_together_to_each_asker_that_takes_them_so(
     await asyncio.sleep(0)
     _, body, properties = link.sent[3]  # the next turn's: a message of its own
     assert (body, properties.correlation_id) == (b"a2", "c-2")
+    assert sizes == [1, 2, 1, 1]  # answers in each message sent
 
 
 async def test_more_answers_than_one_message_holds_go_in_several() -> None:
-    link = FakeLink()
-    answers = TurnAnswers(link)  # type: ignore[arg-type]
+    link, sizes = FakeLink(), list[int]()
+    answers = TurnAnswers(link, sizes.append)  # type: ignore[arg-type]
     for n in range(MAX_ANSWERS + 2):
         answers.send("gw", str(n).encode(), asked(f"c-{n}"), together=True)
     await asyncio.sleep(0)
     split = [decode_answers(p.headers[ANSWERS_HEADER], body) for _, body, p in link.sent]
-    assert [len(some) for some in split] == [MAX_ANSWERS, 2]
+    assert [len(some) for some in split] == [MAX_ANSWERS, 2] == sizes
     assert [cid for some in split for cid, _ in some] == [f"c-{n}" for n in range(MAX_ANSWERS + 2)]
 
 
 async def test_answers_lost_with_their_link_fail_no_handler() -> None:
-    answers = TurnAnswers(FakeLink(closed=True))  # type: ignore[arg-type]
+    sizes = list[int]()
+    answers = TurnAnswers(FakeLink(closed=True), sizes.append)  # type: ignore[arg-type]
     answers.send("gw", b"a", asked("c-0"), together=False)
     answers.send("gw", b"b", asked("c-1"), together=True)
     answers.send("gw", b"c", asked("c-2"), together=True)
     await asyncio.sleep(0)  # nothing raised: the askers fall back when their waits end
+    assert sizes == []  # nothing went
 
 
 async def test_the_asker_resolves_each_wait_from_a_message_of_answers() -> None:

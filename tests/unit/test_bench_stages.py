@@ -9,6 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
 from tests.bench.stages import (
+    ANSWERS,
     TOGETHER,
     WEBHOOK_ROUTE,
     histograms,
@@ -83,6 +84,21 @@ def test_events_per_message_counts_only_what_the_run_added() -> None:
     assert together_note(before, after) == "events per message: 14.0 (3 messages)"
     assert together_note(after, after) is None
     assert together_note("", "") is None
+
+
+def test_answers_per_message_sums_the_replies_consumers_queues() -> None:
+    registry = CollectorRegistry()
+    histogram = Histogram(ANSWERS, "a", ["queue"], registry=registry, buckets=(1, 16, 256))
+    histogram.labels("replies").observe(15)
+    before = generate_latest(registry).decode()
+    for size in (14, 16):
+        histogram.labels("replies").observe(size)
+    histogram.labels("replies.fallbacks").observe(1)
+    after = generate_latest(registry).decode()
+
+    note = together_note(before, after, ANSWERS, "answers")
+
+    assert note == "answers per message: 10.3 (3 messages)"
 
 
 def gateway_scrape(runs: int, *, handler: float, dedup: float, waited: float) -> str:
