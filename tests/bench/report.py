@@ -156,7 +156,7 @@ def goals(rows: dict[str, Row], consumer: list[dict[str, float | str]]) -> list[
             Goal(
                 f"{key}: errors, events on the bus",
                 "0, all",
-                f"{result.errors}, {row.confirmed}/{row.accepted}",
+                f"{result.errors}, {row.confirmed}/{row.wanted_on_bus}",
                 clean,
             ),
         ]
@@ -206,7 +206,7 @@ def print_tables(
         result = row.result
         rps_ratio = result.rps / peer.result.rps if peer else float("nan")
         cpu_ratio = row.server_cpu_ms / peer.server_cpu_ms if peer else float("nan")
-        bus = "-" if row.confirmed is None else f"{row.confirmed}/{row.accepted}"
+        bus = "-" if row.confirmed is None else f"{row.confirmed}/{row.wanted_on_bus}"
         print(
             f"{row.title:<44}{result.rps:>8,.0f}{result.p50_ms:>8.1f}{result.p99_ms:>8.1f}"
             f"{result.errors:>7}{row.server_cpu_ms:>11.3f}{rps_ratio:>14.2f}{cpu_ratio:>12.2f}"
@@ -214,7 +214,9 @@ def print_tables(
         )
     print(
         "\nCPU ms/req: the server's CPU (the gateway's, for the gateway) per completed request."
-        "\non the bus: accepted events a tap found on the broker / accepted answers."
+        "\non the bus: events sent that a tap found on the broker / those it had to find: one"
+        "\n  per accepted answer, at most the unique events of the pool (a pool sent more than"
+        "\n  once repeats them, and the gateway publishes each once); more found are in flight."
     )
     print("\nCPU per request by process, ms (utime + stime over the timed run):")
     for row in rows.values():
