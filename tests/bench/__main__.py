@@ -58,6 +58,7 @@ from tests.bench.report import (
 from tests.bench.stack import (
     REPLY,
     Stack,
+    delete_leftovers,
     gateway_counters,
     metrics_of,
     running,
@@ -221,6 +222,8 @@ async def bench(load: Load) -> None:
     started = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="wxp-bench-"))
     serials = itertools.count(int(time.time()) * 1000)  # unique across runs too
+    if left := await delete_leftovers():
+        print(f"removed {left} tenants an earlier bench run left behind")
     rows = {row.key: row for row in await single_servers(workdir, serials, load)}
     print(f"bare and peer done at {time.perf_counter() - started:.0f} s")
     for row in await gateway_scenarios(workdir, serials, load, rows[PEER].result.rps):
