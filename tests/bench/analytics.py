@@ -40,6 +40,7 @@ from shared.platform.metrics import ConsumerMetrics
 from shared.platform.storage import CONTROL_DB, Client, mongo_client, tenant_db_name
 from tests.bench.consumer import MIX, fill, left_in
 from tests.bench.cpu import CpuWatch, infra_pids
+from tests.bench.stack import ANALYTICS_TENANT
 from tests.support.bus import delete_queue_and_twins
 from tests.support.infra import ROOT, amqp_url, mongodb_url
 
@@ -107,7 +108,7 @@ async def analytics_scenario(*, warm: bool) -> Row:
         [
             {
                 "_id": t,
-                "name": "Analytics bench",
+                "name": ANALYTICS_TENANT,
                 "appid": "wx" + secrets.token_hex(8),
                 "account_type": "service",
                 "encrypt_mode": "safe",

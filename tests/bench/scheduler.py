@@ -36,7 +36,7 @@ from shared.platform.secretbox import SecretBox
 from shared.platform.storage import CONTROL_DB, Client, mongo_client, tenant_db_name
 from shared.platform.tenant_records import seal_secrets
 from tests.bench.cpu import cpu_seconds
-from tests.bench.stack import delete_queues
+from tests.bench.stack import SCHEDULER_TENANT, delete_queues
 from tests.support.fake_wechat import FakeAdmin, running_fake
 from tests.support.gateway import wait_ready
 from tests.support.infra import ROOT, amqp_url, mongodb_url
@@ -76,7 +76,7 @@ async def seed(mongo: Client, prefix: str, now: datetime) -> list[Account]:
         [
             {
                 "_id": a.tenant_id,
-                "name": "Scheduler bench",
+                "name": SCHEDULER_TENANT,
                 "appid": a.appid,
                 "encrypt_mode": "safe",
                 "created_at": now,

@@ -113,7 +113,7 @@ async def onboard_all(
                 http,
                 processes["gateway"].url,
                 admin_key,
-                name=f"Bench account {i}",
+                name=f"{STACK_TENANT} {i}",
                 appid="wx" + secrets.token_hex(8),
                 app_secret="bench-secret",
                 account_type="service",
@@ -157,8 +157,17 @@ async def delete_tenants(tenant_ids: list[str]) -> None:
         await mongo.close()
 
 
-# the names the bench gives its tenants (the whole stack's, analytics' and the scheduler's)
-BENCH_TENANTS = {"name": {"$regex": "^(Bench account [0-9]+|Analytics bench|Scheduler bench)$"}}
+# the names the bench gives its tenants: the whole stack's ("Bench account <n>"),
+# analytics' intake's and the scheduler's; what an earlier run left is found by them
+STACK_TENANT = "Bench account"
+ANALYTICS_TENANT = "Analytics bench"
+SCHEDULER_TENANT = "Scheduler bench"
+BENCH_TENANTS = {
+    "$or": [
+        {"name": {"$in": [ANALYTICS_TENANT, SCHEDULER_TENANT]}},
+        {"name": {"$regex": f"^{STACK_TENANT} [0-9]+$"}},
+    ]
+}
 
 
 async def delete_leftovers() -> int:
